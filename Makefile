@@ -1,0 +1,55 @@
+# COS: `make run` (demo on SQLite, eager Celery) and `make test` (the suite).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+ADDRESSES ?= 400
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Local development defaults; production sets DEBUG=false and a SECRET_KEY (see README).
+export DEBUG ?= true
+
+.PHONY: install run serve test lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --addresses $(ADDRESSES)
+	@echo
+	@echo "COS is starting on http://$(HOST):$(PORT)/"
+	@echo "  portal (address search)  http://$(HOST):$(PORT)/"
+	@echo "  operator admin           http://$(HOST):$(PORT)/admin/"
+	@echo "  provider API docs        http://$(HOST):$(PORT)/api/docs/"
+	@echo "  health check             http://$(HOST):$(PORT)/healthz"
+	@echo "Celery tasks run eagerly in-process; an event sweeper runs beside the server."
+	@trap 'kill 0' EXIT; \
+	$(PY) manage.py sweep_events --loop --interval 15 & \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	@if [ -n "$$DATABASE_URL" ]; then echo "make test: database from DATABASE_URL"; else echo "make test: SQLite (set DATABASE_URL for PostgreSQL)"; fi
+	@if [ -n "$$REDIS_URL" ]; then echo "make test: Celery broker from REDIS_URL (real worker tests on)"; else echo "make test: eager Celery (set REDIS_URL for the real-worker tests)"; fi
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	@test -n "$$DATABASE_URL" || { echo "make bench needs DATABASE_URL (PostgreSQL), e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/cos_bench"; exit 2; }
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

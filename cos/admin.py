@@ -1,0 +1,222 @@
+"""Admin for the core domain: organizations, people, customers, areas, addresses, inventory, events."""
+
+from django.contrib import admin, messages
+from django.db.models import Count
+
+from cos import events, services
+from cos.admin_tools import TransitionLogInline, service_action
+from cos.errors import ApplicationError
+from cos.models import (
+    OLT,
+    ONT,
+    AddressObject,
+    Area,
+    Customer,
+    Event,
+    HandlerRun,
+    Membership,
+    Organization,
+    PonPort,
+    TransitionLog,
+)
+from cos.selectors import address_search
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "kind", "email")
+    list_filter = ("kind",)
+    search_fields = ("name", "slug", "email")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "organization", "role")
+    list_filter = ("role", "organization__kind", "organization")
+    search_fields = ("user__username", "user__email", "organization__name")
+    list_select_related = ("user", "organization")
+    autocomplete_fields = ("user", "organization")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.membership_grant(user=obj.user, organization=obj.organization, role=obj.role)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("display_name", "customer_type", "email", "phone", "billing_city", "user")
+    list_filter = ("customer_type",)
+    search_fields = ("first_name", "last_name", "company_name", "email", "phone")
+    list_select_related = ("user",)
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Area)
+class AreaAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "status", "address_count")
+    list_filter = ("status",)
+    search_fields = ("name", "code")
+    readonly_fields = ("status", "created_at", "updated_at")
+    inlines = [TransitionLogInline]
+    actions = [
+        service_action(services.area_mark_surveyed, id_arg="area_id", description="Mark surveyed"),
+        service_action(
+            services.area_start_deployment,
+            id_arg="area_id",
+            description="Start deployment (the area and its planned/surveyed addresses)",
+        ),
+        service_action(services.area_mark_built, id_arg="area_id", description="Mark built"),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(address_total=Count("addresses"))
+
+    @admin.display(description="addresses", ordering="address_total")
+    def address_count(self, obj) -> int:
+        return obj.address_total
+
+
+@admin.register(AddressObject)
+class AddressObjectAdmin(admin.ModelAdmin):
+    list_display = (
+        "external_id",
+        "street",
+        "house_number",
+        "suffix",
+        "unit",
+        "postal_code",
+        "city",
+        "building_type",
+        "status",
+        "area",
+    )
+    list_filter = ("status", "building_type", "area")
+    search_fields = ("external_id",)  # replaced by the ranked address search, see get_search_results
+    search_help_text = "Street and number, postal code or external id."
+    list_select_related = ("area",)
+    readonly_fields = ("status", "created_at", "updated_at")
+    show_full_result_count = False
+    inlines = [TransitionLogInline]
+    actions = [
+        service_action(services.address_mark_surveyed, id_arg="address_id", description="Mark surveyed"),
+        service_action(services.address_start_deployment, id_arg="address_id", description="Start deployment"),
+        service_action(services.address_mark_connected, id_arg="address_id", description="Mark connected"),
+    ]
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        ids = [address.pk for address in address_search(query=search_term, limit=500)]
+        return queryset.filter(pk__in=ids), False
+
+    def save_model(self, request, obj, form, change):
+        obj.postal_code = services.postal_code_normalize(obj.postal_code)
+        super().save_model(request, obj, form, change)
+
+
+class PonPortInline(admin.TabularInline):
+    model = PonPort
+    extra = 0
+
+
+@admin.register(OLT)
+class OLTAdmin(admin.ModelAdmin):
+    list_display = ("name", "vendor", "model", "management_host", "area")
+    list_filter = ("vendor", "area")
+    search_fields = ("name", "management_host")
+    list_select_related = ("area",)
+    inlines = [PonPortInline]
+
+
+@admin.register(PonPort)
+class PonPortAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "olt", "shelf", "slot", "port")
+    list_filter = ("olt__vendor", "olt")
+    search_fields = ("olt__name",)
+    list_select_related = ("olt",)
+
+
+@admin.register(ONT)
+class ONTAdmin(admin.ModelAdmin):
+    list_display = ("serial", "vendor", "model", "pon_port", "address", "bound_at")
+    list_filter = ("vendor", ("address", admin.EmptyFieldListFilter))
+    search_fields = ("serial",)
+    list_select_related = ("pon_port__olt", "address")
+    raw_id_fields = ("address", "pon_port")
+
+
+class HandlerRunInline(admin.TabularInline):
+    model = HandlerRun
+    fields = ("handler", "status", "attempts", "next_attempt_at", "finished_at", "last_error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "created_at", "payload")
+    list_filter = ("name",)
+    search_fields = ("name",)
+    readonly_fields = ("name", "payload", "created_at")
+    date_hierarchy = "created_at"
+    inlines = [HandlerRunInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(HandlerRun)
+class HandlerRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "event", "handler", "status", "attempts", "next_attempt_at", "finished_at")
+    list_filter = ("status", "handler", "event__name")
+    search_fields = ("handler", "event__name")
+    list_select_related = ("event",)
+    readonly_fields = ("event", "handler", "status", "attempts", "next_attempt_at", "last_error", "finished_at")
+    inlines = [TransitionLogInline]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Retry now", permissions=["change"])
+    def retry_now(self, request, queryset):
+        for run in queryset.order_by("pk"):
+            try:
+                events.handler_run_requeue(run_id=run.pk, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, f"{run} queued again.", messages.SUCCESS)
+
+
+@admin.register(TransitionLog)
+class TransitionLogAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "content_type", "object_id", "transition", "source", "target", "actor", "reason")
+    list_filter = ("content_type", "transition", "target")
+    search_fields = ("=object_id", "reason", "actor__username")
+    list_select_related = ("content_type", "actor")
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,56 @@
+"""Admin building blocks shared by every app: transition history and service-calling actions."""
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.contrib.contenttypes.admin import GenericTabularInline
+from django.core.exceptions import ValidationError
+
+from cos.errors import ApplicationError
+from cos.models import TransitionLog
+
+
+class TransitionLogInline(GenericTabularInline):
+    """The object's transition history (who, when, from, to, why), read-only."""
+
+    model = TransitionLog
+    ct_field = "content_type"
+    ct_fk_field = "object_id"
+    fields = ("created_at", "transition", "source", "target", "actor", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "transition"
+    verbose_name_plural = "transition history"
+    ordering = ("-created_at", "-id")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+def service_action(service: Callable, *, id_arg: str, description: str, permission: str = "change") -> Callable:
+    """An admin action that calls `service(<id_arg>=obj.pk, actor=request.user)` for each selected object.
+
+    Each object runs in its own transaction (the service's); refusals are shown as error messages
+    and change nothing for that object.
+    """
+
+    def action(modeladmin, request, queryset):
+        done, refused = 0, []
+        for obj in queryset.order_by("pk"):
+            try:
+                service(**{id_arg: obj.pk}, actor=request.user)
+            except (ApplicationError, ValidationError) as exc:
+                refused.append(getattr(exc, "message", None) or "; ".join(exc.messages))
+            else:
+                done += 1
+        if done:
+            modeladmin.message_user(request, f"{description}: {done} done.", messages.SUCCESS)
+        for message in refused:
+            modeladmin.message_user(request, message, messages.ERROR)
+
+    action.__name__ = f"action_{service.__name__}"
+    return admin.action(description=description, permissions=[permission])(action)

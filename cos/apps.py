@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CosConfig(AppConfig):
+    name = "cos"
+    verbose_name = "COS core"
+
+    def ready(self) -> None:
+        from cos import fsm, signals  # noqa: F401 - connects the transition log and derived-data receivers
+        from cos.roles import role_groups_sync
+
+        post_migrate.connect(role_groups_sync, dispatch_uid="cos.role_groups_sync")

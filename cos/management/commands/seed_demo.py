@@ -1,0 +1,152 @@
+"""Build (or complete) the demo world. Safe to run any number of times."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from cos import services
+from cos.choices import AreaStatus, CustomerType, OrganizationKind, Role, Vendor
+from cos.demo import demo_addresses, ont_serial
+from cos.models import OLT, ONT, AddressObject, Area, Customer, Organization, PonPort
+
+DEMO_PASSWORD = "demo1234"
+
+ORGANIZATIONS = [
+    ("fibranat", "FibraNät AB", OrganizationKind.NETWORK_OPERATOR),
+    ("ljusnet", "Ljusnet Bredband", OrganizationKind.SERVICE_PROVIDER),
+    ("fiberly", "Fiberly", OrganizationKind.SERVICE_PROVIDER),
+    ("sveaconnect", "Svea Connect", OrganizationKind.SERVICE_PROVIDER),
+    ("gravteam", "Grävteam Syd AB", OrganizationKind.CONTRACTOR),
+]
+
+# username, organization slug, role, what the login is for
+USERS = [
+    ("admin", "fibranat", Role.ADMIN, "operator admin (superuser): /admin/"),
+    ("ops", "fibranat", Role.OPERATIONS, "operator operations: /admin/"),
+    ("finance", "fibranat", Role.FINANCE, "operator finance: /admin/"),
+    ("tech", "fibranat", Role.TECHNICIAN, "operator's own technician: /field/"),
+    ("fieldmanager", "gravteam", Role.FIELD_MANAGER, "contractor field manager: /field/"),
+    ("contractor-tech", "gravteam", Role.TECHNICIAN, "contractor technician: /field/"),
+    ("ljusnet-api", "ljusnet", Role.API, "provider API user (token auth): /api/v1/"),
+    ("fiberly-api", "fiberly", Role.API, "provider API user (token auth): /api/v1/"),
+    ("sveaconnect-api", "sveaconnect", Role.API, "provider API user (token auth): /api/v1/"),
+]
+
+AREAS = [("EKB", "Ekbacken"), ("SOL", "Solhöjden")]
+OLTS = [
+    ("OLT-EKB-1", Vendor.ADTRAN, "SDX 6320-16", "olt-ekb-1.mgmt.fibranat.example", "EKB", "ADTN"),
+    ("OLT-SOL-1", Vendor.NOKIA, "Lightspan MF-2", "olt-sol-1.mgmt.fibranat.example", "SOL", "ALCL"),
+    ("OLT-SOL-2", Vendor.CALIX, "E7-2", "olt-sol-2.mgmt.fibranat.example", "SOL", "CXNK"),
+]
+SPARE_ONTS_PER_OLT = 24
+
+
+class Command(BaseCommand):
+    help = "Create the demo world (operator, providers, contractor, users, areas, addresses, OLTs, ONTs); idempotent."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addresses", type=int, default=400, help="Addresses in all (split over two areas).")
+
+    def handle(self, *args, addresses: int, **options):
+        if addresses < 2:
+            raise CommandError("--addresses must be at least 2")
+        with transaction.atomic():
+            orgs = self._organizations()
+            logins = self._users(orgs)
+            areas = self._areas()
+            created = self._addresses(areas, addresses)
+            self._network(areas)
+        # Deployment publishes events whose handlers run after commit: do it in its own transaction.
+        if areas["SOL"].status == AreaStatus.SURVEYED:
+            services.area_start_deployment(area_id=areas["SOL"].pk, actor=None, reason="demo data")
+        self._report(logins, created)
+
+    def _organizations(self) -> dict[str, Organization]:
+        orgs = {}
+        for slug, name, kind in ORGANIZATIONS:
+            orgs[slug], _ = Organization.objects.get_or_create(slug=slug, defaults={"name": name, "kind": kind})
+        return orgs
+
+    def _users(self, orgs) -> list[tuple[str, str]]:
+        User = get_user_model()
+        logins = []
+        for username, org_slug, role, purpose in USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@demo.example"}
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.is_superuser = username == "admin"
+                user.is_staff = username == "admin"
+                user.save()
+            services.membership_grant(user=user, organization=orgs[org_slug], role=role)
+            logins.append((username, purpose))
+        subscriber, created = User.objects.get_or_create(username="anna", defaults={"email": "anna@demo.example"})
+        if created:
+            subscriber.set_password(DEMO_PASSWORD)
+            subscriber.save()
+        Customer.objects.get_or_create(
+            user=subscriber,
+            defaults={
+                "customer_type": CustomerType.RESIDENTIAL,
+                "first_name": "Anna",
+                "last_name": "Lindqvist",
+                "email": "anna@demo.example",
+                "phone": "+46 70 123 45 67",
+                "billing_street": "Storgatan 4",
+                "billing_postal_code": "72110",
+                "billing_city": "Västerås",
+            },
+        )
+        logins.append(("anna", "subscriber: /portal/"))
+        return logins
+
+    def _areas(self) -> dict[str, Area]:
+        areas = {}
+        for code, name in AREAS:
+            area, created = Area.objects.get_or_create(code=code, defaults={"name": name})
+            if created:
+                services.area_mark_surveyed(area_id=area.pk, reason="demo data")
+                area.refresh_from_db()
+            areas[code] = area
+        return areas
+
+    def _addresses(self, areas, total: int) -> int:
+        per_area = {"EKB": total - total // 2, "SOL": total // 2}
+        existing = set(AddressObject.objects.values_list("external_id", flat=True))
+        new = [
+            AddressObject(area=areas[code], **row)
+            for code, count in per_area.items()
+            for row in demo_addresses(code, count)
+            if row["external_id"] not in existing
+        ]
+        AddressObject.objects.bulk_create(new, batch_size=1000)
+        services.street_index_refresh()
+        return len(new)
+
+    def _network(self, areas) -> None:
+        for name, vendor, model, host, area_code, serial_prefix in OLTS:
+            olt, _ = OLT.objects.get_or_create(
+                name=name,
+                defaults={"vendor": vendor, "model": model, "management_host": host, "area": areas[area_code]},
+            )
+            ports = []
+            for slot in (1, 2):
+                for port in range(1, 9):
+                    pon, _ = PonPort.objects.get_or_create(olt=olt, shelf=1, slot=slot, port=port)
+                    ports.append(pon)
+            for index in range(SPARE_ONTS_PER_OLT):
+                ONT.objects.get_or_create(
+                    serial=ont_serial(serial_prefix, index),
+                    defaults={
+                        "vendor": vendor,
+                        "model": f"{olt.get_vendor_display()} ONT",
+                        "pon_port": ports[index % len(ports)],
+                    },
+                )
+
+    def _report(self, logins, created: int) -> None:
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new addresses)."))
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for username, purpose in logins:
+            self.stdout.write(f"  {username:<18} {purpose}")

@@ -1,0 +1,22 @@
+from cos.models.base import StatefulModel, TimeStampedModel, TransitionLog
+from cos.models.events import Event, HandlerRun
+from cos.models.geography import AddressObject, AddressStreet, Area
+from cos.models.network import OLT, ONT, PonPort
+from cos.models.parties import Customer, Membership, Organization
+
+__all__ = [
+    "OLT",
+    "ONT",
+    "AddressObject",
+    "AddressStreet",
+    "Area",
+    "Customer",
+    "Event",
+    "HandlerRun",
+    "Membership",
+    "Organization",
+    "PonPort",
+    "StatefulModel",
+    "TimeStampedModel",
+    "TransitionLog",
+]

@@ -1,0 +1,79 @@
+"""Organizations, the people in them (with roles), and customers (subscribers)."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from cos.choices import CustomerType, OrganizationKind, Role
+from cos.models.base import TimeStampedModel
+
+
+class Organization(TimeStampedModel):
+    """A network operator, a service provider (ISP) or a contractor."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=32, choices=OrganizationKind.choices, db_index=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(TimeStampedModel):
+    """A person's role in an organization; the role's permissions come from the Django group of the same name."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices)
+
+    class Meta:
+        ordering = ["organization__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization", "role"], name="membership_unique_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization} ({self.role})"
+
+
+class Customer(TimeStampedModel):
+    """A subscriber: a person or a company, with billing contact details and an optional portal login."""
+
+    customer_type = models.CharField(max_length=16, choices=CustomerType.choices, db_index=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    company_name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField()
+    phone = models.CharField(max_length=40, blank=True)
+    billing_street = models.CharField(max_length=200)
+    billing_postal_code = models.CharField(max_length=16)
+    billing_city = models.CharField(max_length=100)
+    billing_country = models.CharField(max_length=2, default="SE")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="customer"
+    )
+
+    class Meta:
+        ordering = ["last_name", "company_name", "id"]
+        indexes = [models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        person = f"{self.first_name} {self.last_name}".strip()
+        if self.company_name:
+            return f"{self.company_name} ({person})" if person else self.company_name
+        return person or self.email
+
+    def clean(self) -> None:
+        if self.customer_type == CustomerType.RESIDENTIAL and not (self.first_name and self.last_name):
+            raise ValidationError({"last_name": "A residential customer needs a first and a last name."})
+        if self.customer_type in (CustomerType.BUSINESS, CustomerType.MUNICIPAL) and not self.company_name:
+            raise ValidationError({"company_name": "A business or municipal customer needs a company name."})

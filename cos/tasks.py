@@ -1,0 +1,19 @@
+"""Celery entry points of the core: event delivery. Thin: they take ids and call a service."""
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def handler_run_task(run_id: int) -> None:
+    """Run one event handler once (idempotent: a run that succeeded is skipped)."""
+    from cos.events import handler_run_execute
+
+    handler_run_execute(run_id=run_id)
+
+
+@shared_task(ignore_result=True)
+def events_sweep_task() -> int:
+    """Periodic: re-deliver handler runs whose dispatch was lost or whose retry is due."""
+    from cos.events import events_sweep
+
+    return events_sweep()
