@@ -69,7 +69,10 @@ def handler_runs_enqueue(run_ids: list[int]) -> None:
     from cos.tasks import handler_run_task
 
     for run_id in run_ids:
-        handler_run_task.delay(run_id)
+        try:
+            handler_run_task.delay(run_id)
+        except Exception:  # noqa: BLE001 - the run stays pending and the sweep delivers it
+            logger.warning("could not hand handler run %s to the broker; the sweep will retry", run_id, exc_info=True)
 
 
 def _backoff(attempts: int) -> timedelta:

@@ -2,11 +2,9 @@
 
 import re
 from dataclasses import dataclass, field
-from functools import reduce
-from operator import or_
 
 from django.db import connection
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Value, When
 
 from cos.models import AddressObject, AddressStreet
 
@@ -35,10 +33,6 @@ class AddressQuery:
                 query.words.append(token)
         return query
 
-    @property
-    def street_text(self) -> str:
-        return " ".join(self.words)
-
 
 def address_search(*, query: str, limit: int = 10) -> list[AddressObject]:
     """Addresses that best match free text: an external id, a postal code, or "street number [city]".
@@ -60,62 +54,61 @@ def address_search(*, query: str, limit: int = 10) -> list[AddressObject]:
             return by_postal
     if not parsed.words:
         return []
-    streets = _streets_matching(parsed.street_text)
+    streets = _streets_matching(parsed.words)
     if not streets:
         return []
-    qs = AddressObject.objects.filter(reduce(or_, (Q(street=s, city=c) for s, c in streets)))
-    street_rank = Case(
-        *(When(street=s, city=c, then=Value(rank)) for rank, (s, c) in enumerate(streets)),
-        output_field=IntegerField(),
-    )
-    ordering = ["street_rank"]
+    return _addresses_on_streets(streets, parsed, limit)
+
+
+def _addresses_on_streets(streets: list[tuple[str, str, int]], parsed: AddressQuery, limit: int) -> list:
+    """Addresses on the given streets, best street tier first, then the exact number, then street rank."""
+    table = connection.ops.quote_name(AddressObject._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(streets))
+    params: list = [value for rank, (street, city, tier) in enumerate(streets) for value in (street, city, tier, rank)]
+    where, exactness = "", "s.column3"
     if parsed.number is not None:
         n = parsed.number
-        qs = qs.filter(
-            Q(house_number=n)
-            | Q(house_number__gte=n * 10, house_number__lt=n * 10 + 10)
-            | Q(house_number__gte=n * 100, house_number__lt=n * 100 + 100)
+        where = "AND (a.house_number = %s OR a.house_number BETWEEN %s AND %s OR a.house_number BETWEEN %s AND %s)"
+        params += [n, n * 10, n * 10 + 9, n * 100, n * 100 + 99]
+        exactness = (
+            "CASE WHEN a.house_number = %s AND LOWER(a.suffix) = %s THEN 0 WHEN a.house_number = %s THEN 1 ELSE 2 END"
         )
-        exactness = Case(
-            When(house_number=n, suffix__iexact=parsed.suffix, then=Value(0)),
-            When(house_number=n, then=Value(1)),
-            default=Value(2),
-            output_field=IntegerField(),
-        )
-        qs = qs.annotate(exactness=exactness)
-        ordering.append("exactness")
-    ordering += ["house_number", "suffix", "unit", "pk"]
-    return list(qs.annotate(street_rank=street_rank).order_by(*ordering)[:limit])
+        params += [n, parsed.suffix, n]
+    params.append(limit)
+    sql = f"""
+        SELECT a.* FROM {table} a
+        JOIN (VALUES {values}) AS s ON a.street = s.column1 AND a.city = s.column2
+        WHERE 1 = 1 {where}
+        ORDER BY s.column3, {exactness}, s.column4, a.house_number, a.suffix, a.unit, a.id
+        LIMIT %s
+    """
+    # exactness params come after the WHERE params in the statement text, which is their order in `params`.
+    return list(AddressObject.objects.raw(sql, params))
 
 
-def _streets_matching(text: str) -> list[tuple[str, str]]:
-    """The best (street, city) pairs for the words: pg_trgm word similarity on PostgreSQL, substrings elsewhere."""
-    text = text.lower()
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(AddressStreet._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                SELECT street, city FROM {table}
-                WHERE search_text LIKE %s OR %s <%% search_text
-                ORDER BY search_text LIKE %s DESC, word_similarity(%s, search_text) DESC, street, city
-                LIMIT %s
-                """,
-                [f"%{_like_escape(text)}%", text, f"{_like_escape(text)}%", text, STREETS_CONSIDERED],
-            )
-            return [(street, city) for street, city in cursor.fetchall()]
+def _streets_matching(words: list[str]) -> list[tuple[str, str, int]]:
+    """The best (street, city, tier) for the words.
+
+    Every word must appear in "street city" (a trigram GIN index serves these LIKEs on PostgreSQL);
+    tier 0 when "street city" starts with the words, else 1. On PostgreSQL, when no street contains
+    the words, fall back to pg_trgm word similarity, which forgives typos ("storgaten").
+    """
+    text = " ".join(words)
     qs = AddressStreet.objects.all()
-    for word in text.split():
+    for word in words:
         qs = qs.filter(search_text__contains=word)
-    prefix_first = Case(
-        When(search_text__startswith=text, then=Value(0)), default=Value(1), output_field=IntegerField()
-    )
-    return list(
-        qs.annotate(prefix_first=prefix_first)
-        .order_by("prefix_first", "street", "city")
-        .values_list("street", "city")[:STREETS_CONSIDERED]
-    )
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    tier = Case(When(search_text__startswith=text, then=Value(0)), default=Value(1), output_field=IntegerField())
+    ranked = qs.annotate(tier=tier).order_by("tier", "street", "city")
+    streets = list(ranked.values_list("street", "city", "tier")[:STREETS_CONSIDERED])
+    if streets or connection.vendor != "postgresql":
+        return streets
+    table = connection.ops.quote_name(AddressStreet._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT street, city, 1 FROM {table} WHERE %s <%% search_text
+            ORDER BY word_similarity(%s, search_text) DESC, street, city LIMIT %s
+            """,
+            [text, text, STREETS_CONSIDERED],
+        )
+        return [tuple(row) for row in cursor.fetchall()]

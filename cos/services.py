@@ -74,37 +74,36 @@ def _addresses_move_to_deployment(*, area_id: int, actor_id: int | None, reason:
     content_type_id = ContentType.objects.get_for_model(AddressObject).pk
     target = AddressStatus.IN_DEPLOYMENT.value
     log_columns = "content_type_id, object_id, transition, source, target, actor_id, reason, created_at"
+    moved = 0
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One statement: lock, move and log exactly the same rows.
+        for source in MOVABLE_TO_DEPLOYMENT:
+            if connection.vendor == "postgresql":
+                # One statement per source state: the UPDATE re-checks its WHERE against concurrent
+                # changes, and the log gets exactly the rows it moved.
+                cursor.execute(
+                    f"""
+                    WITH moved AS (
+                        UPDATE {address_table} SET status = %s, updated_at = %s
+                        WHERE area_id = %s AND status = %s RETURNING id
+                    )
+                    INSERT INTO {log_table} ({log_columns})
+                    SELECT %s, id, 'start_deployment', %s, %s, %s, %s, %s FROM moved
+                    """,
+                    [target, now, area_id, source, content_type_id, source, target, actor_id, reason, now],
+                )
+                moved += cursor.rowcount
+                continue
+            # SQLite holds one writer at a time, so the two statements in one transaction see the same rows.
             cursor.execute(
                 f"""
-                WITH old AS (
-                    SELECT id, status FROM {address_table}
-                    WHERE area_id = %s AND status IN %s FOR UPDATE
-                ), moved AS (
-                    UPDATE {address_table} AS a SET status = %s, updated_at = %s
-                    FROM old WHERE a.id = old.id
-                    RETURNING a.id, old.status AS source
-                )
                 INSERT INTO {log_table} ({log_columns})
-                SELECT %s, id, 'start_deployment', source, %s, %s, %s, %s FROM moved
+                SELECT %s, id, 'start_deployment', %s, %s, %s, %s, %s FROM {address_table}
+                WHERE area_id = %s AND status = %s
                 """,
-                [area_id, MOVABLE_TO_DEPLOYMENT, target, now, content_type_id, target, actor_id, reason, now],
+                [content_type_id, source, target, actor_id, reason, now, area_id, source],
             )
-            return cursor.rowcount
-        # SQLite holds one writer at a time, so two statements in one transaction see the same rows.
-        cursor.execute(
-            f"""
-            INSERT INTO {log_table} ({log_columns})
-            SELECT %s, id, 'start_deployment', status, %s, %s, %s, %s FROM {address_table}
-            WHERE area_id = %s AND status IN (%s, %s)
-            """,
-            [content_type_id, target, actor_id, reason, now, area_id, *MOVABLE_TO_DEPLOYMENT],
-        )
-    return AddressObject.objects.filter(area_id=area_id, status__in=MOVABLE_TO_DEPLOYMENT).update(
-        status=target, updated_at=now
-    )
+            moved += AddressObject.objects.filter(area_id=area_id, status=source).update(status=target, updated_at=now)
+    return moved
 
 
 @transaction.atomic
@@ -145,7 +144,7 @@ def address_create(**fields) -> AddressObject:
     """Create one address object from GIS attributes; a bad or duplicate one is a ValidationError."""
     fields["postal_code"] = postal_code_normalize(fields.get("postal_code", ""))
     address = AddressObject(**fields)
-    address.full_clean()
+    address.full_clean(exclude=["status"])
     try:
         with transaction.atomic():
             address.save()

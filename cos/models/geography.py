@@ -41,12 +41,12 @@ class AddressObject(StatefulModel):
     the area survey covers it.
     """
 
-    external_id = models.CharField(max_length=64, unique=True, help_text="The GIS feature id.")
+    external_id = models.CharField(max_length=64, help_text="The GIS feature id (unique).")
     street = models.CharField(max_length=200)
     house_number = models.PositiveIntegerField()
     suffix = models.CharField(max_length=8, blank=True, help_text="House number letter, e.g. the B in 12B.")
     unit = models.CharField(max_length=16, blank=True, help_text="Apartment or unit, e.g. 1101.")
-    postal_code = models.CharField(max_length=16, db_index=True)
+    postal_code = models.CharField(max_length=16)
     city = models.CharField(max_length=100)
     country = models.CharField(max_length=2, default="SE")
     latitude = models.DecimalField(
@@ -65,7 +65,8 @@ class AddressObject(StatefulModel):
     )
     building_type = models.CharField(max_length=16, choices=BuildingType.choices)
     units = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="addresses")
+    # Indexed by (area, status) below; a second index on area alone would only slow bulk status changes.
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="addresses", db_index=False)
     status = FSMField(default=AddressStatus.PLANNED, choices=AddressStatus.choices, protected=True)
     circuit_id = models.CharField(max_length=64, blank=True)
     circuit_name = models.CharField(max_length=200, blank=True)
@@ -75,9 +76,12 @@ class AddressObject(StatefulModel):
         verbose_name = "address"
         verbose_name_plural = "addresses"
         ordering = ["street", "house_number", "suffix", "unit"]
+        # Few indexes on purpose: a deployment changes the status of 100,000 rows at once.
+        constraints = [models.UniqueConstraint(fields=["external_id"], name="address_external_id_unique")]
         indexes = [
-            models.Index(fields=["area", "status"]),
-            models.Index(fields=["city", "street", "house_number"]),
+            models.Index(fields=["area", "status"], name="address_area_status"),
+            models.Index(fields=["city", "street", "house_number"], name="address_street_number"),
+            models.Index(fields=["postal_code"], name="address_postal_code"),
         ]
 
     def __str__(self) -> str:

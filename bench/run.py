@@ -1,0 +1,13 @@
+"""Run every benchmark (`make bench`); each prints its figures, its baseline and the ratio."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import address_search, area_deployment  # noqa: E402
+
+if __name__ == "__main__":
+    area_deployment.main()
+    print()
+    address_search.main()

@@ -1,0 +1,97 @@
+"""Suite-wide setup: which database and broker the run uses, markers, Celery mode, a live worker."""
+
+import os
+import time
+from collections.abc import Callable
+
+import pytest
+from django.conf import settings
+
+
+def _database_label() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("postgresql"):
+        return f"PostgreSQL {db.get('HOST') or 'socket'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    return "SQLite (in memory)"
+
+
+def _broker_label() -> str:
+    return f"Redis {settings.REDIS_URL} (real-worker tests on)" if settings.REDIS_URL else "eager Celery (no REDIS_URL)"
+
+
+def pytest_report_header(config) -> list[str]:
+    return [f"cos database: {_database_label()}", f"cos broker: {_broker_label()}"]
+
+
+def pytest_sessionstart(session) -> None:
+    """CI sets COS_REQUIRE_SERVICES=1: then PostgreSQL and Redis must really be there, or the run fails."""
+    if os.environ.get("COS_REQUIRE_SERVICES") != "1":
+        return
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        pytest.exit("COS_REQUIRE_SERVICES=1 but DATABASE_URL does not point at PostgreSQL", returncode=3)
+    if not settings.REDIS_URL:
+        pytest.exit("COS_REQUIRE_SERVICES=1 but REDIS_URL is not set", returncode=3)
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"COS_REQUIRE_SERVICES=1 but Redis at {settings.REDIS_URL} is unreachable: {exc}", returncode=3)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL (row locks, concurrency, pg_trgm): set DATABASE_URL")
+    skip_worker = pytest.mark.skip(reason="needs a Redis broker for a real Celery worker: set REDIS_URL")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip_pg)
+        if "celery_worker" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(skip_worker)
+
+
+@pytest.fixture(autouse=True)
+def _celery_mode(request):
+    """Unit tests run tasks eagerly in-process; tests marked celery_worker use the real broker and worker."""
+    from cos.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = "celery_worker" not in request.keywords
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (threads pool) consuming from the Redis broker, for the duration of a test."""
+    from celery.contrib.testing.worker import start_worker
+
+    from cos.celery import app
+
+    app.control.purge()
+    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING"):
+        yield app
+    from django.db import connections
+
+    connections.close_all()
+
+
+@pytest.fixture
+def wait_until() -> Callable:
+    """Poll a condition until it holds or a deadline passes (for work done by another process or thread)."""
+
+    def wait(predicate: Callable[[], bool], *, timeout: float = 20.0, message: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+    return wait
