@@ -2,10 +2,8 @@
 
 import logging
 
-from django.conf import settings
 from django.db import connections
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -44,8 +42,3 @@ def healthz(request):
     checks = {"database": _database_state(), "broker": _broker_state()}
     healthy = checks["database"] == "ok" and checks["broker"] in ("ok", "eager")
     return JsonResponse({"status": "ok" if healthy else "down", **checks}, status=200 if healthy else 503)
-
-
-def home(request):
-    """Landing page; the marketplace's address search takes this place."""
-    return render(request, "cos/home.html", {"debug": settings.DEBUG})

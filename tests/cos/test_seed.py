@@ -19,18 +19,20 @@ def _counts():
 
 def test_seed_builds_the_demo_world(capsys):
     # when
-    call_command("seed_demo", addresses=60)
+    call_command("seed_demo", addresses=80)
     # then
     kinds = list(Organization.objects.values_list("kind", flat=True))
     assert kinds.count(OrganizationKind.NETWORK_OPERATOR) == 1
     assert kinds.count(OrganizationKind.SERVICE_PROVIDER) == 3
     assert kinds.count(OrganizationKind.CONTRACTOR) == 1
     assert set(Membership.objects.values_list("role", flat=True)) == set(Role.values)
-    assert AddressObject.objects.count() == 60
+    assert AddressObject.objects.count() == 80
     assert Area.objects.count() == 2
     assert set(Area.objects.values_list("status", flat=True)) == {AreaStatus.SURVEYED, AreaStatus.IN_DEPLOYMENT}
     deploying = Area.objects.get(status=AreaStatus.IN_DEPLOYMENT)
-    assert set(deploying.addresses.values_list("status", flat=True)) == {AddressStatus.IN_DEPLOYMENT}
+    statuses = list(deploying.addresses.values_list("status", flat=True))
+    assert set(statuses) == {AddressStatus.IN_DEPLOYMENT, AddressStatus.CONNECTED}
+    assert statuses.count(AddressStatus.CONNECTED) == 24  # the first phase is built
     assert set(OLT.objects.values_list("vendor", flat=True)) == {"adtran", "nokia", "calix"}
     assert ONT.objects.filter(address__isnull=True).count() == ONT.objects.count() > 0
     out = capsys.readouterr().out

@@ -1,5 +1,9 @@
 """Build (or complete) the demo world. Safe to run any number of times."""
 
+import importlib
+import importlib.util
+
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -39,6 +43,7 @@ OLTS = [
     ("OLT-SOL-2", Vendor.CALIX, "E7-2", "olt-sol-2.mgmt.fibranat.example", "SOL", "CXNK"),
 ]
 SPARE_ONTS_PER_OLT = 24
+CONNECTED_FIRST_PHASE = 24
 
 
 class Command(BaseCommand):
@@ -59,7 +64,26 @@ class Command(BaseCommand):
         # Deployment publishes events whose handlers run after commit: do it in its own transaction.
         if areas["SOL"].status == AreaStatus.SURVEYED:
             services.area_start_deployment(area_id=areas["SOL"].pk, actor=None, reason="demo data")
+            self._connect_first_phase(areas["SOL"])
         self._report(logins, created)
+        for seed in self._app_seeders():
+            with transaction.atomic():
+                lines = seed() or []
+            for line in lines:
+                self.stdout.write(line)
+
+    def _app_seeders(self):
+        """Each app above the core may add its demo data in `<app>.demo_data.seed()` (the core imports none of them)."""
+        for app_config in apps.get_app_configs():
+            if app_config.name == "cos" or importlib.util.find_spec(f"{app_config.name}.demo_data") is None:
+                continue
+            yield importlib.import_module(f"{app_config.name}.demo_data").seed
+
+    def _connect_first_phase(self, area) -> None:
+        """The first addresses of the deploying area are already built and connected (a finished first phase)."""
+        first = area.addresses.order_by("external_id").values_list("pk", flat=True)[:CONNECTED_FIRST_PHASE]
+        for address_id in first:
+            services.address_mark_connected(address_id=address_id, reason="demo data: first phase built")
 
     def _organizations(self) -> dict[str, Organization]:
         orgs = {}

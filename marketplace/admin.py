@@ -1,0 +1,195 @@
+"""Admin for the marketplace: marketplaces, participations, catalog (read-mostly), orders, subscriptions."""
+
+from django.contrib import admin
+
+from cos.admin_tools import TransitionLogInline, service_action
+from marketplace import services
+from marketplace.models import (
+    ContractTerm,
+    EligibilityRule,
+    Interest,
+    Marketplace,
+    Order,
+    OrderLine,
+    Participation,
+    Price,
+    Product,
+    Promotion,
+    Subscription,
+    ValidationFailure,
+)
+
+
+class ParticipationInline(admin.TabularInline):
+    model = Participation
+    fields = ("provider", "status", "auto_accept_orders", "billing_cycle")
+    readonly_fields = ("status",)
+    extra = 0
+
+
+@admin.register(Marketplace)
+class MarketplaceAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "segment", "currency", "tax_rate", "takes_preorders")
+    list_filter = ("segment", "currency", "takes_preorders")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("areas",)
+    inlines = [ParticipationInline]
+
+
+@admin.register(Participation)
+class ParticipationAdmin(admin.ModelAdmin):
+    list_display = ("provider", "marketplace", "status", "auto_accept_orders", "billing_cycle")
+    list_filter = ("status", "marketplace", "provider")
+    list_select_related = ("provider", "marketplace")
+    readonly_fields = ("status",)
+    filter_horizontal = ("barred_areas",)
+    inlines = [TransitionLogInline]
+    actions = [
+        service_action(services.participation_suspend, id_arg="participation_id", description="Suspend"),
+        service_action(services.participation_resume, id_arg="participation_id", description="Resume"),
+    ]
+
+
+class ReadMostlyAdmin(admin.ModelAdmin):
+    """The provider owns its catalog (through the API); the operator looks, and corrects only with the permission."""
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+
+class PriceInline(admin.TabularInline):
+    model = Price
+    extra = 0
+    fields = ("marketplace", "monthly_amount", "start_fee", "currency", "valid_from", "valid_to")
+
+
+@admin.register(Product)
+class ProductAdmin(ReadMostlyAdmin):
+    list_display = ("name", "provider", "category", "download_mbps", "upload_mbps", "service_profile", "retired_at")
+    list_filter = ("category", "provider", ("retired_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "service_profile")
+    list_select_related = ("provider",)
+    inlines = [PriceInline]
+
+
+@admin.register(Price)
+class PriceAdmin(ReadMostlyAdmin):
+    list_display = ("product", "marketplace", "monthly_amount", "start_fee", "currency", "valid_from", "valid_to")
+    list_filter = ("marketplace", "product__provider", "currency")
+    list_select_related = ("product__provider", "marketplace")
+    search_fields = ("product__name",)
+
+
+@admin.register(Promotion)
+class PromotionAdmin(ReadMostlyAdmin):
+    list_display = ("name", "product", "kind", "value", "periods", "valid_from", "valid_to")
+    list_filter = ("kind", "product__provider")
+    list_select_related = ("product__provider",)
+    search_fields = ("name", "product__name")
+
+
+@admin.register(ContractTerm)
+class ContractTermAdmin(ReadMostlyAdmin):
+    list_display = ("name", "provider", "minimum_months", "notice_days")
+    list_filter = ("provider",)
+    list_select_related = ("provider",)
+
+
+@admin.register(EligibilityRule)
+class EligibilityRuleAdmin(ReadMostlyAdmin):
+    list_display = ("product", "customer_types", "address_statuses", "building_types", "max_per_address")
+    list_filter = ("product__provider",)
+    list_select_related = ("product__provider",)
+    filter_horizontal = ("marketplaces", "areas")
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = (
+        "product",
+        "monthly_amount",
+        "start_fee",
+        "currency",
+        "promotion_kind",
+        "promotion_value",
+        "promotion_periods",
+        "minimum_months",
+        "notice_days",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("id", "status", "provider", "marketplace", "customer", "address", "channel", "created_at")
+    list_filter = ("status", "channel", "marketplace", "provider", "is_preorder", "created_at")
+    search_fields = ("=id", "customer__email", "customer__last_name", "address__external_id", "idempotency_key")
+    list_select_related = ("provider", "marketplace", "customer", "address")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "status",
+        "customer",
+        "address",
+        "marketplace",
+        "provider",
+        "channel",
+        "idempotency_key",
+        "request_fingerprint",
+        "is_preorder",
+        "terms_accepted_at",
+        "submitted_at",
+        "decided_at",
+        "rejection_reason",
+        "cancellation_reason",
+        "placed_by",
+    )
+    inlines = [OrderLineInline, TransitionLogInline]
+    actions = [
+        service_action(services.order_accept, id_arg="order_id", description="Accept (creates subscriptions)"),
+        service_action(services.order_cancel, id_arg="order_id", description="Cancel"),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ValidationFailure)
+class ValidationFailureAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "code", "message", "channel", "provider", "marketplace", "address")
+    list_filter = ("code", "channel", "provider", "marketplace")
+    search_fields = ("message", "idempotency_key")
+    list_select_related = ("provider", "marketplace", "address")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("id", "product", "provider", "customer", "address", "status", "monthly_amount", "billing_cycle")
+    list_filter = ("status", "category", "provider", "marketplace", "billing_cycle")
+    search_fields = ("=id", "customer__email", "address__external_id")
+    list_select_related = ("product", "provider", "customer", "address")
+    readonly_fields = [f.name for f in Subscription._meta.fields]
+    inlines = [TransitionLogInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Interest)
+class InterestAdmin(admin.ModelAdmin):
+    list_display = ("email", "address", "customer_type", "created_at")
+    list_filter = ("customer_type", "address__area")
+    list_select_related = ("address",)
+    search_fields = ("email",)

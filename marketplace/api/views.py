@@ -1,0 +1,295 @@
+"""Provider API: catalog (own products, prices, promotions, eligibility, terms), orders, addresses, availability."""
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cos.api.providers import IsServiceProvider, ProviderScopedMixin
+from cos.choices import CustomerType
+from cos.models import AddressObject, Customer
+from cos.selectors import address_search
+from marketplace import services
+from marketplace.api import serializers as s
+from marketplace.choices import Channel, OrderStatus
+from marketplace.models import ContractTerm, EligibilityRule, Order, Price, Product, Promotion
+from marketplace.selectors import offers_for_address
+from marketplace.validation import LineRequest, OrderRequest
+
+ERROR = inline_serializer("Error", {"code": serializers.CharField(), "message": serializers.CharField()})
+ERRORS = {400: OpenApiResponse(ERROR), 403: OpenApiResponse(ERROR), 404: OpenApiResponse(ERROR)}
+
+
+class ServiceSaveMixin:
+    """Create and update through the catalog service named by `save_service` (validation lives there)."""
+
+    save_service: str = ""
+    save_argument: str = ""
+
+    def _save(self, serializer, **extra):
+        instance = serializer.instance or serializer.Meta.model()
+        m2m = {}
+        for field, value in {**serializer.validated_data, **extra}.items():
+            if isinstance(value, list) and field in ("marketplaces", "areas"):
+                m2m[field] = value
+            else:
+                setattr(instance, field, value)
+        service = getattr(services, self.save_service)
+        serializer.instance = service(**{self.save_argument: instance}, **m2m)
+
+    def perform_create(self, serializer):
+        self._save(serializer)
+
+    def perform_update(self, serializer):
+        self._save(serializer)
+
+
+@extend_schema(responses={**ERRORS})
+class ContractTermViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSet):
+    """Your contract terms (minimum months, notice days)."""
+
+    queryset = ContractTerm.objects.all()
+    serializer_class = s.ContractTermSerializer
+    http_method_names = ["get", "post", "put", "patch"]
+
+    def perform_create(self, serializer):
+        serializer.save(provider=self.request.provider)
+
+    def perform_update(self, serializer):
+        serializer.save()
+
+
+class ProductFilter(django_filters.FilterSet):
+    active = django_filters.BooleanFilter(field_name="retired_at", lookup_expr="isnull")
+
+    class Meta:
+        model = Product
+        fields = ["category", "active"]
+
+
+@extend_schema(responses={**ERRORS})
+class ProductViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSet):
+    """Your products. Retire a product to stop selling it; it is never deleted."""
+
+    queryset = Product.objects.select_related("term").order_by("pk")
+    serializer_class = s.ProductSerializer
+    filterset_class = ProductFilter
+    http_method_names = ["get", "post", "put", "patch"]
+    save_service, save_argument = "product_save", "product"
+
+    def perform_create(self, serializer):
+        self._save(serializer, provider=self.request.provider)
+
+    @extend_schema(request=None, responses={200: s.ProductSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def retire(self, request, pk=None):
+        product = services.product_retire(product_id=self.get_object().pk)
+        return Response(self.get_serializer(product).data)
+
+
+@extend_schema(responses={**ERRORS})
+class PriceViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSet):
+    """Your price versions: a new version starting after an open-ended one closes it."""
+
+    queryset = Price.objects.order_by("pk")
+    serializer_class = s.PriceSerializer
+    provider_lookup = "product__provider"
+    filterset_fields = ["product", "marketplace"]
+    http_method_names = ["get", "post", "put", "patch"]
+    save_service, save_argument = "price_save", "price"
+
+    @extend_schema(request=None, responses={200: s.PriceSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def retire(self, request, pk=None):
+        """End the price version tomorrow (it stays in history)."""
+        price = self.get_object()
+        price.valid_to = max(
+            timezone.localdate() + timezone.timedelta(days=1), price.valid_from + timezone.timedelta(days=1)
+        )
+        price = services.price_save(price=price)
+        return Response(self.get_serializer(price).data)
+
+
+@extend_schema(responses={**ERRORS})
+class PromotionViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSet):
+    """Your promotions: percent off, amount off or free months for N billing periods."""
+
+    queryset = Promotion.objects.order_by("pk")
+    serializer_class = s.PromotionSerializer
+    provider_lookup = "product__provider"
+    filterset_fields = ["product", "marketplace", "kind"]
+    http_method_names = ["get", "post", "put", "patch"]
+    save_service, save_argument = "promotion_save", "promotion"
+
+    @extend_schema(request=None, responses={200: s.PromotionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def retire(self, request, pk=None):
+        """Stop offering the promotion from tomorrow."""
+        promotion = self.get_object()
+        promotion.valid_to = max(
+            timezone.localdate() + timezone.timedelta(days=1), promotion.valid_from + timezone.timedelta(days=1)
+        )
+        promotion = services.promotion_save(promotion=promotion)
+        return Response(self.get_serializer(promotion).data)
+
+
+@extend_schema(responses={**ERRORS})
+class EligibilityViewSet(
+    ProviderScopedMixin,
+    ServiceSaveMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The eligibility rule of each of your products (created with the product)."""
+
+    queryset = EligibilityRule.objects.prefetch_related("marketplaces", "areas").order_by("pk")
+    serializer_class = s.EligibilitySerializer
+    provider_lookup = "product__provider"
+    filterset_fields = ["product"]
+    save_service, save_argument = "eligibility_save", "rule"
+
+
+class OrderFilter(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
+
+    class Meta:
+        model = Order
+        fields = ["status", "marketplace", "created_after", "created_before"]
+
+
+class OrderViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Your orders: list, read, place (idempotent), accept, reject, cancel."""
+
+    queryset = (
+        Order.objects.select_related("customer", "address__area").prefetch_related("lines__product").order_by("-pk")
+    )
+    serializer_class = s.OrderSerializer
+    filterset_class = OrderFilter
+
+    @extend_schema(
+        request=s.OrderInputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
+        responses={201: s.OrderSerializer, 200: s.OrderSerializer, 409: OpenApiResponse(ERROR), **ERRORS},
+    )
+    def create(self, request):
+        """Place an order through your own channel. The same Idempotency-Key returns the same order."""
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 100:
+            raise ApiValidationError(
+                {"Idempotency-Key": "Send a unique Idempotency-Key header (at most 100 characters)."}
+            )
+        data = s.OrderInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        customer_data = v["customer"]
+        customer = Customer.objects.filter(
+            email__iexact=customer_data["email"], customer_type=customer_data["customer_type"]
+        ).first() or Customer(**customer_data)
+        order_request = OrderRequest(
+            customer=customer,
+            address_id=v["address"],
+            marketplace_id=v["marketplace"],
+            provider_id=request.provider.pk,
+            channel=Channel.API,
+            terms_accepted=v["terms_accepted"],
+            lines=[LineRequest(line["product"], line["monthly_amount"], line["currency"]) for line in v["lines"]],
+            install_date=v["preferred_install_date"],
+            install_slot=v["preferred_install_slot"],
+            idempotency_key=key,
+            placed_by=request.user,
+        )
+        order, created = services.order_place(request=order_request)
+        order = self.get_queryset().get(pk=order.pk)
+        return Response(
+            self.get_serializer(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    def _command(self, service, **kwargs):
+        order = self.get_object()
+        service(order_id=order.pk, actor=self.request.user, **kwargs)
+        return Response(self.get_serializer(self.get_queryset().get(pk=order.pk)).data)
+
+    @extend_schema(request=None, responses={200: s.OrderSerializer, 409: OpenApiResponse(ERROR), **ERRORS})
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        """Accept a submitted order: its subscriptions are created (pending)."""
+        return self._command(services.order_accept)
+
+    @extend_schema(
+        request=s.RejectInputSerializer, responses={200: s.OrderSerializer, 409: OpenApiResponse(ERROR), **ERRORS}
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Reject a submitted order, with a reason."""
+        data = s.RejectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._command(services.order_reject, reason=data.validated_data["reason"])
+
+    @extend_schema(
+        request=s.CancelInputSerializer, responses={200: s.OrderSerializer, 409: OpenApiResponse(ERROR), **ERRORS}
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel an order before fulfillment (e.g. the customer withdrew)."""
+        data = s.CancelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._command(services.order_cancel, reason=data.validated_data["reason"])
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "search", OpenApiTypes.STR, required=True, description="Street and number, postal code or external id."
+        )
+    ],
+    responses={200: s.AddressSerializer(many=True), **ERRORS},
+)
+class AddressSearchView(ListAPIView):
+    """Find addresses on the network (the same ranked search as the portal)."""
+
+    permission_classes = [IsServiceProvider]
+    serializer_class = s.AddressSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        query = self.request.query_params.get("search", "").strip()
+        if not query:
+            raise ApiValidationError({"search": "Give a search text, e.g. ?search=Storgatan 12."})
+        ids = [address.pk for address in address_search(query=query, limit=25)]
+        by_id = AddressObject.objects.select_related("area").in_bulk(ids)
+        return [by_id[pk] for pk in ids]
+
+
+class AvailabilityView(APIView):
+    """Your offers at an address for a customer type: the marketplaces covering it and your current prices."""
+
+    permission_classes = [IsServiceProvider]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("address", OpenApiTypes.INT, required=True),
+            OpenApiParameter("customer_type", OpenApiTypes.STR, enum=CustomerType.values, default="residential"),
+        ],
+        responses={200: s.OfferSerializer(many=True), **ERRORS},
+    )
+    def get(self, request):
+        raw_id = request.query_params.get("address", "")
+        customer_type = request.query_params.get("customer_type", CustomerType.RESIDENTIAL)
+        if not raw_id.isdigit():
+            raise ApiValidationError({"address": "Give the address id, e.g. ?address=123."})
+        if customer_type not in CustomerType.values:
+            raise ApiValidationError({"customer_type": f"One of: {', '.join(CustomerType.values)}."})
+        address = get_object_or_404(AddressObject, pk=int(raw_id))
+        offers = offers_for_address(address=address, customer_type=customer_type, provider_ids={request.provider.pk})
+        return Response(s.OfferSerializer(offers, many=True).data)

@@ -1,0 +1,84 @@
+"""Marketplaces and the providers that take part in them."""
+
+from zoneinfo import available_timezones
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django_fsm import FSMField, transition
+
+from cos.models import StatefulModel, TimeStampedModel
+from marketplace.choices import BillingCycle, ParticipationStatus, Segment
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "A currency is a three-letter ISO 4217 code, e.g. SEK.")
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Stockholm).")
+
+
+class Marketplace(TimeStampedModel):
+    """One logically separate storefront on the network: a segment, a currency, the areas it covers."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    segment = models.CharField(max_length=16, choices=Segment.choices)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    tax_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Exclusive tax as a fraction, e.g. 0.2500 for 25 %.",
+    )
+    time_zone = models.CharField(max_length=64, default="Europe/Stockholm", validators=[validate_time_zone])
+    areas = models.ManyToManyField("cos.Area", related_name="marketplaces", blank=True)
+    takes_preorders = models.BooleanField(
+        default=False, help_text="Take orders at addresses not yet connected (demand aggregation)."
+    )
+    requires_installation_window = models.BooleanField(default=True)
+    terms_text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Participation(StatefulModel):
+    """A provider's place in a marketplace: active or suspended, its own order flow, barred areas."""
+
+    marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="participations")
+    provider = models.ForeignKey(
+        "cos.Organization",
+        on_delete=models.CASCADE,
+        related_name="participations",
+        limit_choices_to={"kind": "service_provider"},
+    )
+    status = FSMField(default=ParticipationStatus.ACTIVE, choices=ParticipationStatus.choices, protected=True)
+    auto_accept_orders = models.BooleanField(
+        default=True, help_text="Accept valid orders at once; otherwise the provider accepts or rejects each."
+    )
+    billing_cycle = models.CharField(max_length=16, choices=BillingCycle.choices, default=BillingCycle.MONTHLY)
+    barred_areas = models.ManyToManyField(
+        "cos.Area",
+        blank=True,
+        related_name="barred_participations",
+        help_text="Areas where the operator does not let this provider sell.",
+    )
+
+    class Meta:
+        ordering = ["marketplace__name", "provider__name"]
+        constraints = [models.UniqueConstraint(fields=["marketplace", "provider"], name="participation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} in {self.marketplace}"
+
+    @transition(field=status, source=ParticipationStatus.ACTIVE, target=ParticipationStatus.SUSPENDED)
+    def suspend(self, *, by=None, reason: str = "") -> None:
+        """The provider's offers disappear from the marketplace."""
+
+    @transition(field=status, source=ParticipationStatus.SUSPENDED, target=ParticipationStatus.ACTIVE)
+    def resume(self, *, by=None, reason: str = "") -> None:
+        """The provider sells again."""

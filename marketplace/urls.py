@@ -1,0 +1,16 @@
+from django.urls import path
+
+from marketplace import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("addresses/suggest/", views.address_suggest, name="address-suggest"),
+    path("address/<int:address_id>/", views.address_offers, name="address-offers"),
+    path("address/<int:address_id>/interest/", views.address_interest, name="address-interest"),
+    path("checkout/", views.checkout_start, name="checkout-start"),
+    path("checkout/details/", views.checkout_details, name="checkout-details"),
+    path("checkout/review/", views.checkout_review, name="checkout-review"),
+    path("checkout/done/<int:order_id>/", views.checkout_done, name="checkout-done"),
+    path("portal/", views.portal, name="portal"),
+    path("portal/orders/<int:order_id>/cancel/", views.portal_order_cancel, name="portal-order-cancel"),
+]

@@ -1,0 +1,206 @@
+"""Order validation: every reason an order request cannot be submitted, as (code, message) problems. Reads only."""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.utils import timezone
+
+from cos.models import AddressObject, Customer
+from marketplace.choices import Channel, InstallSlot, ValidationCode
+from marketplace.models import Marketplace, Participation, Product
+from marketplace.selectors import Candidate, Problem, candidates_at_address, categories_at_address
+
+Code = ValidationCode
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    """One product the customer asks for, with the monthly price and currency they were shown."""
+
+    product_id: int
+    monthly_amount: Decimal
+    currency: str
+
+
+@dataclass
+class OrderRequest:
+    """Everything needed to place an order, from the portal or a provider's API call."""
+
+    customer: Customer
+    address_id: int
+    marketplace_id: int
+    provider_id: int
+    lines: list[LineRequest]
+    channel: str = Channel.PORTAL
+    terms_accepted: bool = False
+    install_date: date | None = None
+    install_slot: str = InstallSlot.ANY
+    idempotency_key: str = ""
+    placed_by: object = None
+    extra: dict = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """A hash of what was asked, to tell a retry (same key, same request) from a key reused for another order."""
+        body = {
+            "customer": self.customer.pk,
+            "address": self.address_id,
+            "marketplace": self.marketplace_id,
+            "provider": self.provider_id,
+            "lines": [asdict(line) for line in self.lines],
+            "install_date": self.install_date,
+            "install_slot": self.install_slot,
+        }
+        return hashlib.sha256(json.dumps(body, default=str, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Validated:
+    """The outcome of validation: the problems, and for each product line the candidate it matched."""
+
+    problems: list[Problem]
+    address: AddressObject | None = None
+    marketplace: Marketplace | None = None
+    participation: Participation | None = None
+    matched: dict[int, Candidate] = field(default_factory=dict)
+    is_preorder: bool = False
+
+
+def order_request_validate(request: OrderRequest, *, address: AddressObject | None) -> Validated:
+    """All problems of an order request (empty when it can be submitted). Pure reads; the caller locks the address."""
+    problems: list[Problem] = []
+    if address is None:
+        return Validated([Problem(Code.ADDRESS_NOT_FOUND, f"Address {request.address_id} does not exist.")])
+    marketplace = Marketplace.objects.filter(pk=request.marketplace_id, areas=address.area_id).first()
+    if marketplace is None:
+        return Validated(
+            [Problem(Code.MARKETPLACE_NOT_AVAILABLE, "This marketplace does not sell at this address.")],
+            address=address,
+        )
+    result = Validated(problems, address=address, marketplace=marketplace)
+    if request.customer.customer_type != marketplace.segment:
+        problems.append(
+            Problem(
+                Code.CUSTOMER_TYPE,
+                f"The {marketplace.name} marketplace sells to {marketplace.segment} customers, "
+                f"not {request.customer.customer_type}.",
+            )
+        )
+    if address.status != "connected" and not marketplace.takes_preorders:
+        problems.append(
+            Problem(
+                Code.ADDRESS_NOT_SERVICEABLE,
+                f"The address is {address.get_status_display().lower()}; "
+                "this marketplace only takes orders at connected addresses.",
+            )
+        )
+    if not request.lines:
+        problems.append(Problem(Code.NO_LINES, "Choose at least one product."))
+    if not request.terms_accepted:
+        problems.append(Problem(Code.TERMS_NOT_ACCEPTED, "The terms must be accepted."))
+    problems.extend(_installation_window_problems(request, marketplace))
+    if problems and any(p.code in (Code.CUSTOMER_TYPE, Code.ADDRESS_NOT_SERVICEABLE) for p in problems):
+        return result
+
+    candidates = {
+        c.product.pk: c
+        for c in candidates_at_address(
+            address=address,
+            customer_type=marketplace.segment,
+            marketplace_ids={marketplace.pk},
+            provider_ids={request.provider_id},
+        )
+    }
+    if not candidates and request.lines:
+        participation = Participation.objects.filter(marketplace=marketplace, provider_id=request.provider_id).first()
+        if (
+            participation is None
+            or participation.status != "active"
+            or participation.barred_areas.filter(pk=address.area_id).exists()
+        ):
+            problems.append(Problem(Code.PROVIDER_NOT_AVAILABLE, "This provider does not sell at this address."))
+            return result
+    result.participation = next(iter(candidates.values())).participation if candidates else None
+    result.is_preorder = address.status != "connected"
+
+    products = Product.objects.in_bulk([line.product_id for line in request.lines])
+    for line in request.lines:
+        problem = _line_problem(line, products.get(line.product_id), candidates, request, marketplace)
+        if problem:
+            problems.append(problem)
+        else:
+            result.matched[line.product_id] = candidates[line.product_id]
+    if result.matched:
+        problems.extend(_order_level_problems(request, address, result.matched))
+    return result
+
+
+def _installation_window_problems(request: OrderRequest, marketplace: Marketplace) -> list[Problem]:
+    if request.install_slot not in InstallSlot.values:
+        return [Problem(Code.INSTALLATION_WINDOW, f"Unknown installation slot {request.install_slot!r}.")]
+    if request.install_date is None:
+        if marketplace.requires_installation_window:
+            return [Problem(Code.INSTALLATION_WINDOW, "Choose a preferred installation date.")]
+        return []
+    if request.install_date <= timezone.localdate():
+        return [Problem(Code.INSTALLATION_WINDOW, "The installation date must be in the future.")]
+    return []
+
+
+def _line_problem(line, product, candidates, request, marketplace) -> Problem | None:
+    if product is None:
+        return Problem(Code.PRODUCT_NOT_FOUND, f"Product {line.product_id} does not exist.", line.product_id)
+    if product.provider_id != request.provider_id:
+        return Problem(Code.PRODUCT_OF_OTHER_PROVIDER, f"{product.name} is another provider's product.", product.pk)
+    if product.retired_at is not None:
+        return Problem(Code.PRODUCT_RETIRED, f"{product.name} is no longer sold.", product.pk)
+    candidate = candidates.get(product.pk)
+    if candidate is None:
+        return Problem(Code.PRICE_MISSING, f"{product.name} has no current price in {marketplace.name}.", product.pk)
+    if candidate.problems:
+        code, message = candidate.problems[0]
+        return Problem(code, f"{product.name}: {message}", product.pk)
+    if line.currency != marketplace.currency:
+        return Problem(
+            Code.CURRENCY_MISMATCH,
+            f"{marketplace.name} sells in {marketplace.currency}, not {line.currency}.",
+            product.pk,
+        )
+    if Decimal(line.monthly_amount) != candidate.price.monthly_amount:
+        return Problem(
+            Code.PRICE_STALE,
+            f"The price of {product.name} is now {candidate.price.monthly_amount} {candidate.price.currency} "
+            f"per month, not {line.monthly_amount}.",
+            product.pk,
+        )
+    return None
+
+
+def _order_level_problems(request: OrderRequest, address: AddressObject, matched: dict) -> list[Problem]:
+    problems = []
+    ordered = [c.product for c in matched.values()]
+    existing = categories_at_address(address_id=address.pk)
+    seen: set[str] = set()
+    for product in ordered:
+        if product.category in existing or product.category in seen:
+            problems.append(
+                Problem(
+                    Code.DUPLICATE,
+                    f"The address already has an open order or a subscription for {product.get_category_display()}.",
+                    product.pk,
+                )
+            )
+        seen.add(product.category)
+    own = categories_at_address(address_id=address.pk, provider_id=request.provider_id) | seen
+    for product in ordered:
+        if product.requires_category and product.requires_category not in own:
+            problems.append(
+                Problem(
+                    Code.DEPENDENCY_MISSING,
+                    f"{product.name} needs a {product.get_requires_category_display()} product from the same provider.",
+                    product.pk,
+                )
+            )
+    return problems

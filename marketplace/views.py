@@ -1,0 +1,362 @@
+"""Customer portal pages: address search, offers, checkout, the subscriber's own orders and services."""
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required
+from django.contrib.contenttypes.models import ContentType
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from cos.choices import AddressStatus, CustomerType
+from cos.errors import ApplicationError
+from cos.models import AddressObject, Customer, TransitionLog
+from cos.selectors import address_search
+from marketplace import services
+from marketplace.choices import Channel, ProductCategory
+from marketplace.errors import OrderInvalid
+from marketplace.forms import CheckoutDetailsForm, InterestForm, OfferSelectionForm, ReviewForm
+from marketplace.models import Marketplace, Order, Subscription
+from marketplace.pricing import first_month_estimate
+from marketplace.selectors import candidates_at_address, offers_for_address
+from marketplace.validation import LineRequest, OrderRequest
+
+SESSION_KEY = "checkout"
+CATEGORY_ORDER = [c.value for c in ProductCategory]
+
+
+def home(request):
+    """Address search with live suggestions."""
+    return render(request, "marketplace/home.html", {"query": request.GET.get("q", "")})
+
+
+@require_GET
+def address_suggest(request):
+    """The suggestion list under the search box (an htmx partial; a full page without htmx)."""
+    query = request.GET.get("q", "").strip()
+    results = address_search(query=query, limit=8) if len(query) >= 2 else []
+    template = "marketplace/_suggestions.html" if request.headers.get("HX-Request") else "marketplace/search.html"
+    return render(request, template, {"results": results, "query": query})
+
+
+def _customer_type_for(request) -> str:
+    wanted = request.GET.get("customer_type") or request.POST.get("customer_type")
+    if wanted in CustomerType.values:
+        return wanted
+    customer = getattr(request.user, "customer", None) if request.user.is_authenticated else None
+    return customer.customer_type if customer else CustomerType.RESIDENTIAL
+
+
+def address_offers(request, address_id: int):
+    """What can be bought at the address: offers grouped by category, side by side."""
+    address = get_object_or_404(AddressObject.objects.select_related("area"), pk=address_id)
+    customer_type = _customer_type_for(request)
+    offers = offers_for_address(address=address, customer_type=customer_type)
+    grouped = defaultdict(list)
+    for offer in sorted(offers, key=lambda o: (o.price.monthly_amount, o.provider.name)):
+        grouped[offer.category].append(offer)
+    categories = [(ProductCategory(c).label, grouped[c]) for c in CATEGORY_ORDER if grouped.get(c)]
+    form = OfferSelectionForm(offers=offers, initial={"customer_type": customer_type})
+    return render(
+        request,
+        "marketplace/address.html",
+        {
+            "address": address,
+            "customer_type": customer_type,
+            "customer_types": CustomerType.choices,
+            "categories": categories,
+            "form": form,
+            "interest_form": InterestForm(),
+            "connected": address.status == AddressStatus.CONNECTED,
+            "any_preorder": any(o.is_preorder for o in offers),
+        },
+    )
+
+
+@require_POST
+def address_interest(request, address_id: int):
+    address = get_object_or_404(AddressObject, pk=address_id)
+    form = InterestForm(request.POST)
+    if form.is_valid():
+        services.interest_register(
+            address_id=address.pk, email=form.cleaned_data["email"], customer_type=_customer_type_for(request)
+        )
+        messages.success(request, "Thank you: we will tell you when you can order at this address.")
+    else:
+        messages.error(request, "Enter a valid email address.")
+    return redirect("address-offers", address_id=address.pk)
+
+
+@require_POST
+def checkout_start(request):
+    """Keep the chosen offers in the session and go on to the details."""
+    address = get_object_or_404(AddressObject, pk=request.POST.get("address") or 0)
+    customer_type = _customer_type_for(request)
+    offers = offers_for_address(address=address, customer_type=customer_type)
+    form = OfferSelectionForm(request.POST, offers=offers)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(f"{reverse('address-offers', args=[address.pk])}?customer_type={customer_type}")
+    chosen = form.cleaned_data["offer"]
+    request.session[SESSION_KEY] = {
+        "address_id": address.pk,
+        "customer_type": customer_type,
+        "marketplace_id": chosen[0].marketplace.pk,
+        "provider_id": chosen[0].provider.pk,
+        "lines": [
+            {"product_id": o.product.pk, "monthly_amount": str(o.price.monthly_amount), "currency": o.price.currency}
+            for o in chosen
+        ],
+    }
+    return redirect("checkout-details")
+
+
+def _checkout_state(request):
+    state = request.session.get(SESSION_KEY)
+    if not state or not state.get("lines"):
+        return None
+    return state
+
+
+def checkout_details(request):
+    """Contact, billing and installation details; sign up on the way, or log in first."""
+    state = _checkout_state(request)
+    if state is None:
+        messages.info(request, "Start by finding your address.")
+        return redirect("home")
+    marketplace = get_object_or_404(Marketplace, pk=state["marketplace_id"])
+    customer = getattr(request.user, "customer", None) if request.user.is_authenticated else None
+    needs_login = not request.user.is_authenticated
+    initial = dict(state.get("details") or {})
+    if customer and not initial:
+        initial = {
+            f: getattr(customer, f)
+            for f in (
+                "first_name",
+                "last_name",
+                "company_name",
+                "email",
+                "phone",
+                "billing_street",
+                "billing_postal_code",
+                "billing_city",
+            )
+        }
+    elif request.user.is_authenticated and not initial:
+        initial = {"email": request.user.email}
+    form_kwargs = {
+        "customer_type": state["customer_type"],
+        "needs_login": needs_login,
+        "requires_window": marketplace.requires_installation_window,
+    }
+    if request.method == "POST":
+        form = CheckoutDetailsForm(request.POST, **form_kwargs)
+        if form.is_valid():
+            details = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in form.cleaned_data.items()}
+            state["details"] = details
+            request.session[SESSION_KEY] = state
+            return redirect("checkout-review")
+    else:
+        form = CheckoutDetailsForm(initial=initial, **form_kwargs)
+    return render(
+        request,
+        "marketplace/checkout_details.html",
+        {
+            "form": form,
+            "needs_login": needs_login,
+            "marketplace": marketplace,
+            "login_url": f"{reverse('login')}?next={reverse('checkout-details')}",
+        },
+    )
+
+
+def _estimate(state, marketplace):
+    """The chosen offers as they stand in the catalog today, and the first-month cost; None if one is gone."""
+    address = AddressObject.objects.get(pk=state["address_id"])
+    candidates = {
+        c.product.pk: c
+        for c in candidates_at_address(
+            address=address,
+            customer_type=state["customer_type"],
+            marketplace_ids={marketplace.pk},
+            provider_ids={state["provider_id"]},
+        )
+    }
+    items = []
+    for line in state["lines"]:
+        candidate = candidates.get(line["product_id"])
+        if candidate is None:
+            return address, None, None
+        promotion = candidate.promotion
+        items.append(
+            {
+                "name": candidate.product.name,
+                "product": candidate.product,
+                "promotion": promotion,
+                "monthly_amount": Decimal(line["monthly_amount"]),
+                "start_fee": candidate.price.start_fee,
+                "promotion_kind": promotion.kind if promotion else "",
+                "promotion_value": promotion.value if promotion else None,
+            }
+        )
+    estimate = first_month_estimate(items=items, tax_rate=marketplace.tax_rate, currency=marketplace.currency)
+    return address, items, estimate
+
+
+def checkout_review(request):
+    """Everything once more, the first-month cost and the terms; submitting places the order."""
+    state = _checkout_state(request)
+    if state is None or "details" not in state:
+        return redirect("checkout-details" if state else "home")
+    marketplace = get_object_or_404(Marketplace, pk=state["marketplace_id"])
+    address, items, estimate = _estimate(state, marketplace)
+    if items is None:
+        messages.error(request, "An offer you chose is no longer available; choose again.")
+        return redirect("address-offers", address_id=address.pk)
+    form = ReviewForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            order = _checkout_place(request, state, terms_accepted=True)
+        except OrderInvalid as refused:
+            for problem in refused.problems:
+                messages.error(request, problem.message)
+            return redirect(f"{reverse('address-offers', args=[address.pk])}?customer_type={state['customer_type']}")
+        request.session.pop(SESSION_KEY, None)
+        return redirect("checkout-done", order_id=order.pk)
+    return render(
+        request,
+        "marketplace/checkout_review.html",
+        {
+            "form": form,
+            "state": state,
+            "details": state["details"],
+            "address": address,
+            "items": items,
+            "estimate": estimate,
+            "marketplace": marketplace,
+        },
+    )
+
+
+def _checkout_place(request, state, *, terms_accepted: bool) -> Order:
+    details = state["details"]
+    customer = getattr(request.user, "customer", None) if request.user.is_authenticated else None
+    new_login = None
+    if customer is None:
+        customer = Customer(
+            customer_type=state["customer_type"],
+            first_name=details["first_name"],
+            last_name=details["last_name"],
+            company_name=details.get("company_name", ""),
+            email=details["email"],
+            phone=details["phone"],
+            billing_street=details["billing_street"],
+            billing_postal_code=details["billing_postal_code"],
+            billing_city=details["billing_city"],
+        )
+        if request.user.is_authenticated:
+            customer.user = request.user
+        else:
+            new_login = get_user_model()(
+                username=details["email"],
+                email=details["email"],
+                first_name=details["first_name"],
+                last_name=details["last_name"],
+            )
+            new_login.set_password(details["password"])
+            customer.user = new_login
+    order, _ = services.order_place(
+        request=OrderRequest(
+            customer=customer,
+            address_id=state["address_id"],
+            marketplace_id=state["marketplace_id"],
+            provider_id=state["provider_id"],
+            channel=Channel.PORTAL,
+            terms_accepted=terms_accepted,
+            lines=[
+                LineRequest(line["product_id"], Decimal(line["monthly_amount"]), line["currency"])
+                for line in state["lines"]
+            ],
+            install_date=date.fromisoformat(details["install_date"]) if details.get("install_date") else None,
+            install_slot=details["install_slot"],
+            placed_by=request.user if request.user.is_authenticated else None,
+        )
+    )
+    if new_login is not None:
+        login(request, new_login, backend="django.contrib.auth.backends.ModelBackend")
+    return order
+
+
+@login_required
+def checkout_done(request, order_id: int):
+    order = get_object_or_404(
+        Order.objects.select_related("address", "provider", "marketplace").prefetch_related("lines__product"),
+        pk=order_id,
+        customer__user=request.user,
+    )
+    return render(request, "marketplace/checkout_done.html", {"order": order})
+
+
+def _timelines(objects) -> dict:
+    """Transition history per object, for a list of same-model objects, in one query."""
+    if not objects:
+        return {}
+    content_type = ContentType.objects.get_for_model(objects[0])
+    history = defaultdict(list)
+    for entry in TransitionLog.objects.filter(
+        content_type=content_type, object_id__in=[o.pk for o in objects]
+    ).order_by("created_at", "id"):
+        history[entry.object_id].append(entry)
+    return history
+
+
+@login_required
+def portal(request):
+    """The subscriber's orders and services, each with its status timeline."""
+    customer = getattr(request.user, "customer", None)
+    if customer is None:
+        return render(request, "marketplace/portal.html", {"customer": None})
+    orders = list(
+        Order.objects.filter(customer=customer)
+        .select_related("address", "provider", "marketplace")
+        .prefetch_related("lines__product")
+    )
+    subscriptions = list(
+        Subscription.objects.filter(customer=customer).select_related("product", "provider", "address")
+    )
+    order_history, subscription_history = _timelines(orders), _timelines(subscriptions)
+    for order in orders:
+        order.timeline = order_history.get(order.pk, [])
+    for subscription in subscriptions:
+        subscription.timeline = subscription_history.get(subscription.pk, [])
+    return render(
+        request,
+        "marketplace/portal.html",
+        {
+            "customer": customer,
+            "orders": orders,
+            "subscriptions": subscriptions,
+        },
+    )
+
+
+@login_required
+@require_POST
+def portal_order_cancel(request, order_id: int):
+    order = Order.objects.filter(pk=order_id, customer__user=request.user).first()
+    if order is None:
+        raise Http404
+    try:
+        services.order_cancel(order_id=order.pk, reason="cancelled by the customer", actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Order {order.pk} is cancelled.")
+    return redirect("portal")
