@@ -5,4 +5,4 @@ class MarketplaceConfig(AppConfig):
     name = "marketplace"
 
     def ready(self) -> None:
-        from marketplace import handlers  # noqa: F401 - registers the event handlers
+        from marketplace import handlers, signals  # noqa: F401 - event handlers and catalog versioning

@@ -125,7 +125,10 @@ def order_request_validate(request: OrderRequest, *, address: AddressObject | No
     result.participation = next(iter(candidates.values())).participation if candidates else None
     result.is_preorder = address.status != "connected"
 
-    products = Product.objects.in_bulk([line.product_id for line in request.lines])
+    unmatched = [line.product_id for line in request.lines if line.product_id not in candidates]
+    products = {pk: c.product for pk, c in candidates.items()}
+    if unmatched:
+        products.update(Product.objects.in_bulk(unmatched))
     for line in request.lines:
         problem = _line_problem(line, products.get(line.product_id), candidates, request, marketplace)
         if problem:
@@ -181,7 +184,8 @@ def _line_problem(line, product, candidates, request, marketplace) -> Problem | 
 def _order_level_problems(request: OrderRequest, address: AddressObject, matched: dict) -> list[Problem]:
     problems = []
     ordered = [c.product for c in matched.values()]
-    existing = categories_at_address(address_id=address.pk)
+    held = categories_at_address(address_id=address.pk)
+    existing = {category for category, _ in held}
     seen: set[str] = set()
     for product in ordered:
         if product.category in existing or product.category in seen:
@@ -193,7 +197,7 @@ def _order_level_problems(request: OrderRequest, address: AddressObject, matched
                 )
             )
         seen.add(product.category)
-    own = categories_at_address(address_id=address.pk, provider_id=request.provider_id) | seen
+    own = {category for category, provider_id in held if provider_id == request.provider_id} | seen
     for product in ordered:
         if product.requires_category and product.requires_category not in own:
             problems.append(

@@ -12,6 +12,7 @@ router.register("eligibility", views.EligibilityViewSet, basename="eligibility")
 router.register("orders", views.OrderViewSet, basename="order")
 
 urlpatterns = [
+    path("me/", views.MeView.as_view(), name="me"),
     path("addresses/", views.AddressSearchView.as_view(), name="address-search"),
     path("availability/", views.AvailabilityView.as_view(), name="availability"),
     path("", include(router.urls)),

@@ -271,6 +271,18 @@ class AddressSearchView(ListAPIView):
         return [by_id[pk] for pk in ids]
 
 
+class MeView(APIView):
+    """Who the token belongs to: check your credentials (also the trivial endpoint the benchmarks compare with)."""
+
+    permission_classes = [IsServiceProvider]
+
+    @extend_schema(
+        responses={200: inline_serializer("Me", {"provider": serializers.CharField(), "user": serializers.CharField()})}
+    )
+    def get(self, request):
+        return Response({"provider": request.provider.name, "user": request.user.get_username()})
+
+
 class AvailabilityView(APIView):
     """Your offers at an address for a customer type: the marketplaces covering it and your current prices."""
 

@@ -1,8 +1,9 @@
-from marketplace.models.catalog import ContractTerm, EligibilityRule, Price, Product, Promotion
+from marketplace.models.catalog import CatalogVersion, ContractTerm, EligibilityRule, Price, Product, Promotion
 from marketplace.models.marketplaces import Marketplace, Participation
 from marketplace.models.orders import Interest, Order, OrderLine, Subscription, ValidationFailure
 
 __all__ = [
+    "CatalogVersion",
     "ContractTerm",
     "EligibilityRule",
     "Interest",

@@ -196,3 +196,16 @@ class EligibilityRule(TimeStampedModel):
             errors.setdefault("address_statuses", "At least one address status.")
         if errors:
             raise ValidationError(errors)
+
+
+class CatalogVersion(models.Model):
+    """One row whose token changes with every catalog write: cached catalog snapshots are keyed by it.
+
+    A random token rather than a counter, so a rolled-back write can never make a stale snapshot valid again.
+    """
+
+    token = models.CharField(max_length=32)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.token

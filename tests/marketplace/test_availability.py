@@ -124,7 +124,7 @@ def test_promotion_outside_its_window_is_not_attached():
 def test_query_count_does_not_grow_with_providers_or_products(django_assert_num_queries):
     # given: a small world, measured
     w = world()
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         assert len(_offers(w)) == 2
     # when: ten more providers with five products each, in two marketplaces
     second = MarketplaceFactory(areas=[w.area])
@@ -136,6 +136,23 @@ def test_query_count_does_not_grow_with_providers_or_products(django_assert_num_
             PriceFactory(product=product, marketplace=w.marketplace)
             PriceFactory(product=product, marketplace=second)
             PromotionFactory(product=product)
-    # then: the same nine queries
-    with django_assert_num_queries(9):
+    # then: the same ten queries (the market changed, so its snapshot is rebuilt)
+    with django_assert_num_queries(10):
         assert len(_offers(w)) == 2 + 10 * (1 + 5) + 10 * 5
+
+
+def test_an_unchanged_catalog_is_served_from_its_snapshot_and_a_change_is_seen_at_once(django_assert_num_queries):
+    # given: the snapshot of this catalog is built
+    w = world()
+    _offers(w)
+    # then: the next lookups need no catalog queries
+    with django_assert_num_queries(1):
+        assert len(_offers(w)) == 2
+    # when: the provider changes its catalog
+    services.product_retire(product_id=w.tv.pk)
+    new_price = w.internet_price
+    new_price.monthly_amount = Decimal("379.00")
+    new_price.save()
+    # then: the very next lookup sees it
+    offers = _offers(w)
+    assert [(o.product, o.price.monthly_amount) for o in offers] == [(w.internet, Decimal("379.00"))]
