@@ -49,7 +49,8 @@ def _wrk(script: Path, path: str, env: dict) -> dict:
         timeout=SECONDS + 60,
         check=True,
     ).stdout
-    figures = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", " ".join(line for line in out.splitlines() if "COS" in line))}
+    reported = " ".join(line for line in out.splitlines() if line.startswith("COS"))
+    figures = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", reported)}
     figures["rate"] = figures["requests"] / (figures["duration_us"] / 1e6)
     return figures
 
