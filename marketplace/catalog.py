@@ -132,7 +132,7 @@ def _entries_build(on: date) -> dict[int, list[Entry]]:
         if key in seen:
             continue
         seen.add(key)
-        promotion = promotions.get(key) or promotions.get((price.product_id, None))
+        promotion = promotions.get((price.product_id, price.marketplace_id)) or promotions.get((price.product_id, None))
         entries[price.marketplace_id].append(
             Entry(
                 price=price,

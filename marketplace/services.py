@@ -1,6 +1,6 @@
 """Use cases of the marketplace that write: placing, accepting, rejecting and cancelling orders; the catalog."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -13,6 +13,7 @@ from cos.models import AddressObject
 from marketplace.choices import OrderStatus, SubscriptionStatus, ValidationCode
 from marketplace.errors import IdempotencyKeyReused, OrderInvalid
 from marketplace.models import (
+    ContractTerm,
     EligibilityRule,
     Interest,
     Order,
@@ -57,6 +58,10 @@ def order_place(*, request: OrderRequest) -> tuple[Order, bool]:
         with transaction.atomic():
             # The address row lock serializes orders at one address (duplicate checks hold).
             address = AddressObject.objects.select_for_update().filter(pk=request.address_id).first()
+            # A request with the same key may have committed while this one waited for the lock.
+            existing = _existing_for_key(request)
+            if existing is not None:
+                return existing, False
             validated = order_request_validate(request, address=address)
             if not validated.problems:
                 return _order_create(request, validated), True
@@ -270,9 +275,55 @@ def _overlaps(a_from: date, a_to: date | None, b_from: date, b_to: date | None) 
     return (a_to is None or b_from < a_to) and (b_to is None or a_from < b_to)
 
 
+def _sale_end(valid_from: date, valid_to: date | None) -> date | None:
+    """The (exclusive) end of a retired price or promotion: today, or tomorrow for one that started today.
+
+    None when it already ends by then: retiring never brings an ended version back.
+    """
+    today = timezone.localdate()
+    end = max(today, valid_from + timedelta(days=1))
+    if valid_to is not None and valid_to <= end:
+        return None
+    return end
+
+
+@transaction.atomic
+def price_retire(*, price_id: int) -> Price | None:
+    """Stop selling at this price version: one not yet started is removed, a running one stops today."""
+    price = Price.objects.select_for_update().get(pk=price_id)
+    if price.valid_from > timezone.localdate():
+        price.delete()
+        return None
+    end = _sale_end(price.valid_from, price.valid_to)
+    if end is not None:
+        price.valid_to = end
+        price.save(update_fields=["valid_to", "updated_at"])
+    return price
+
+
 @transaction.atomic
 def promotion_save(*, promotion: Promotion) -> Promotion:
     return _save_validated(promotion)
+
+
+@transaction.atomic
+def promotion_retire(*, promotion_id: int) -> Promotion | None:
+    """Stop offering a promotion: one not yet started is removed, a running one stops today."""
+    promotion = Promotion.objects.select_for_update().get(pk=promotion_id)
+    if promotion.valid_from > timezone.localdate():
+        promotion.delete()
+        return None
+    end = _sale_end(promotion.valid_from, promotion.valid_to)
+    if end is not None:
+        promotion.valid_to = end
+        promotion.save(update_fields=["valid_to", "updated_at"])
+    return promotion
+
+
+@transaction.atomic
+def contract_term_save(*, term: ContractTerm) -> ContractTerm:
+    """Create or update a contract term; a second term of the same name is a validation error."""
+    return _save_validated(term)
 
 
 @transaction.atomic

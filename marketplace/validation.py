@@ -45,7 +45,8 @@ class OrderRequest:
     def fingerprint(self) -> str:
         """A hash of what was asked, to tell a retry (same key, same request) from a key reused for another order."""
         body = {
-            "customer": self.customer.pk,
+            # Who the customer is, not their row id: a retry may not have found the row the first request created.
+            "customer": [self.customer.customer_type, self.customer.email.lower()],
             "address": self.address_id,
             "marketplace": self.marketplace_id,
             "provider": self.provider_id,

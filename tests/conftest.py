@@ -95,3 +95,18 @@ def wait_until() -> Callable:
         raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
     return wait
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_connections_at_the_end(django_db_setup, django_db_blocker):
+    """Threads of a test worker or live server may leave a connection open; the test database must still drop."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )

@@ -1,7 +1,9 @@
 """One place that maps errors to HTTP: a stable machine code and a human message."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import status
+from django.http import Http404
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -19,6 +21,10 @@ def exception_handler(exc, context):
             {"code": "invalid", "message": "The request is not valid.", "errors": detail},
             status=status.HTTP_400_BAD_REQUEST,
         )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is not None:
         codes = exc.get_codes() if hasattr(exc, "get_codes") else None

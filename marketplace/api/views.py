@@ -2,7 +2,6 @@
 
 import django_filters
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -59,11 +58,10 @@ class ContractTermViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelV
     serializer_class = s.ContractTermSerializer
     http_method_names = ["get", "post", "put", "patch"]
 
-    def perform_create(self, serializer):
-        serializer.save(provider=self.request.provider)
+    save_service, save_argument = "contract_term_save", "term"
 
-    def perform_update(self, serializer):
-        serializer.save()
+    def perform_create(self, serializer):
+        self._save(serializer, provider=self.request.provider)
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -108,12 +106,10 @@ class PriceViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSet)
     @extend_schema(request=None, responses={200: s.PriceSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
-        """End the price version tomorrow (it stays in history)."""
-        price = self.get_object()
-        price.valid_to = max(
-            timezone.localdate() + timezone.timedelta(days=1), price.valid_from + timezone.timedelta(days=1)
-        )
-        price = services.price_save(price=price)
+        """Stop selling at this price version: a running one stops today, one not yet started is removed (204)."""
+        price = services.price_retire(price_id=self.get_object().pk)
+        if price is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(self.get_serializer(price).data)
 
 
@@ -131,12 +127,10 @@ class PromotionViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelView
     @extend_schema(request=None, responses={200: s.PromotionSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
-        """Stop offering the promotion from tomorrow."""
-        promotion = self.get_object()
-        promotion.valid_to = max(
-            timezone.localdate() + timezone.timedelta(days=1), promotion.valid_from + timezone.timedelta(days=1)
-        )
-        promotion = services.promotion_save(promotion=promotion)
+        """Stop offering the promotion: a running one stops today, one not yet started is removed (204)."""
+        promotion = services.promotion_retire(promotion_id=self.get_object().pk)
+        if promotion is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(self.get_serializer(promotion).data)
 
 
@@ -193,8 +187,11 @@ class OrderViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
         data.is_valid(raise_exception=True)
         v = data.validated_data
         customer_data = v["customer"]
+        # Reuse only a customer this provider already has orders for: never another provider's record.
         customer = Customer.objects.filter(
-            email__iexact=customer_data["email"], customer_type=customer_data["customer_type"]
+            email__iexact=customer_data["email"],
+            customer_type=customer_data["customer_type"],
+            orders__provider=request.provider,
         ).first() or Customer(**customer_data)
         order_request = OrderRequest(
             customer=customer,

@@ -30,6 +30,11 @@ class ContractTerm(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.name} ({self.minimum_months} months, {self.notice_days} days notice)"
 
+    def clean(self) -> None:
+        same_name = ContractTerm.objects.filter(provider_id=self.provider_id, name=self.name).exclude(pk=self.pk)
+        if self.provider_id and same_name.exists():
+            raise ValidationError({"name": f"You already have a contract term named {self.name!r}."})
+
 
 class ProductQuerySet(models.QuerySet):
     def active(self):
