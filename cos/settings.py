@@ -163,6 +163,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerTypeEnum": "cos.choices.CustomerType",
+        "AddressStatusEnum": "cos.choices.AddressStatus",
+        "BuildingTypeEnum": "cos.choices.BuildingType",
+        "OrderStatusEnum": "marketplace.choices.OrderStatus",
+        "ProductCategoryEnum": "marketplace.choices.ProductCategory",
+        "PromotionKindEnum": "marketplace.choices.PromotionKind",
+        "InstallSlotEnum": "marketplace.choices.InstallSlot",
+    },
 }
 
 LOGGING = {

@@ -260,6 +260,8 @@ class AddressSearchView(ListAPIView):
     pagination_class = None
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return AddressObject.objects.none()
         query = self.request.query_params.get("search", "").strip()
         if not query:
             raise ApiValidationError({"search": "Give a search text, e.g. ?search=Storgatan 12."})
