@@ -42,7 +42,8 @@ def test_seed_demo_builds_the_marketplaces_and_prints_a_token_per_provider(capsy
     out = capsys.readouterr().out
     assert set(Marketplace.objects.values_list("segment", flat=True)) == {"residential", "business", "municipal"}
     assert Participation.objects.filter(barred_areas__code="EKB").count() == 1
-    assert Product.objects.count() == 8 and Price.objects.exists()
+    assert Product.objects.count() == 8
+    assert Price.objects.exists()
     for token in Token.objects.all():
         assert token.key in out
     assert Token.objects.count() == 3
