@@ -23,7 +23,7 @@ PORT = 8123
 CONNECTIONS = 16
 THREADS = 4
 SECONDS = 15
-WORKERS = int(os.environ.get("COS_BENCH_WORKERS", "4"))
+WORKERS = int(os.environ.get("COS_BENCH_WORKERS", "3"))
 BROKER = os.environ.get("COS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
@@ -110,10 +110,8 @@ def main() -> dict:
             f"127.0.0.1:{PORT}",
             "-w",
             str(WORKERS),
-            "-k",
-            "gthread",
-            "--threads",
-            "4",
+            "--backlog",
+            "64",
             "--log-level",
             "warning",
         ],
@@ -142,8 +140,7 @@ def main() -> dict:
         redis.Redis.from_url(BROKER).flushdb()
 
     print(
-        f"== order placement via the API: gunicorn ({WORKERS} workers x 4 threads), {CONNECTIONS} clients, "
-        f"{SECONDS} s each =="
+        f"== order placement via the API: gunicorn ({WORKERS} sync workers), {CONNECTIONS} clients, {SECONDS} s each =="
     )
     for name, f in (("GET /api/v1/me/ (baseline)", baseline), ("POST /api/v1/orders/", orders)):
         print(
