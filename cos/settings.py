@@ -181,3 +181,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Field work --------------------------------------------------------------------------
+# GPON receive power at the ONT passes between these (dBm); readings outside the valid range are refused.
+FIELD_LIGHT_LEVEL_PASS_MIN_DBM = env.float("FIELD_LIGHT_LEVEL_PASS_MIN_DBM", default=-27.0)
+FIELD_LIGHT_LEVEL_PASS_MAX_DBM = env.float("FIELD_LIGHT_LEVEL_PASS_MAX_DBM", default=-8.0)
+FIELD_LIGHT_LEVEL_VALID_MIN_DBM = -50.0
+FIELD_LIGHT_LEVEL_VALID_MAX_DBM = 10.0
+# A speed test passes at this share of the ordered speed (download and upload).
+FIELD_SPEED_TEST_PASS_SHARE = env.float("FIELD_SPEED_TEST_PASS_SHARE", default=0.8)
+FIELD_PHOTO_MAX_BYTES = env.int("FIELD_PHOTO_MAX_BYTES", default=10 * 1024 * 1024)
+# Work orders are created for this many addresses per Celery task when an area goes into deployment.
+WORKORDERS_CHUNK_SIZE = env.int("WORKORDERS_CHUNK_SIZE", default=2000)

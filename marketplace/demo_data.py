@@ -110,6 +110,11 @@ def seed() -> list[str]:
                 participation.barred_areas.set([areas[c] for c in barred if c in areas])
     for provider_slug, products in CATALOG.items():
         _catalog(providers[provider_slug], products, marketplaces, PARTICIPATIONS[provider_slug])
+    return []
+
+
+def finish() -> list[str]:
+    providers = {o.slug: o for o in Organization.objects.filter(slug__in=PARTICIPATIONS)}
     return _report(providers)
 
 

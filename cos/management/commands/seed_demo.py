@@ -61,23 +61,30 @@ class Command(BaseCommand):
             areas = self._areas()
             created = self._addresses(areas, addresses)
             self._network(areas)
-        # Deployment publishes events whose handlers run after commit: do it in its own transaction.
+        demo_modules = list(self._app_demo_modules())
+        lines: list[str] = []
+        for module in demo_modules:
+            with transaction.atomic():
+                lines += module.seed() or []
+        # Deployment publishes events whose handlers run after commit: each step in its own transaction.
         if areas["SOL"].status == AreaStatus.SURVEYED:
             services.area_start_deployment(area_id=areas["SOL"].pk, actor=None, reason="demo data")
             self._connect_first_phase(areas["SOL"])
+        for module in demo_modules:
+            if hasattr(module, "finish"):
+                with transaction.atomic():
+                    lines += module.finish() or []
         self._report(logins, created)
-        for seed in self._app_seeders():
-            with transaction.atomic():
-                lines = seed() or []
-            for line in lines:
-                self.stdout.write(line)
+        for line in lines:
+            self.stdout.write(line)
 
-    def _app_seeders(self):
-        """Each app above the core may add its demo data in `<app>.demo_data.seed()` (the core imports none of them)."""
+    def _app_demo_modules(self):
+        """Apps above the core add their demo data in `<app>.demo_data`: `seed()` before the demo area goes into
+        deployment, `finish()` after; both return lines to print. The core imports none of them."""
         for app_config in apps.get_app_configs():
             if app_config.name == "cos" or importlib.util.find_spec(f"{app_config.name}.demo_data") is None:
                 continue
-            yield importlib.import_module(f"{app_config.name}.demo_data").seed
+            yield importlib.import_module(f"{app_config.name}.demo_data")
 
     def _connect_first_phase(self, area) -> None:
         """The first addresses of the deploying area are already built and connected (a finished first phase)."""

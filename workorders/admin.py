@@ -1,0 +1,288 @@
+"""Admin for field work: templates, work orders (filters, bulk assign), tasks, evidence, installation records."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.shortcuts import render
+from django.utils import timezone
+
+from cos.admin_tools import TransitionLogInline
+from cos.errors import ApplicationError
+from cos.models import Organization
+from workorders import services
+from workorders.choices import TaskStatus, WorkOrderStatus
+from workorders.models import (
+    Evidence,
+    InstallationRecord,
+    ProviderNotification,
+    Task,
+    TaskTemplate,
+    WorkOrder,
+    WorkOrderTemplate,
+)
+
+
+class TaskTemplateInline(admin.TabularInline):
+    model = TaskTemplate
+    extra = 0
+    fields = (
+        "position",
+        "category",
+        "title",
+        "evidence_required",
+        "required_skill",
+        "performed_by",
+        "triggers_provisioning",
+    )
+
+
+@admin.register(WorkOrderTemplate)
+class WorkOrderTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "kind", "building_types", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "code")
+    inlines = [TaskTemplateInline]
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "overdue"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            today = timezone.localdate()
+            return queryset.filter(
+                Q(due_date__lt=today) | Q(scheduled_for__lt=today),
+                status__in=[WorkOrderStatus.CREATED, WorkOrderStatus.SCHEDULED, WorkOrderStatus.IN_PROGRESS],
+            )
+        return queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = "assignee"
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        from django.contrib.auth import get_user_model
+
+        users = get_user_model().objects.filter(field_tasks__isnull=False).distinct().order_by("username")
+        return [(u.pk, u.username) for u in users[:200]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(tasks__assigned_user_id=self.value()).distinct() if self.value() else queryset
+
+
+class ContractorFilter(admin.SimpleListFilter):
+    title = "contractor"
+    parameter_name = "contractor"
+
+    def lookups(self, request, model_admin):
+        return [(o.pk, o.name) for o in Organization.objects.filter(kind="contractor").order_by("name")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(tasks__assigned_organization_id=self.value()).distinct() if self.value() else queryset
+
+
+class TaskInline(admin.TabularInline):
+    model = Task
+    extra = 0
+    can_delete = False
+    fields = ("position", "title", "status", "assigned_user", "assigned_organization", "completed_by", "completed_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class RejectForm(forms.Form):
+    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+    reason = forms.CharField(widget=forms.Textarea, label="What must be fixed")
+
+
+class AssignForm(forms.Form):
+    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+    organization = forms.ModelChoiceField(
+        Organization.objects.filter(kind__in=["contractor", "network_operator"]), required=False
+    )
+    user = forms.ModelChoiceField(queryset=None, required=False, label="Technician")
+    only_open = forms.BooleanField(initial=True, required=False, label="Only the open tasks")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.contrib.auth import get_user_model
+
+        self.fields["user"].queryset = (
+            get_user_model()
+            .objects.filter(memberships__role__in=["technician", "field_manager"])
+            .distinct()
+            .order_by("username")
+        )
+
+
+@admin.register(WorkOrder)
+class WorkOrderAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "address", "kind", "status", "scheduled_for", "due_date", "template")
+    list_filter = ("status", "kind", "address__area", OverdueFilter, AssigneeFilter, ContractorFilter)
+    search_fields = ("=id", "address__external_id", "address__street")
+    list_select_related = ("address", "template")
+    readonly_fields = ("address", "template", "kind", "status", "completed_at", "accepted_at", "rejection_reason")
+    raw_id_fields = ("orders",)
+    show_full_result_count = False
+    inlines = [TaskInline, TransitionLogInline]
+    actions = ["assign_tasks", "accept", "reject"]
+
+    @admin.action(description="Assign tasks (technician or contractor)", permissions=["change"])
+    def assign_tasks(self, request, queryset):
+        if "apply" in request.POST:
+            form = AssignForm(request.POST)
+            if form.is_valid():
+                tasks = Task.objects.filter(work_order__in=queryset)
+                if form.cleaned_data["only_open"]:
+                    tasks = tasks.filter(status=TaskStatus.OPEN)
+                try:
+                    count = services.tasks_assign(
+                        task_ids=list(tasks.values_list("pk", flat=True)),
+                        actor=request.user,
+                        user=form.cleaned_data["user"],
+                        organization=form.cleaned_data["organization"],
+                    )
+                except (ApplicationError, ValidationError, PermissionDenied) as refused:
+                    text = getattr(refused, "message", None) or "; ".join(getattr(refused, "messages", [str(refused)]))
+                    self.message_user(request, text, messages.ERROR)
+                else:
+                    self.message_user(request, f"{count} task(s) assigned.", messages.SUCCESS)
+                return None
+        else:
+            form = AssignForm(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
+        return render(
+            request,
+            "admin/workorders/assign.html",
+            {
+                "form": form,
+                "work_orders": queryset,
+                "title": "Assign tasks",
+                **self.admin_site.each_context(request),
+            },
+        )
+
+    @admin.action(description="Accept (operator sign-off)", permissions=["change"])
+    def accept(self, request, queryset):
+        for work_order in queryset.order_by("pk"):
+            try:
+                services.work_order_accept(work_order_id=work_order.pk, actor=request.user)
+            except (ApplicationError, PermissionDenied) as refused:
+                self.message_user(request, f"{work_order}: {getattr(refused, 'message', refused)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{work_order} accepted.", messages.SUCCESS)
+
+    @admin.action(description="Reject (back to the field, with a reason)", permissions=["change"])
+    def reject(self, request, queryset):
+        if "apply" in request.POST:
+            form = RejectForm(request.POST)
+            if form.is_valid():
+                for work_order in queryset.order_by("pk"):
+                    try:
+                        services.work_order_reject(
+                            work_order_id=work_order.pk, actor=request.user, reason=form.cleaned_data["reason"]
+                        )
+                    except (ApplicationError, ValidationError, PermissionDenied) as refused:
+                        text = getattr(refused, "message", None) or str(refused)
+                        self.message_user(request, f"{work_order}: {text}", messages.ERROR)
+                    else:
+                        self.message_user(request, f"{work_order} sent back to the field.", messages.SUCCESS)
+                return None
+        else:
+            form = RejectForm(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
+        return render(
+            request,
+            "admin/workorders/assign.html",
+            {
+                "form": form,
+                "work_orders": queryset,
+                "title": "Reject work orders",
+                "action": "reject",
+                **self.admin_site.each_context(request),
+            },
+        )
+
+
+class EvidenceInline(admin.TabularInline):
+    model = Evidence
+    extra = 0
+    can_delete = False
+    fields = (
+        "kind",
+        "file",
+        "light_level_dbm",
+        "download_mbps",
+        "upload_mbps",
+        "ont_serial",
+        "note",
+        "passed",
+        "recorded_by",
+        "recorded_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "work_order",
+        "status",
+        "category",
+        "assigned_user",
+        "assigned_organization",
+        "completed_at",
+    )
+    list_filter = ("status", "category", "assigned_organization", "triggers_provisioning")
+    search_fields = ("=work_order__id", "title")
+    list_select_related = ("work_order", "assigned_user", "assigned_organization")
+    readonly_fields = ("status", "completed_by", "completed_by_organization", "completed_at", "skip_reason")
+    raw_id_fields = ("work_order", "assigned_user")
+    show_full_result_count = False
+    inlines = [EvidenceInline, TransitionLogInline]
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(admin.ModelAdmin):
+    list_display = ("task", "kind", "passed", "recorded_by", "recorded_at")
+    list_filter = ("kind", "passed")
+    list_select_related = ("task", "recorded_by")
+    readonly_fields = [f.name for f in Evidence._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(InstallationRecord)
+class InstallationRecordAdmin(admin.ModelAdmin):
+    list_display = ("address", "work_order", "ont_serial", "light_level_dbm", "download_mbps", "completed_at")
+    search_fields = ("address__external_id", "ont_serial")
+    list_select_related = ("address", "work_order")
+    readonly_fields = [f.name for f in InstallationRecord._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ProviderNotification)
+class ProviderNotificationAdmin(admin.ModelAdmin):
+    list_display = ("topic", "provider", "created_at", "delivered_at")
+    list_filter = ("topic", "provider", ("delivered_at", admin.EmptyFieldListFilter))
+    list_select_related = ("provider",)
+    readonly_fields = ("provider", "event", "topic", "payload", "delivered_at")

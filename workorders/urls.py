@@ -1,0 +1,11 @@
+from django.urls import path
+
+from workorders import views
+
+urlpatterns = [
+    path("field/", views.field_home, name="field-home"),
+    path("field/assign/", views.field_assign, name="field-assign"),
+    path("field/work-orders/<int:work_order_id>/", views.field_work_order, name="field-work-order"),
+    path("field/tasks/<int:task_id>/", views.field_task, name="field-task"),
+    path("ops/deployment/", views.ops_deployment, name="ops-deployment"),
+]
