@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cos.choices import AddressStatus, CustomerType
 from cos.errors import ApplicationError
 from cos.models import AddressObject, Customer, TransitionLog
+from cos.portal import order_sections
 from cos.selectors import address_search
 from marketplace import services
 from marketplace.choices import Channel, ProductCategory
@@ -332,8 +333,10 @@ def portal(request):
         Subscription.objects.filter(customer=customer).select_related("product", "provider", "address")
     )
     order_history, subscription_history = _timelines(orders), _timelines(subscriptions)
+    sections = order_sections(orders)
     for order in orders:
         order.timeline = order_history.get(order.pk, [])
+        order.sections = sections.get(order.pk, [])
     for subscription in subscriptions:
         subscription.timeline = subscription_history.get(subscription.pk, [])
     return render(

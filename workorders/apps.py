@@ -6,4 +6,4 @@ class WorkordersConfig(AppConfig):
     verbose_name = "Work orders"
 
     def ready(self) -> None:
-        from workorders import handlers  # noqa: F401 - registers the event handlers
+        from workorders import handlers, portal  # noqa: F401 - event handlers and the portal's order section
