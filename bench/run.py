@@ -5,9 +5,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import address_search, area_deployment, availability, order_api  # noqa: E402
+from bench import address_search, area_deployment, availability, order_api, workorders_batch  # noqa: E402
 
 if __name__ == "__main__":
-    for bench in (area_deployment, address_search, availability, order_api):
+    for bench in (area_deployment, workorders_batch, address_search, availability, order_api):
         bench.main()
         print()

@@ -127,9 +127,16 @@ class Task(StatefulModel):
     class Meta:
         ordering = ["work_order", "position"]
         constraints = [models.UniqueConstraint(fields=["work_order", "position"], name="task_position")]
+        # Partial: tasks are created unassigned by the hundred thousand, and only assigned ones are looked up.
         indexes = [
-            models.Index(fields=["assigned_user", "status"], name="task_user_status"),
-            models.Index(fields=["assigned_organization", "status"], name="task_org_status"),
+            models.Index(
+                fields=["assigned_user", "status"], name="task_user_status", condition=Q(assigned_user__isnull=False)
+            ),
+            models.Index(
+                fields=["assigned_organization", "status"],
+                name="task_org_status",
+                condition=Q(assigned_organization__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
