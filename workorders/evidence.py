@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cos.models.network import ont_serial_validator
 
@@ -92,7 +92,13 @@ def _image_and_thumbnail(content: bytes, *, name: str) -> tuple[ContentFile, Con
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
         raise ValidationError("That file is not an image.") from None
-    thumb = image.convert("RGB")
+    thumb = ImageOps.exif_transpose(image)  # phones store portrait photos as landscape plus a rotation tag
+    if thumb.mode in ("RGBA", "LA", "P"):  # a transparent background (e.g. a signature) becomes white, not black
+        thumb = thumb.convert("RGBA")
+        background = Image.new("RGB", thumb.size, (255, 255, 255))
+        background.paste(thumb, mask=thumb.getchannel("A"))
+        thumb = background
+    thumb = thumb.convert("RGB")
     thumb.thumbnail(THUMBNAIL_SIZE)
     out = io.BytesIO()
     thumb.save(out, format="JPEG", quality=80)

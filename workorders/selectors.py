@@ -11,13 +11,15 @@ from workorders.choices import TaskStatus, WorkOrderStatus
 from workorders.models import Task, WorkOrder
 from workorders.permissions import FieldActor
 
+WORKABLE_STATUSES = (WorkOrderStatus.CREATED, WorkOrderStatus.SCHEDULED, WorkOrderStatus.IN_PROGRESS)
+
 
 def tasks_for(field: FieldActor):
     """Open tasks assigned to the user or to an organization the user does field work for."""
     mine = Q(assigned_user=field.user)
     if field.organization_ids:
         mine |= Q(assigned_organization_id__in=field.organization_ids)
-    return Task.objects.filter(mine, status=TaskStatus.OPEN)
+    return Task.objects.filter(mine, status=TaskStatus.OPEN, work_order__status__in=WORKABLE_STATUSES)
 
 
 def my_work(field: FieldActor, *, today: date | None = None) -> dict[str, list[WorkOrder]]:

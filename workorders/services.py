@@ -23,6 +23,7 @@ from workorders.choices import (
 )
 from workorders.models import Evidence, InstallationRecord, Task, WorkOrder, WorkOrderTemplate
 from workorders.permissions import FieldActor
+from workorders.selectors import WORKABLE_STATUSES
 
 
 class EvidenceMissing(ApplicationError):
@@ -141,7 +142,9 @@ def tasks_assign(*, task_ids: list[int], actor, user=None, organization: Organiz
             )
         if organization is not None:
             task.assigned_organization = organization
-        if user is not None:
+            # Handed to an organization without naming a person: its field manager dispatches it.
+            task.assigned_user = user
+        elif user is not None:
             task.assigned_user = user
         task.save(update_fields=["assigned_user", "assigned_organization", "updated_at"])
     return len(tasks)
@@ -198,6 +201,10 @@ def _evidence_record(task_id, actor, kind, data, files, submission_key) -> Evide
     _require(FieldActor.of(actor).can_work(task), "This task is not assigned to you or your organization.")
     if task.status != TaskStatus.OPEN:
         raise ApplicationError("This task is closed; reopen it first.", code="task_closed")
+    if task.work_order.status not in WORKABLE_STATUSES:
+        raise ApplicationError(
+            f"The work order is {task.work_order.get_status_display().lower()}.", code="work_order_closed"
+        )
     if kind not in task.evidence_required and kind != EvidenceKind.NOTE:
         raise ValidationError(f"This task does not take {kind.replace('_', ' ')} evidence.")
     item = Evidence(task=task, kind=kind, recorded_by=actor, submission_key=submission_key)
@@ -261,7 +268,7 @@ def task_close(*, task_id: int, actor) -> Task:
     if task.status != TaskStatus.OPEN:
         return task  # a double submit: it is closed already
     work_order = task.work_order
-    if work_order.status not in (WorkOrderStatus.CREATED, WorkOrderStatus.SCHEDULED, WorkOrderStatus.IN_PROGRESS):
+    if work_order.status not in WORKABLE_STATUSES:
         raise ApplicationError(
             f"The work order is {work_order.get_status_display().lower()}.", code="work_order_closed"
         )

@@ -17,7 +17,7 @@ from workorders.choices import EvidenceKind, TaskStatus
 from workorders.forms import EVIDENCE_FORMS, NoteForm, ReasonForm
 from workorders.models import Task, WorkOrder
 from workorders.permissions import FieldActor
-from workorders.selectors import deployment_progress, my_work
+from workorders.selectors import WORKABLE_STATUSES, deployment_progress, my_work
 
 GROUPS = [("overdue", "Overdue"), ("today", "Today"), ("upcoming", "Upcoming"), ("unscheduled", "Not scheduled yet")]
 
@@ -97,7 +97,7 @@ def _task_page(request, task, field, *, forms=None, status=200):
             "submission_key": uuid.uuid4().hex,
             "field": field,
             "can_reopen": field.can_reopen(task),
-            "is_open": task.status == TaskStatus.OPEN,
+            "is_open": task.status == TaskStatus.OPEN and task.work_order.status in WORKABLE_STATUSES,
         },
         status=status,
     )

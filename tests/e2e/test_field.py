@@ -1,6 +1,5 @@
 """A technician on a phone works a job through to the provisioning trigger — in a real browser."""
 
-import io
 
 import pytest
 from PIL import Image
@@ -40,8 +39,9 @@ def test_technician_closes_tasks_through_the_provisioning_trigger(browser_page, 
     work_orders_create_chunk(area_id=area.pk, first_id=address.pk, last_id=address.pk)
     work_order = WorkOrder.objects.get(address=address)
     technician = UserFactory(username="tina")
-    membership_grant(user=technician, organization=OrganizationFactory(kind=OrganizationKind.NETWORK_OPERATOR),
-                     role="technician")
+    membership_grant(
+        user=technician, organization=OrganizationFactory(kind=OrganizationKind.NETWORK_OPERATOR), role="technician"
+    )
     work_order.tasks.update(assigned_user=technician)
     ont = ONTFactory(serial="ADTN00C0FFEE")
     photo = _photo(tmp_path / "drop.jpg")
@@ -87,6 +87,8 @@ def test_technician_closes_tasks_through_the_provisioning_trigger(browser_page, 
     assert sorted(done) == [1, 2, 3, 4, 5]
     ont.refresh_from_db()
     assert ont.address == address
-    assert Event.objects.filter(name="workorder.provisioning_requested", payload__work_order_id=work_order.pk).count() == 1
+    assert (
+        Event.objects.filter(name="workorder.provisioning_requested", payload__work_order_id=work_order.pk).count() == 1
+    )
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert ONT.objects.filter(address=address).count() == 1
