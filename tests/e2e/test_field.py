@@ -1,6 +1,5 @@
 """A technician on a phone works a job through to the provisioning trigger — in a real browser."""
 
-
 import pytest
 from PIL import Image
 
