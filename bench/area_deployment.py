@@ -38,6 +38,10 @@ def _area_with_addresses(code: str, count: int):
 def _cleanup() -> None:
     from django.db import connection
 
+    from cos.models import Area, Event
+
+    area_ids = list(Area.objects.filter(code__startswith="BDEP").values_list("pk", flat=True))
+    Event.objects.filter(name="area.in_deployment", payload__area_id__in=area_ids).delete()
     with connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM cos_transitionlog WHERE content_type_id IN "
@@ -47,10 +51,6 @@ def _cleanup() -> None:
         )
         cursor.execute("DELETE FROM cos_addressobject WHERE external_id LIKE 'BDEP%%'")
         cursor.execute("DELETE FROM cos_area WHERE code LIKE 'BDEP%%'")
-        cursor.execute(
-            "DELETE FROM cos_event WHERE name = 'area.in_deployment' "
-            "AND (payload->>'area_id')::bigint NOT IN (SELECT id FROM cos_area)"
-        )
 
 
 def main() -> dict:

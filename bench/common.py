@@ -14,6 +14,10 @@ def django_setup() -> None:
     """Configure Django for a benchmark: no DEBUG (no query log), the database from DATABASE_URL, migrated."""
     sys.path.insert(0, str(ROOT))
     os.environ["DEBUG"] = "false"
+    # Event handlers are queued (in memory, no worker) rather than run inline: a benchmark times the
+    # service itself; in production its side effects run on Celery workers.
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+    os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cos.settings")
     url = os.environ.get("DATABASE_URL", "")

@@ -3,8 +3,8 @@
 Set-based: a chunk of addresses is three INSERT ... SELECT statements, whatever its size. Each
 chunk is its own event (`workorders.chunk_requested`), so chunks run in parallel on Celery workers
 and a failed chunk is retried and visible like any event. Running a chunk twice creates nothing
-twice: the partial unique index "one open installation work order per address" and NOT EXISTS
-guards hold.
+twice: the partial unique index "one open installation work order per address" skips addresses
+that have one, and tasks and order links are made only for the work orders a run created.
 """
 
 from django.conf import settings
@@ -16,7 +16,7 @@ from cos.choices import AddressStatus
 from cos.models import AddressObject
 from marketplace.choices import OrderStatus
 from marketplace.models import Order
-from workorders.choices import OPEN_WORK_ORDER_STATUSES, TaskStatus, WorkOrderKind, WorkOrderStatus
+from workorders.choices import TaskStatus, WorkOrderKind, WorkOrderStatus
 from workorders.models import Task, TaskTemplate, WorkOrder, WorkOrderTemplate
 
 
@@ -61,11 +61,12 @@ def work_orders_create_chunk(*, area_id: int | None, first_id: int, last_id: int
     if not templates:
         raise RuntimeError("No active installation work-order template: define one in the admin.")
     now = timezone.now()
-    open_statuses = list(OPEN_WORK_ORDER_STATUSES)
     area_filter, area_params = ("AND a.area_id = %s", [area_id]) if area_id is not None else ("", [])
     building_cases = " ".join("WHEN %s THEN %s" for _ in templates)
     building_params = [value for pair in templates.items() for value in pair]
     with connection.cursor() as cursor:
+        # The partial unique index turns a second open installation work order for an address into a no-op,
+        # so this needs no look-up of existing work orders (whose cost would grow with the table).
         cursor.execute(
             f"""
             INSERT INTO {_table(WorkOrder)} (created_at, updated_at, address_id, template_id, kind, status, notes,
@@ -74,11 +75,8 @@ def work_orders_create_chunk(*, area_id: int | None, first_id: int, last_id: int
             FROM {_table(AddressObject)} a
             WHERE a.id BETWEEN %s AND %s {area_filter} AND a.status = %s
               AND a.building_type IN ({", ".join(["%s"] * len(templates))})
-              AND NOT EXISTS (
-                SELECT 1 FROM {_table(WorkOrder)} w
-                WHERE w.address_id = a.id AND w.kind = %s AND w.status IN ({", ".join(["%s"] * len(open_statuses))})
-              )
             ON CONFLICT DO NOTHING
+            RETURNING id
             """,
             [
                 now,
@@ -91,18 +89,24 @@ def work_orders_create_chunk(*, area_id: int | None, first_id: int, last_id: int
                 *area_params,
                 AddressStatus.IN_DEPLOYMENT,
                 *templates,
-                WorkOrderKind.INSTALLATION,
-                *open_statuses,
             ],
         )
-        created = cursor.rowcount
-        _tasks_create(cursor, now=now, first_id=first_id, last_id=last_id)
-        _orders_link(cursor, first_id=first_id, last_id=last_id)
-    return created
+        created = [row[0] for row in cursor.fetchall()]
+        if created:
+            _tasks_create(cursor, now=now, work_order_ids=created)
+            _orders_link(cursor, work_order_ids=created)
+    return len(created)
 
 
-def _tasks_create(cursor, *, now, first_id: int, last_id: int) -> None:
-    """Tasks from the templates for every new work order of the address range that has none yet."""
+def _ids_sql(ids: list[int]) -> tuple[str, list]:
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [ids]
+    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _tasks_create(cursor, *, now, work_order_ids: list[int]) -> None:
+    """The template's tasks for work orders just created (in the same transaction)."""
+    ids_sql, ids_params = _ids_sql(work_order_ids)
     cursor.execute(
         f"""
         INSERT INTO {_table(Task)} (created_at, updated_at, work_order_id, position, category, title, instructions,
@@ -110,23 +114,21 @@ def _tasks_create(cursor, *, now, first_id: int, last_id: int) -> None:
         SELECT %s, %s, w.id, t.position, t.category, t.title, t.instructions, t.evidence_required, t.required_skill,
             t.performed_by, t.triggers_provisioning, %s, ''
         FROM {_table(WorkOrder)} w JOIN {_table(TaskTemplate)} t ON t.template_id = w.template_id
-        WHERE w.address_id BETWEEN %s AND %s AND w.status = %s
-          AND NOT EXISTS (SELECT 1 FROM {_table(Task)} x WHERE x.work_order_id = w.id)
-        ON CONFLICT DO NOTHING
+        WHERE w.id {ids_sql}
         """,
-        [now, now, TaskStatus.OPEN, first_id, last_id, WorkOrderStatus.CREATED],
+        [now, now, TaskStatus.OPEN, *ids_params],
     )
 
 
-def _orders_link(cursor, *, first_id: int, last_id: int) -> None:
-    """Accepted orders (e.g. pre-orders) at these addresses join the address's open installation work order."""
+def _orders_link(cursor, *, work_order_ids: list[int]) -> None:
+    """Accepted orders (e.g. pre-orders) at these addresses join their new installation work order."""
     through = WorkOrder.orders.through
+    ids_sql, ids_params = _ids_sql(work_order_ids)
     cursor.execute(
         f"""
         INSERT INTO {_table(through)} (workorder_id, order_id)
         SELECT w.id, o.id FROM {_table(WorkOrder)} w JOIN {_table(Order)} o ON o.address_id = w.address_id
-        WHERE w.address_id BETWEEN %s AND %s AND w.kind = %s AND w.status = %s AND o.status = %s
-          AND NOT EXISTS (SELECT 1 FROM {_table(through)} x WHERE x.workorder_id = w.id AND x.order_id = o.id)
+        WHERE w.id {ids_sql} AND o.status = %s
         """,
-        [first_id, last_id, WorkOrderKind.INSTALLATION, WorkOrderStatus.CREATED, OrderStatus.ACCEPTED],
+        [*ids_params, OrderStatus.ACCEPTED],
     )
