@@ -47,3 +47,11 @@ def transition_apply(obj: StatefulModel, name: str, *, by=None, reason: str = ""
             f"{obj._meta.verbose_name.capitalize()} '{obj}' cannot {label} while it is {state}.",
             extra={"status": obj.status, "transition": name},
         ) from exc
+
+
+def transition_locked(model, pk: int, name: str, *, by=None, reason: str = "", **kwargs):
+    """Lock the row, apply transition `name` and save the status; for services whose action is only that."""
+    obj = model.objects.select_for_update().get(pk=pk)
+    transition_apply(obj, name, by=by, reason=reason, **kwargs)
+    obj.save(update_fields=["status", "updated_at"])
+    return obj

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cos import events
 from cos.choices import AddressStatus, OrganizationKind, Role
-from cos.fsm import transition_apply
+from cos.fsm import transition_apply, transition_locked
 from cos.models import AddressObject, AddressStreet, Area, Membership, Organization, TransitionLog
 from cos.roles import STAFF_ROLES, role_group
 
@@ -21,26 +21,16 @@ def _area_locked(area_id: int) -> Area:
     return Area.objects.select_for_update().get(pk=area_id)
 
 
-def _address_locked(address_id: int) -> AddressObject:
-    return AddressObject.objects.select_for_update().get(pk=address_id)
-
-
 @transaction.atomic
 def area_mark_surveyed(*, area_id: int, actor=None, reason: str = "") -> Area:
     """Planned -> surveyed."""
-    area = _area_locked(area_id)
-    transition_apply(area, "mark_surveyed", by=actor, reason=reason)
-    area.save(update_fields=["status", "updated_at"])
-    return area
+    return transition_locked(Area, area_id, "mark_surveyed", by=actor, reason=reason)
 
 
 @transaction.atomic
 def area_mark_built(*, area_id: int, actor=None, reason: str = "") -> Area:
     """In deployment -> built."""
-    area = _area_locked(area_id)
-    transition_apply(area, "mark_built", by=actor, reason=reason)
-    area.save(update_fields=["status", "updated_at"])
-    return area
+    return transition_locked(Area, area_id, "mark_built", by=actor, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -109,18 +99,13 @@ def _addresses_move_to_deployment(*, area_id: int, actor_id: int | None, reason:
 @transaction.atomic
 def address_mark_surveyed(*, address_id: int, actor=None, reason: str = "") -> AddressObject:
     """Planned -> surveyed, for one address."""
-    address = _address_locked(address_id)
-    transition_apply(address, "mark_surveyed", by=actor, reason=reason)
-    address.save(update_fields=["status", "updated_at"])
-    return address
+    return transition_locked(AddressObject, address_id, "mark_surveyed", by=actor, reason=reason)
 
 
 @transaction.atomic
 def address_start_deployment(*, address_id: int, actor=None, reason: str = "") -> AddressObject:
     """One address (e.g. an infill) goes to in_deployment. Emits `address.in_deployment` {address_id}."""
-    address = _address_locked(address_id)
-    transition_apply(address, "start_deployment", by=actor, reason=reason)
-    address.save(update_fields=["status", "updated_at"])
+    address = transition_locked(AddressObject, address_id, "start_deployment", by=actor, reason=reason)
     events.publish("address.in_deployment", address_id=address.pk, area_id=address.area_id)
     return address
 
@@ -128,9 +113,7 @@ def address_start_deployment(*, address_id: int, actor=None, reason: str = "") -
 @transaction.atomic
 def address_mark_connected(*, address_id: int, actor=None, reason: str = "") -> AddressObject:
     """In deployment -> connected (drop and ONT installed). Emits `address.connected` {address_id}."""
-    address = _address_locked(address_id)
-    transition_apply(address, "mark_connected", by=actor, reason=reason)
-    address.save(update_fields=["status", "updated_at"])
+    address = transition_locked(AddressObject, address_id, "mark_connected", by=actor, reason=reason)
     events.publish("address.connected", address_id=address.pk, area_id=address.area_id)
     return address
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from cos import events
 from cos.errors import ApplicationError
-from cos.fsm import transition_apply
+from cos.fsm import transition_apply, transition_locked
 from cos.models import AddressObject
 from marketplace.choices import OrderStatus, SubscriptionStatus, ValidationCode
 from marketplace.errors import IdempotencyKeyReused, OrderInvalid
@@ -338,18 +338,14 @@ def eligibility_save(*, rule: EligibilityRule, marketplaces=None, areas=None) ->
 
 @transaction.atomic
 def participation_suspend(*, participation_id: int, actor=None, reason: str = "") -> Participation:
-    participation = Participation.objects.select_for_update().get(pk=participation_id)
-    transition_apply(participation, "suspend", by=actor, reason=reason)
-    participation.save(update_fields=["status", "updated_at"])
-    return participation
+    """The provider's offers leave the marketplace (its orders stay)."""
+    return transition_locked(Participation, participation_id, "suspend", by=actor, reason=reason)
 
 
 @transaction.atomic
 def participation_resume(*, participation_id: int, actor=None, reason: str = "") -> Participation:
-    participation = Participation.objects.select_for_update().get(pk=participation_id)
-    transition_apply(participation, "resume", by=actor, reason=reason)
-    participation.save(update_fields=["status", "updated_at"])
-    return participation
+    """The provider sells in the marketplace again."""
+    return transition_locked(Participation, participation_id, "resume", by=actor, reason=reason)
 
 
 def interest_register(*, address_id: int, email: str, customer_type: str) -> Interest:

@@ -61,7 +61,7 @@ def work_order_for_accepted_order(*, order_id: int) -> WorkOrder | None:
         )
         if template is None:
             raise RuntimeError("No active connection work-order template: define one in the admin.")
-        work_order = _work_order_create(address=address, template=template)
+        work_order = work_order_create(address=address, template=template)
     else:
         work_order = WorkOrder.objects.filter(
             address=address, kind=WorkOrderKind.INSTALLATION, status__in=OPEN_WORK_ORDER_STATUSES
@@ -72,8 +72,9 @@ def work_order_for_accepted_order(*, order_id: int) -> WorkOrder | None:
     return work_order
 
 
-def _work_order_create(*, address, template: WorkOrderTemplate) -> WorkOrder:
-    work_order = WorkOrder.objects.create(address=address, template=template, kind=template.kind)
+def work_order_create(*, address, template: WorkOrderTemplate, **fields) -> WorkOrder:
+    """One work order from a template, with the template's tasks (the batch does the same set-based)."""
+    work_order = WorkOrder.objects.create(address=address, template=template, kind=template.kind, **fields)
     Task.objects.bulk_create(
         [
             Task(

@@ -14,6 +14,7 @@ from workorders import services
 from workorders.batch import work_orders_create_chunk
 from workorders.choices import EvidenceKind, PerformerKind, TaskCategory, TaskStatus, WorkOrderKind
 from workorders.models import Task, TaskTemplate, WorkOrder, WorkOrderTemplate
+from workorders.services import work_order_create
 
 
 class WorkOrderTemplateFactory(factory.django.DjangoModelFactory):
@@ -51,21 +52,7 @@ def work_order_from(template: WorkOrderTemplate, *, address=None, **fields) -> W
     if address is None:
         status = AddressStatus.CONNECTED if template.kind == WorkOrderKind.CONNECTION else AddressStatus.IN_DEPLOYMENT
         address = AddressFactory(status=status)
-    work_order = WorkOrder.objects.create(address=address, template=template, kind=template.kind, **fields)
-    Task.objects.bulk_create(
-        Task(
-            work_order=work_order,
-            position=t.position,
-            category=t.category,
-            title=t.title,
-            instructions=t.instructions,
-            evidence_required=t.evidence_required,
-            required_skill=t.required_skill,
-            performed_by=t.performed_by,
-            triggers_provisioning=t.triggers_provisioning,
-        )
-        for t in template.task_templates.order_by("position")
-    )
+    work_order = work_order_create(address=address, template=template, **fields)
     return work_order
 
 
