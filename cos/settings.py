@@ -193,3 +193,15 @@ FIELD_SPEED_TEST_PASS_SHARE = env.float("FIELD_SPEED_TEST_PASS_SHARE", default=0
 FIELD_PHOTO_MAX_BYTES = env.int("FIELD_PHOTO_MAX_BYTES", default=10 * 1024 * 1024)
 # Work orders are created for this many addresses per Celery task when an area goes into deployment.
 WORKORDERS_CHUNK_SIZE = env.int("WORKORDERS_CHUNK_SIZE", default=2000)
+
+# --- Provisioning: element managers (defaults point at the simulator: run_olt_simulator --port 8101) ----
+PROVISIONING_TIMEOUT_SECONDS = env.float("PROVISIONING_TIMEOUT_SECONDS", default=5.0)
+PROVISIONING_ADTRAN_URL = env.str("PROVISIONING_ADTRAN_URL", default="http://127.0.0.1:8101/adtran")
+PROVISIONING_ADTRAN_API_KEY = env.str("PROVISIONING_ADTRAN_API_KEY", default="simulator")
+PROVISIONING_ADTRAN_TENANT = env.str("PROVISIONING_ADTRAN_TENANT", default="cos")
+PROVISIONING_NOKIA_URL = env.str("PROVISIONING_NOKIA_URL", default="http://127.0.0.1:8101/nokia")
+PROVISIONING_NOKIA_USER = env.str("PROVISIONING_NOKIA_USER", default="simulator")
+PROVISIONING_NOKIA_PASSWORD = env.str("PROVISIONING_NOKIA_PASSWORD", default="simulator")
+PROVISIONING_CALIX_URL = env.str("PROVISIONING_CALIX_URL", default="http://127.0.0.1:8101/calix")
+PROVISIONING_CALIX_USER = env.str("PROVISIONING_CALIX_USER", default="simulator")
+PROVISIONING_CALIX_PASSWORD = env.str("PROVISIONING_CALIX_PASSWORD", default="simulator")
