@@ -9,3 +9,11 @@ def service_instances_for_order(event) -> None:
     from provisioning.services import service_instances_for_subscriptions
 
     service_instances_for_subscriptions(subscription_ids=event.payload.get("subscription_ids", []))
+
+
+@events.handler("workorder.provisioning_requested")
+def provisioning_jobs_for_address(event) -> None:
+    """The technician closed the provisioning trigger: activate every pending service at the address."""
+    from provisioning.jobs import jobs_for_provisioning_request
+
+    jobs_for_provisioning_request(address_id=event.payload["address_id"], event=event)

@@ -1,0 +1,10 @@
+"""Celery entry points of provisioning. acks_late: a worker lost mid-job gets the job delivered again."""
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def provisioning_job_run_task(job_id: int) -> None:
+    from provisioning.jobs import provisioning_job_execute
+
+    provisioning_job_execute(job_id=job_id)

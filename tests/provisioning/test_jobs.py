@@ -1,0 +1,185 @@
+"""Provisioning jobs against the simulator on loopback: verified activation, faults, retries, duplicates."""
+
+import pytest
+import requests
+from django.utils import timezone
+
+from cos import events
+from cos.models import Event
+from marketplace import services as marketplace_services
+from marketplace.choices import SubscriptionStatus
+from provisioning.choices import JobStatus, ServiceStatus
+from provisioning.jobs import provisioning_job_execute
+from provisioning.models import ProvisioningJob, ServiceInstance
+from provisioning.simulator import Simulator
+from tests.cos.factories import OLTFactory, ONTFactory, PonPortFactory
+from tests.marketplace.factories import world
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def running_simulator():
+    sim = Simulator(0).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def simulator(running_simulator, settings):
+    requests.post(f"{running_simulator.url}/_sim/reset", timeout=5)
+    for vendor in ("adtran", "nokia", "calix"):
+        setattr(settings, f"PROVISIONING_{vendor.upper()}_URL", f"{running_simulator.url}/{vendor}")
+    settings.PROVISIONING_TIMEOUT_SECONDS = 0.5
+    settings.PROVISIONING_RETRY_BASE_SECONDS = 1
+    return running_simulator
+
+
+def _fault(sim, **fault):
+    assert requests.post(f"{sim.url}/_sim/faults", json=fault, timeout=5).status_code == 201
+
+
+@pytest.fixture
+def ordered(simulator, django_capture_on_commit_callbacks):
+    """A connected address with an accepted internet order, an ONT bound there on an OLT of the given vendor."""
+
+    def make(vendor="adtran", *, known=True, bound=True):
+        w = world()
+        with django_capture_on_commit_callbacks(execute=True):
+            marketplace_services.order_place(request=w.request())
+        prefix = {"adtran": "ADTN", "nokia": "ALCL", "calix": "CXNK"}[vendor]
+        ont = ONTFactory(
+            serial=f"{prefix}00000{w.address.pk:03d}",
+            vendor=vendor,
+            pon_port=PonPortFactory(olt=OLTFactory(vendor=vendor)),
+            address=w.address if bound else None,
+            bound_at=timezone.now() if bound else None,
+        )
+        if known:
+            requests.post(f"{simulator.url}/_sim/onts", json={"serial": ont.serial}, timeout=5)
+        return w, ont, ServiceInstance.objects.get(address=w.address)
+
+    return make
+
+
+def _request_provisioning(w, capture):
+    with capture(execute=True):
+        events.publish("workorder.provisioning_requested", address_id=w.address.pk, work_order_id=0, task_id=0)
+
+
+@pytest.mark.parametrize("vendor", ["adtran", "nokia", "calix"])
+def test_activation_is_verified_and_starts_the_subscription(ordered, vendor, django_capture_on_commit_callbacks):
+    # given
+    w, ont, service = ordered(vendor)
+    # when
+    _request_provisioning(w, django_capture_on_commit_callbacks)
+    # then
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.ACTIVE
+    assert (service.ont, service.olt.vendor) == (ont, vendor)
+    assert service.activated_at is not None
+    assert service.subscription.status == SubscriptionStatus.ACTIVE
+    assert service.subscription.activated_at == service.activated_at
+    (event,) = Event.objects.filter(name="service.activated")
+    assert event.payload["service_id"] == service.pk
+    assert ProvisioningJob.objects.get().status == JobStatus.SUCCEEDED
+
+
+def test_transient_faults_are_retried_until_success(ordered, simulator, django_capture_on_commit_callbacks):
+    w, ont, service = ordered()
+    _fault(simulator, kind="error_5xx", times=2)
+    _request_provisioning(w, django_capture_on_commit_callbacks)
+    job = ProvisioningJob.objects.get()
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 3)
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.ACTIVE
+
+
+def test_a_timeout_storm_ends_dead_with_the_reason_and_nothing_marked_active(
+    ordered, simulator, settings, django_capture_on_commit_callbacks
+):
+    settings.PROVISIONING_MAX_ATTEMPTS = 2
+    w, ont, service = ordered()
+    _fault(simulator, kind="timeout", delay=1.0)
+    _request_provisioning(w, django_capture_on_commit_callbacks)
+    job = ProvisioningJob.objects.get()
+    assert (job.status, job.attempts) == (JobStatus.DEAD, 2)
+    assert "Timeout" in job.last_error
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.FAILED
+    assert service.subscription.status == SubscriptionStatus.PENDING
+    assert not Event.objects.filter(name="service.activated").exists()
+
+
+def test_an_unknown_ont_fails_at_once_without_retry(ordered, django_capture_on_commit_callbacks):
+    w, ont, service = ordered(known=False)
+    _request_provisioning(w, django_capture_on_commit_callbacks)
+    job = ProvisioningJob.objects.get()
+    assert (job.status, job.attempts) == (JobStatus.DEAD, 1)
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.FAILED
+
+
+def test_an_unbound_ont_is_refused_with_a_clear_reason(ordered, django_capture_on_commit_callbacks):
+    w, ont, service = ordered(bound=False)
+    _request_provisioning(w, django_capture_on_commit_callbacks)
+    job = ProvisioningJob.objects.get()
+    assert job.status == JobStatus.DEAD
+    assert "No ONT is bound" in job.last_error
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.PENDING
+
+
+def test_a_verify_mismatch_is_never_marked_active(ordered, simulator, settings, django_capture_on_commit_callbacks):
+    settings.PROVISIONING_MAX_ATTEMPTS = 2
+    w, ont, service = ordered()
+    _fault(simulator, kind="mismatch")
+    _request_provisioning(w, django_capture_on_commit_callbacks)
+    job = ProvisioningJob.objects.get()
+    assert job.status == JobStatus.DEAD
+    assert "reads back differently" in job.last_error
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.FAILED
+
+
+def test_a_job_delivered_twice_applies_once(ordered, simulator, django_capture_on_commit_callbacks):
+    w, ont, service = ordered()
+    _request_provisioning(w, django_capture_on_commit_callbacks)
+    job = ProvisioningJob.objects.get()
+    calls = requests.get(f"{simulator.url}/_sim/state", timeout=5).json()["calls"]
+    # when: the same job arrives again
+    assert provisioning_job_execute(job_id=job.pk) is None
+    # then: no second call to the element manager, one activation event
+    assert requests.get(f"{simulator.url}/_sim/state", timeout=5).json()["calls"] == calls
+    assert Event.objects.filter(name="service.activated").count() == 1
+
+
+def test_the_request_delivered_twice_makes_one_job(ordered, django_capture_on_commit_callbacks):
+    w, ont, service = ordered()
+    with django_capture_on_commit_callbacks(execute=True):
+        event = events.publish("workorder.provisioning_requested", address_id=w.address.pk, work_order_id=0, task_id=0)
+    from provisioning.jobs import jobs_for_provisioning_request
+
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs_for_provisioning_request(address_id=w.address.pk, event=event)
+    assert ProvisioningJob.objects.count() == 1
+
+
+def test_a_job_whose_worker_was_lost_is_taken_over_after_its_lease(
+    ordered, settings, django_capture_on_commit_callbacks
+):
+    # given: a job left running by a worker that died
+    w, ont, service = ordered()
+    from provisioning.choices import JobAction
+
+    job = ProvisioningJob.objects.create(service=service, action=JobAction.ACTIVATE)
+    job.run(at=timezone.now() - timezone.timedelta(hours=1))
+    job.save()
+    settings.PROVISIONING_JOB_LEASE_SECONDS = 60
+    # when: the redelivered task runs it
+    provisioning_job_execute(job_id=job.pk)
+    # then
+    job.refresh_from_db()
+    service.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert service.status == ServiceStatus.ACTIVE
