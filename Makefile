@@ -29,9 +29,11 @@ run: install
 	@echo "  operator admin           http://$(HOST):$(PORT)/admin/"
 	@echo "  provider API docs        http://$(HOST):$(PORT)/api/docs/"
 	@echo "  health check             http://$(HOST):$(PORT)/healthz"
-	@echo "Celery tasks run eagerly in-process; an event sweeper runs beside the server."
+	@echo "Celery tasks run eagerly in-process; the event sweeper and the element-manager simulator"
+	@echo "(http://127.0.0.1:8101, Adtran/Nokia/Calix API shapes) run beside the server."
 	@trap 'kill 0' EXIT; \
 	$(PY) manage.py sweep_events --loop --interval 15 & \
+	$(PY) manage.py run_olt_simulator --port 8101 --auto-discover & \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 FAULT_KINDS = ("timeout", "error_5xx", "unknown_serial", "mismatch", "slow", "reject")
+SERIAL_FORMAT = re.compile(r"[A-Z]{4}[0-9A-F]{8}")
 
 
 @dataclass
@@ -31,6 +32,7 @@ class SimState:
     onts: dict[str, dict] = field(default_factory=dict)  # serial -> {"online": bool, "services": {id: service}}
     faults: list[Fault] = field(default_factory=list)
     calls: int = 0
+    auto_discover: bool = False  # every well-formed serial is known, as if plugged in
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self, serial: str | None, *, writing: bool) -> Fault | None:
@@ -125,6 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- the shared engine -----------------------------------------------------------------------
     def _ont(self, serial: str) -> dict | None:
+        if self.state.auto_discover and serial not in self.state.onts and SERIAL_FORMAT.fullmatch(serial or ""):
+            with self.state.lock:  # as if the ONT had just been plugged in on a PON port
+                self.state.onts.setdefault(serial, {"online": True, "services": {}})
         return self.state.onts.get(serial)
 
     def _apply(self, serial: str, service_id: str, values: dict) -> bool:
@@ -346,8 +351,8 @@ ROUTES = {
 class Simulator:
     """The simulator server; `start()` serves in a background thread, `serve_forever()` in this one."""
 
-    def __init__(self, port: int = 0):
-        self.state = SimState()
+    def __init__(self, port: int = 0, *, auto_discover: bool = False):
+        self.state = SimState(auto_discover=auto_discover)
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True

@@ -216,8 +216,10 @@ def finish() -> list[str]:
             task.save(update_fields=["assigned_user", "assigned_organization", "updated_at"])
     if not jobs:
         return []
+    _demo_pre_order(jobs[0].address)
     return [
-        f"Field demo: log in at /field/ as 'tech' (demo1234): today's jobs at {jobs[0].address.label}"
+        f"Field demo: log in at /field/ as 'tech' (demo1234): today's jobs at {jobs[0].address.label} (Anna's "
+        "pre-order: closing 'Turn the service on' activates it)"
         + (
             f" and {jobs[1].address.label} (its first two tasks are the contractor's: 'contractor-tech')."
             if len(jobs) > 1
@@ -225,3 +227,29 @@ def finish() -> list[str]:
         ),
         "Deployment progress for the operator: /ops/deployment/",
     ]
+
+
+def _demo_pre_order(address) -> None:
+    """Anna has pre-ordered internet at the first job's address: closing its provisioning task turns it on."""
+    from cos.models import Customer
+    from marketplace.models import Marketplace, Order, Price, Product
+    from marketplace.services import order_place
+    from marketplace.validation import LineRequest, OrderRequest
+
+    customer = Customer.objects.filter(user__username="anna").first()
+    product = Product.objects.filter(name="Ljusnet 250").first()
+    marketplace = Marketplace.objects.filter(slug="hem").first()
+    if not (customer and product and marketplace) or Order.objects.filter(address=address).exists():
+        return
+    price = Price.objects.filter(product=product, marketplace=marketplace).order_by("-valid_from").first()
+    order_place(
+        request=OrderRequest(
+            customer=customer,
+            address_id=address.pk,
+            marketplace_id=marketplace.pk,
+            provider_id=product.provider_id,
+            lines=[LineRequest(product.pk, price.monthly_amount, price.currency)],
+            terms_accepted=True,
+            install_date=timezone.localdate() + timezone.timedelta(days=1),
+        )
+    )

@@ -12,12 +12,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8101)
         parser.add_argument("--no-inventory", action="store_true", help="Do not pre-register the ONTs in inventory.")
+        parser.add_argument(
+            "--auto-discover", action="store_true", help="Know every well-formed serial, as if just plugged in."
+        )
 
-    def handle(self, *args, port: int, no_inventory: bool, **options):
+    def handle(self, *args, port: int, no_inventory: bool, auto_discover: bool, **options):
         if not 1 <= port <= 65535:
             raise CommandError("--port must be between 1 and 65535")
         try:
-            simulator = Simulator(port)
+            simulator = Simulator(port, auto_discover=auto_discover)
         except OSError as exc:
             raise CommandError(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
         if not no_inventory:
