@@ -209,6 +209,21 @@ def order_cancel(*, order_id: int, reason: str = "", actor=None) -> Order:
     return order
 
 
+@transaction.atomic
+def subscription_terminate(*, subscription_id: int, actor=None, reason: str = "") -> Subscription:
+    """End a live subscription; the network then deactivates its service. Emits subscription.terminated."""
+    subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+    transition_apply(subscription, "terminate", by=actor, reason=reason.strip() or "terminated", at=timezone.now())
+    subscription.save(update_fields=["status", "terminated_at", "updated_at"])
+    events.publish(
+        "subscription.terminated",
+        subscription_id=subscription.pk,
+        terminated_at=subscription.terminated_at,
+        provider_id=subscription.provider_id,
+    )
+    return subscription
+
+
 def order_auto_accept(*, order_id: int) -> Order | None:
     """Accept a submitted order when the provider's participation accepts automatically; otherwise leave it."""
     order = Order.objects.select_related("marketplace").get(pk=order_id)

@@ -17,3 +17,10 @@ def provisioning_jobs_for_address(event) -> None:
     from provisioning.jobs import jobs_for_provisioning_request
 
     jobs_for_provisioning_request(address_id=event.payload["address_id"], event=event)
+
+
+@events.handler("subscription.terminated")
+def service_off_for_terminated_subscription(event) -> None:
+    from provisioning.jobs import service_deactivation_request
+
+    service_deactivation_request(subscription_id=event.payload["subscription_id"], event=event)

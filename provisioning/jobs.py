@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cos import events
+from cos.errors import ApplicationError
 from cos.fsm import transition_apply
 from cos.models import ONT
 from marketplace.choices import SubscriptionStatus
@@ -74,10 +75,11 @@ def _claim(job_id: int) -> ProvisioningJob | None:
                 return None
             transition_apply(job, "fail", retry_at=now, reason="the worker running it was lost")
         service = ServiceInstance.objects.select_for_update().get(pk=job.service_id)
-        _bind_device(service)
-        if service.status in (ServiceStatus.PENDING, ServiceStatus.FAILED):
-            transition_apply(service, "start_provisioning")
-        service.save()
+        if job.action == JobAction.ACTIVATE:
+            _bind_device(service)
+            if service.status in (ServiceStatus.PENDING, ServiceStatus.FAILED):
+                transition_apply(service, "start_provisioning")
+            service.save()
         transition_apply(job, "run", at=now)
         job.save()
         job.service = service
@@ -131,6 +133,7 @@ def _succeeded(job: ProvisioningJob, *, activated_at) -> ProvisioningJob:
     now = timezone.now()
     transition_apply(job, "succeed", at=now)
     job.save()
+    ids = {"service_id": service.pk, "subscription_id": service.subscription_id, "provider_id": service.provider_id}
     if job.action == JobAction.ACTIVATE:
         at = activated_at or now
         transition_apply(service, "activate", at=at)
@@ -139,14 +142,13 @@ def _succeeded(job: ProvisioningJob, *, activated_at) -> ProvisioningJob:
         if subscription.status == SubscriptionStatus.PENDING:
             transition_apply(subscription, "activate", at=at, reason="service verified active on the network")
             subscription.save(update_fields=["status", "activated_at", "updated_at"])
-        events.publish(
-            "service.activated",
-            service_id=service.pk,
-            subscription_id=subscription.pk,
-            activated_at=at,
-            address_id=service.address_id,
-            provider_id=service.provider_id,
-        )
+        events.publish("service.activated", activated_at=at, address_id=service.address_id, **ids)
+    elif job.action == JobAction.DEACTIVATE:
+        transition_apply(service, "deactivate", at=now)
+        service.save()
+        events.publish("service.deactivated", deactivated_at=now, **ids)
+    else:
+        events.publish("service.modified", modified_at=now, profile=service.service_profile, **ids)
     return job
 
 
@@ -177,6 +179,41 @@ def _refused(job_id: int, reason: str) -> ProvisioningJob | None:
     transition_apply(job, "run", at=timezone.now())
     transition_apply(job, "give_up", at=timezone.now(), reason=reason)
     job.save()
+    return job
+
+
+@transaction.atomic
+def service_deactivation_request(*, subscription_id: int, event=None) -> ProvisioningJob | None:
+    """The subscription ended: turn its live service off (verified like an activation)."""
+    service = ServiceInstance.objects.select_for_update().filter(subscription_id=subscription_id).first()
+    if service is None:
+        return None
+    if service.status in (ServiceStatus.PENDING, ServiceStatus.FAILED):
+        return None  # never live on the network: nothing to turn off
+    if service.status == ServiceStatus.ACTIVE:
+        transition_apply(service, "start_deactivation", reason="subscription terminated")
+        service.save()
+    job, _ = ProvisioningJob.objects.get_or_create(
+        service=service, action=JobAction.DEACTIVATE, requested_by_event=event
+    )
+    transaction.on_commit(partial(_enqueue, [job.pk]))
+    return job
+
+
+@transaction.atomic
+def service_modify(
+    *, service_id: int, profile: str, download_mbps: int | None, upload_mbps: int | None, actor=None
+) -> ProvisioningJob:
+    """Change a live service's profile and speeds (e.g. a plan change); applied and verified by a modify job."""
+    service = ServiceInstance.objects.select_for_update().get(pk=service_id)
+    if service.status != ServiceStatus.ACTIVE:
+        raise ApplicationError(
+            f"Only an active service can be changed; this one is {service.status}.", code="service_not_active"
+        )
+    service.service_profile, service.download_mbps, service.upload_mbps = profile, download_mbps, upload_mbps
+    service.save(update_fields=["service_profile", "download_mbps", "upload_mbps", "updated_at"])
+    job = ProvisioningJob.objects.create(service=service, action=JobAction.MODIFY)
+    transaction.on_commit(partial(_enqueue, [job.pk]))
     return job
 
 

@@ -183,3 +183,51 @@ def test_a_job_whose_worker_was_lost_is_taken_over_after_its_lease(
     service.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED
     assert service.status == ServiceStatus.ACTIVE
+
+
+def _activated(ordered, capture, vendor="adtran"):
+    w, ont, service = ordered(vendor)
+    _request_provisioning(w, capture)
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.ACTIVE
+    return w, ont, service
+
+
+@pytest.mark.parametrize("vendor", ["adtran", "nokia", "calix"])
+def test_termination_turns_the_service_off_verified(ordered, simulator, vendor, django_capture_on_commit_callbacks):
+    # given
+    w, ont, service = _activated(ordered, django_capture_on_commit_callbacks, vendor)
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        marketplace_services.subscription_terminate(subscription_id=service.subscription_id, reason="moving")
+    # then
+    service.refresh_from_db()
+    assert service.status == ServiceStatus.INACTIVE
+    assert service.deactivated_at is not None
+    (event,) = Event.objects.filter(name="service.deactivated")
+    assert event.payload["subscription_id"] == service.subscription_id
+    device = requests.get(f"{simulator.url}/_sim/state", timeout=5).json()["onts"][ont.serial]
+    assert device["services"] == {}
+
+
+def test_a_pending_service_needs_no_deactivation(ordered, django_capture_on_commit_callbacks):
+    from cos.errors import TransitionRefused
+
+    w, ont, service = ordered()
+    with pytest.raises(TransitionRefused):
+        marketplace_services.subscription_terminate(subscription_id=service.subscription_id)
+    assert not ProvisioningJob.objects.exists()
+
+
+def test_modify_applies_and_verifies_the_new_profile(ordered, simulator, django_capture_on_commit_callbacks):
+    from provisioning.jobs import service_modify
+
+    w, ont, service = _activated(ordered, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = service_modify(service_id=service.pk, profile="HSI_250_250", download_mbps=250, upload_mbps=250)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert Event.objects.filter(name="service.modified").count() == 1
+    device = requests.get(f"{simulator.url}/_sim/state", timeout=5).json()["onts"][ont.serial]
+    (state,) = device["services"].values()
+    assert (state["profile"], state["down"], state["up"]) == ("HSI_250_250", 250, 250)
