@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from cos.admin_tools import TransitionLogInline
+from cos.admin_tools import TransitionLogInline, service_action
+from provisioning.jobs import provisioning_job_retry
 from provisioning.models import ProvisioningJob, ServiceInstance
 
 
@@ -30,6 +31,7 @@ class ServiceInstanceAdmin(admin.ModelAdmin):
 
 @admin.register(ProvisioningJob)
 class ProvisioningJobAdmin(admin.ModelAdmin):
+    actions = [service_action(provisioning_job_retry, id_arg="job_id", description="Retry (dead jobs)")]
     list_display = ("id", "service", "action", "status", "attempts", "next_attempt_at", "finished_at")
     list_filter = ("status", "action")
     list_select_related = ("service__address",)

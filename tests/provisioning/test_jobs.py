@@ -231,3 +231,26 @@ def test_modify_applies_and_verifies_the_new_profile(ordered, simulator, django_
     device = requests.get(f"{simulator.url}/_sim/state", timeout=5).json()["onts"][ont.serial]
     (state,) = device["services"].values()
     assert (state["profile"], state["down"], state["up"]) == ("HSI_250_250", 250, 250)
+
+
+def test_a_dead_job_is_retried_from_the_admin(
+    ordered, simulator, settings, client, django_user_model, django_capture_on_commit_callbacks
+):
+    # given: a job that died on an unknown ONT
+    w, ont, service = ordered(known=False)
+    _request_provisioning(w, django_capture_on_commit_callbacks)
+    job = ProvisioningJob.objects.get()
+    assert job.status == JobStatus.DEAD
+    # when: operations fix the cause and retry it in the admin
+    requests.post(f"{simulator.url}/_sim/onts", json={"serial": ont.serial}, timeout=5)
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.test", "pw-123456"))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/admin/provisioning/provisioningjob/",
+            {"action": "action_provisioning_job_retry", "_selected_action": [job.pk]},
+        )
+    # then
+    job.refresh_from_db()
+    service.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert service.status == ServiceStatus.ACTIVE
