@@ -24,6 +24,13 @@ class NotFound(ApplicationError):
     http_status = 404
 
 
+class Conflict(ApplicationError):
+    """The action does not fit the object's current state."""
+
+    code = "conflict"
+    http_status = 409
+
+
 class TransitionRefused(ApplicationError):
     """An FSM transition that is not allowed from the object's current state."""
 

@@ -14,10 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from cos import events
-from cos.errors import ApplicationError
+from cos.errors import ApplicationError, Conflict
 from cos.fsm import transition_apply
 from cos.models import ONT
 from marketplace.choices import SubscriptionStatus
+from marketplace.models import Participation
 from provisioning.adapters import AdapterError, ServiceSpec, adapter_for
 from provisioning.choices import JobAction, JobStatus, ServiceStatus
 from provisioning.models import ProvisioningJob, ServiceInstance
@@ -28,10 +29,20 @@ class JobRefused(Exception):
 
 
 def jobs_for_provisioning_request(*, address_id: int, event=None) -> list[int]:
-    """One activation job per pending (or failed) service at the address; enqueued after commit."""
-    services = ServiceInstance.objects.filter(
-        address_id=address_id, status__in=[ServiceStatus.PENDING, ServiceStatus.FAILED]
+    """One activation job per pending (or failed) service at the address; enqueued after commit.
+
+    Services of providers that activate their services themselves wait for the provider's API call.
+    """
+    self_activating = set(
+        Participation.objects.filter(activates_services_itself=True).values_list("marketplace_id", "provider_id")
     )
+    services = [
+        service
+        for service in ServiceInstance.objects.filter(
+            address_id=address_id, status__in=[ServiceStatus.PENDING, ServiceStatus.FAILED]
+        ).select_related("subscription")
+        if (service.subscription.marketplace_id, service.provider_id) not in self_activating
+    ]
     job_ids = []
     for service in services:
         job, _ = ProvisioningJob.objects.get_or_create(
@@ -213,6 +224,34 @@ def service_modify(
     service.service_profile, service.download_mbps, service.upload_mbps = profile, download_mbps, upload_mbps
     service.save(update_fields=["service_profile", "download_mbps", "upload_mbps", "updated_at"])
     job = ProvisioningJob.objects.create(service=service, action=JobAction.MODIFY)
+    transaction.on_commit(partial(_enqueue, [job.pk]))
+    return job
+
+
+@transaction.atomic
+def service_activate_by_provider(*, service_id: int, provider, actor=None) -> ProvisioningJob:
+    """A provider that activates its own services turns one on, once the infrastructure at the address is ready."""
+    service = (
+        ServiceInstance.objects.select_for_update()
+        .select_related("address", "subscription")
+        .get(pk=service_id, provider=provider)
+    )
+    participation = Participation.objects.filter(
+        marketplace_id=service.subscription.marketplace_id, provider=provider
+    ).first()
+    if participation is None or not participation.activates_services_itself:
+        raise Conflict(
+            "Your services here are activated automatically when the installation is done.",
+            code="activated_automatically",
+        )
+    if service.address.status != "connected":
+        raise Conflict(
+            "The infrastructure at this address is not ready yet (infrastructure.ready).",
+            code="infrastructure_not_ready",
+        )
+    if service.status not in (ServiceStatus.PENDING, ServiceStatus.FAILED):
+        raise Conflict(f"The service is {service.status}.", code="service_not_pending")
+    job = ProvisioningJob.objects.create(service=service, action=JobAction.ACTIVATE)
     transaction.on_commit(partial(_enqueue, [job.pk]))
     return job
 

@@ -61,6 +61,11 @@ class Participation(StatefulModel):
         default=True, help_text="Accept valid orders at once; otherwise the provider accepts or rejects each."
     )
     billing_cycle = models.CharField(max_length=16, choices=BillingCycle.choices, default=BillingCycle.MONTHLY)
+    activates_services_itself = models.BooleanField(
+        default=False,
+        help_text="The provider turns its services on through the API once the infrastructure is ready; "
+        "otherwise they are activated when the technician closes the provisioning task.",
+    )
     barred_areas = models.ManyToManyField(
         "cos.Area",
         blank=True,
