@@ -49,7 +49,7 @@ def ordered(simulator, django_capture_on_commit_callbacks):
             marketplace_services.order_place(request=w.request())
         prefix = {"adtran": "ADTN", "nokia": "ALCL", "calix": "CXNK"}[vendor]
         ont = ONTFactory(
-            serial=f"{prefix}00000{w.address.pk:03d}",
+            serial=f"{prefix}{w.address.pk % 0xFFFFFFFF:08X}",
             vendor=vendor,
             pon_port=PonPortFactory(olt=OLTFactory(vendor=vendor)),
             address=w.address if bound else None,
