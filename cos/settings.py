@@ -132,6 +132,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cos.tasks.events_sweep_task",
         "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
     },
+    "contract-sync": {
+        "task": "provisioning.tasks.contract_sync_task",
+        "schedule": env.float("CONTRACT_SYNC_SECONDS", default=3600.0),
+    },
 }
 
 # --- Event outbox ------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def _enqueue(job_ids: list[int], countdown: float | None = None) -> None:
         provisioning_job_run_task.apply_async((job_id,), countdown=countdown)
 
 
-def _spec(service: ServiceInstance) -> ServiceSpec:
+def service_spec(service: ServiceInstance) -> ServiceSpec:
     return ServiceSpec(
         service_id=f"cos-{service.pk}",
         ont_serial=service.ont.serial,
@@ -119,7 +119,7 @@ def provisioning_job_execute(*, job_id: int) -> ProvisioningJob | None:
         return None
     service = job.service
     adapter = adapter_for(service.olt.vendor)
-    spec = _spec(service)
+    spec = service_spec(service)
     try:
         if job.action == JobAction.DEACTIVATE:
             adapter.deactivate(spec)

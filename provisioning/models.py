@@ -4,7 +4,7 @@ from django.db import models
 from django_fsm import FSMField, transition
 
 from cos.models import StatefulModel
-from provisioning.choices import JobAction, JobStatus, ServiceStatus
+from provisioning.choices import ExceptionKind, ExceptionStatus, JobAction, JobStatus, ResolutionCode, ServiceStatus
 
 
 class ServiceInstance(StatefulModel):
@@ -110,3 +110,37 @@ class ProvisioningJob(StatefulModel):
         """An operator retries a dead job after fixing its cause."""
         self.attempts = 0
         self.finished_at = None
+
+
+class ContractException(StatefulModel):
+    """A difference between what is sold (the subscription) and what the network delivers, found by the sync."""
+
+    kind = models.CharField(max_length=32, choices=ExceptionKind.choices)
+    severity = models.CharField(max_length=8, choices=[("red", "Red"), ("amber", "Amber")])
+    service = models.ForeignKey(
+        ServiceInstance, null=True, blank=True, on_delete=models.CASCADE, related_name="exceptions"
+    )
+    ont_serial = models.CharField(max_length=12, blank=True)
+    device_service_id = models.CharField(max_length=64, blank=True)
+    detail = models.TextField()
+    status = FSMField(default=ExceptionStatus.OPEN, choices=ExceptionStatus.choices, protected=True)
+    last_seen_at = models.DateTimeField()
+    resolution_code = models.CharField(max_length=32, choices=ResolutionCode.choices, blank=True)
+
+    class Meta:
+        ordering = ["status", "severity", "-last_seen_at"]
+        constraints = [
+            # Re-running the sync refreshes an open exception instead of adding another.
+            models.UniqueConstraint(
+                fields=["kind", "ont_serial", "device_service_id"],
+                condition=models.Q(status="open"),
+                name="contract_exception_open_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.ont_serial or '-'})"
+
+    @transition(field=status, source=ExceptionStatus.OPEN, target=ExceptionStatus.RESOLVED)
+    def resolve(self, *, code: str, by=None, reason: str = "") -> None:
+        self.resolution_code = code

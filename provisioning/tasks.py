@@ -8,3 +8,11 @@ def provisioning_job_run_task(job_id: int) -> None:
     from provisioning.jobs import provisioning_job_execute
 
     provisioning_job_execute(job_id=job_id)
+
+
+@shared_task(ignore_result=True)
+def contract_sync_task() -> None:
+    """Periodic: compare every service's contract with the network (see provisioning.sync)."""
+    from provisioning.sync import contract_sync
+
+    contract_sync()

@@ -160,10 +160,10 @@ class WorkOrderAdmin(admin.ModelAdmin):
             form = AssignForm(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
         return render(
             request,
-            "admin/workorders/assign.html",
+            "admin/action_form.html",
             {
                 "form": form,
-                "work_orders": queryset,
+                "objects": queryset,
                 "title": "Assign tasks",
                 **self.admin_site.each_context(request),
             },
@@ -199,10 +199,10 @@ class WorkOrderAdmin(admin.ModelAdmin):
             form = RejectForm(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
         return render(
             request,
-            "admin/workorders/assign.html",
+            "admin/action_form.html",
             {
                 "form": form,
-                "work_orders": queryset,
+                "objects": queryset,
                 "title": "Reject work orders",
                 "action": "reject",
                 **self.admin_site.each_context(request),
