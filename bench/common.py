@@ -10,14 +10,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def django_setup() -> None:
-    """Configure Django for a benchmark: no DEBUG (no query log), the database from DATABASE_URL, migrated."""
+def django_setup(*, broker: str | None = None) -> None:
+    """Configure Django for a benchmark: no DEBUG (no query log), the database from DATABASE_URL, migrated.
+
+    Without `broker`, event handlers are queued in memory and never run: the benchmark times the service
+    itself (in production its side effects run on Celery workers). With it, tasks go to that broker.
+    """
     sys.path.insert(0, str(ROOT))
     os.environ["DEBUG"] = "false"
-    # Event handlers are queued (in memory, no worker) rather than run inline: a benchmark times the
-    # service itself; in production its side effects run on Celery workers.
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
-    os.environ.pop("REDIS_URL", None)
+    if broker:
+        os.environ["REDIS_URL"] = broker
+    else:
+        os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cos.settings")
     url = os.environ.get("DATABASE_URL", "")

@@ -5,9 +5,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import address_search, area_deployment, availability, order_api, workorders_batch  # noqa: E402
+from bench import (  # noqa: E402
+    activation,
+    address_search,
+    area_deployment,
+    availability,
+    order_api,
+    workorders_batch,
+)
 
 if __name__ == "__main__":
-    for bench in (area_deployment, workorders_batch, address_search, availability, order_api):
+    for bench in (area_deployment, workorders_batch, address_search, availability, order_api, activation):
         bench.main()
         print()
