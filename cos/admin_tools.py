@@ -2,9 +2,12 @@
 
 from collections.abc import Callable
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.contenttypes.admin import GenericTabularInline
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import render
 
 from cos.errors import ApplicationError
 from cos.models import TransitionLog
@@ -44,7 +47,7 @@ def service_action(service: Callable, *, id_arg: str, description: str, permissi
             try:
                 service(**{id_arg: obj.pk}, actor=request.user)
             except (ApplicationError, ValidationError) as exc:
-                refused.append(getattr(exc, "message", None) or "; ".join(exc.messages))
+                refused.append(refusal_text(exc))
             else:
                 done += 1
         if done:
@@ -54,3 +57,40 @@ def service_action(service: Callable, *, id_arg: str, description: str, permissi
 
     action.__name__ = f"action_{service.__name__}"
     return admin.action(description=description, permissions=[permission])(action)
+
+
+def refusal_text(refused: Exception) -> str:
+    """The message of a refused action, whatever kind of refusal it is."""
+    if isinstance(refused, ApplicationError):
+        return refused.message
+    if isinstance(refused, ValidationError):
+        return "; ".join(refused.messages)
+    return str(refused)
+
+
+REFUSALS = (ApplicationError, ValidationError, PermissionDenied)
+
+
+class ActionForm(forms.Form):
+    """Base of the forms an admin action asks for before it runs (a reason, an assignee)."""
+
+    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+
+
+def action_with_form(modeladmin, request, queryset, *, form_class: type[ActionForm], title: str, apply: Callable):
+    """Show `form_class` for the selected objects; once it is submitted and valid, call `apply(cleaned_data)`."""
+    if "apply" in request.POST:
+        form = form_class(request.POST)
+        if form.is_valid():
+            apply(form.cleaned_data)
+            return None
+    else:
+        form = form_class(initial={"_selected_action": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)})
+    context = {
+        "form": form,
+        "objects": queryset,
+        "title": title,
+        "action": request.POST.get("action", ""),
+        **modeladmin.admin_site.each_context(request),
+    }
+    return render(request, "admin/action_form.html", context)

@@ -2,9 +2,8 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.shortcuts import render
 
-from cos.admin_tools import TransitionLogInline, service_action
+from cos.admin_tools import ActionForm, TransitionLogInline, action_with_form, service_action
 from provisioning.choices import ResolutionCode
 from provisioning.jobs import provisioning_job_retry
 from provisioning.models import ContractException, ProvisioningJob, ServiceInstance
@@ -53,8 +52,7 @@ class ProvisioningJobAdmin(admin.ModelAdmin):
     inlines = [TransitionLogInline]
 
 
-class ResolveForm(forms.Form):
-    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+class ResolveForm(ActionForm):
     code = forms.ChoiceField(choices=ResolutionCode.choices, label="Reason code")
     note = forms.CharField(required=False, widget=forms.Textarea, label="Note")
 
@@ -76,28 +74,13 @@ class ContractExceptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resolve with a reason code", permissions=["change"])
     def resolve(self, request, queryset):
-        if "apply" in request.POST:
-            form = ResolveForm(request.POST)
-            if form.is_valid():
-                for exception in queryset.filter(status="open"):
-                    contract_exception_resolve(
-                        exception_id=exception.pk,
-                        code=form.cleaned_data["code"],
-                        actor=request.user,
-                        note=form.cleaned_data["note"],
-                    )
-                self.message_user(request, "Resolved.", messages.SUCCESS)
-                return None
-        else:
-            form = ResolveForm(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
-        return render(
-            request,
-            "admin/action_form.html",
-            {
-                "form": form,
-                "objects": queryset,
-                "title": "Resolve exceptions",
-                "action": "resolve",
-                **self.admin_site.each_context(request),
-            },
+        def apply(data):
+            for exception in queryset.filter(status="open"):
+                contract_exception_resolve(
+                    exception_id=exception.pk, code=data["code"], actor=request.user, note=data["note"]
+                )
+            self.message_user(request, "Resolved.", messages.SUCCESS)
+
+        return action_with_form(
+            self, request, queryset, form_class=ResolveForm, title="Resolve exceptions", apply=apply
         )

@@ -2,13 +2,10 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.shortcuts import render
 from django.utils import timezone
 
-from cos.admin_tools import TransitionLogInline
-from cos.errors import ApplicationError
+from cos.admin_tools import REFUSALS, ActionForm, TransitionLogInline, action_with_form, refusal_text
 from cos.models import Organization
 from workorders import services
 from workorders.choices import TaskStatus, WorkOrderStatus
@@ -98,13 +95,11 @@ class TaskInline(admin.TabularInline):
         return False
 
 
-class RejectForm(forms.Form):
-    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+class RejectForm(ActionForm):
     reason = forms.CharField(widget=forms.Textarea, label="What must be fixed")
 
 
-class AssignForm(forms.Form):
-    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+class AssignForm(ActionForm):
     organization = forms.ModelChoiceField(
         Organization.objects.filter(kind__in=["contractor", "network_operator"]), required=False
     )
@@ -137,77 +132,46 @@ class WorkOrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Assign tasks (technician or contractor)", permissions=["change"])
     def assign_tasks(self, request, queryset):
-        if "apply" in request.POST:
-            form = AssignForm(request.POST)
-            if form.is_valid():
-                tasks = Task.objects.filter(work_order__in=queryset)
-                if form.cleaned_data["only_open"]:
-                    tasks = tasks.filter(status=TaskStatus.OPEN)
-                try:
-                    count = services.tasks_assign(
-                        task_ids=list(tasks.values_list("pk", flat=True)),
-                        actor=request.user,
-                        user=form.cleaned_data["user"],
-                        organization=form.cleaned_data["organization"],
-                    )
-                except (ApplicationError, ValidationError, PermissionDenied) as refused:
-                    text = getattr(refused, "message", None) or "; ".join(getattr(refused, "messages", [str(refused)]))
-                    self.message_user(request, text, messages.ERROR)
-                else:
-                    self.message_user(request, f"{count} task(s) assigned.", messages.SUCCESS)
-                return None
-        else:
-            form = AssignForm(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
-        return render(
-            request,
-            "admin/action_form.html",
-            {
-                "form": form,
-                "objects": queryset,
-                "title": "Assign tasks",
-                **self.admin_site.each_context(request),
-            },
-        )
+        def apply(data):
+            tasks = Task.objects.filter(work_order__in=queryset)
+            if data["only_open"]:
+                tasks = tasks.filter(status=TaskStatus.OPEN)
+            try:
+                count = services.tasks_assign(
+                    task_ids=list(tasks.values_list("pk", flat=True)),
+                    actor=request.user,
+                    user=data["user"],
+                    organization=data["organization"],
+                )
+            except REFUSALS as refused:
+                self.message_user(request, refusal_text(refused), messages.ERROR)
+            else:
+                self.message_user(request, f"{count} task(s) assigned.", messages.SUCCESS)
+
+        return action_with_form(self, request, queryset, form_class=AssignForm, title="Assign tasks", apply=apply)
 
     @admin.action(description="Accept (operator sign-off)", permissions=["change"])
     def accept(self, request, queryset):
         for work_order in queryset.order_by("pk"):
             try:
                 services.work_order_accept(work_order_id=work_order.pk, actor=request.user)
-            except (ApplicationError, PermissionDenied) as refused:
-                self.message_user(request, f"{work_order}: {getattr(refused, 'message', refused)}", messages.ERROR)
+            except REFUSALS as refused:
+                self.message_user(request, f"{work_order}: {refusal_text(refused)}", messages.ERROR)
             else:
                 self.message_user(request, f"{work_order} accepted.", messages.SUCCESS)
 
     @admin.action(description="Reject (back to the field, with a reason)", permissions=["change"])
     def reject(self, request, queryset):
-        if "apply" in request.POST:
-            form = RejectForm(request.POST)
-            if form.is_valid():
-                for work_order in queryset.order_by("pk"):
-                    try:
-                        services.work_order_reject(
-                            work_order_id=work_order.pk, actor=request.user, reason=form.cleaned_data["reason"]
-                        )
-                    except (ApplicationError, ValidationError, PermissionDenied) as refused:
-                        text = getattr(refused, "message", None) or str(refused)
-                        self.message_user(request, f"{work_order}: {text}", messages.ERROR)
-                    else:
-                        self.message_user(request, f"{work_order} sent back to the field.", messages.SUCCESS)
-                return None
-        else:
-            form = RejectForm(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
-        return render(
-            request,
-            "admin/action_form.html",
-            {
-                "form": form,
-                "objects": queryset,
-                "title": "Reject work orders",
-                "action": "reject",
-                **self.admin_site.each_context(request),
-            },
-        )
+        def apply(data):
+            for work_order in queryset.order_by("pk"):
+                try:
+                    services.work_order_reject(work_order_id=work_order.pk, actor=request.user, reason=data["reason"])
+                except REFUSALS as refused:
+                    self.message_user(request, f"{work_order}: {refusal_text(refused)}", messages.ERROR)
+                else:
+                    self.message_user(request, f"{work_order} sent back to the field.", messages.SUCCESS)
+
+        return action_with_form(self, request, queryset, form_class=RejectForm, title="Reject work orders", apply=apply)
 
 
 class EvidenceInline(admin.TabularInline):

@@ -7,21 +7,13 @@ from provisioning.adapters import PermanentError, ServiceSpec, TransientError
 from provisioning.adapters.adtran import AdtranAdapter
 from provisioning.adapters.calix import CalixAdapter
 from provisioning.adapters.nokia import NokiaAdapter
-from provisioning.simulator import Simulator
 
 SERIAL = "ADTN1A2B3C4D"
 
 
-@pytest.fixture(scope="module")
-def running_simulator():
-    sim = Simulator(0).start()
-    yield sim
-    sim.stop()
-
-
 @pytest.fixture
 def simulator(running_simulator):
-    """The simulator, emptied and knowing two ONTs."""
+    """The simulator (from conftest), emptied and knowing two ONTs; these tests call the adapters directly."""
     requests.post(f"{running_simulator.url}/_sim/reset", timeout=5)
     requests.post(f"{running_simulator.url}/_sim/onts", json={"serials": [SERIAL, "OTHR00000001"]}, timeout=5)
     return running_simulator
