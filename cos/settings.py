@@ -126,10 +126,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 1}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "max_retries": 1,
+    # A task taken by a worker that died (acks_late) is delivered again after this many seconds.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+}
 CELERY_BEAT_SCHEDULE = {
     "events-sweep": {
         "task": "cos.tasks.events_sweep_task",
+        "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
+    },
+    "provisioning-jobs-sweep": {
+        "task": "provisioning.tasks.provisioning_jobs_sweep_task",
         "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
     },
     "contract-sync": {

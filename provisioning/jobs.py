@@ -11,6 +11,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from cos import events
@@ -82,6 +83,8 @@ def _claim(job_id: int) -> ProvisioningJob | None:
             return None
         lease = timedelta(seconds=settings.PROVISIONING_JOB_LEASE_SECONDS)
         if job.status == JobStatus.RUNNING:
+            # Delivered again while another run holds the lease: that run finishes it, or, when its
+            # worker died, the sweep delivers the job again once the lease is over.
             if job.started_at and job.started_at > now - lease:
                 return None
             transition_apply(job, "fail", retry_at=now, reason="the worker running it was lost")
@@ -254,6 +257,25 @@ def service_activate_by_provider(*, service_id: int, provider, actor=None) -> Pr
     job = ProvisioningJob.objects.create(service=service, action=JobAction.ACTIVATE)
     transaction.on_commit(partial(_enqueue, [job.pk]))
     return job
+
+
+def provisioning_jobs_sweep(*, now=None, limit: int = 1000) -> int:
+    """Enqueue again the jobs whose delivery was lost: still queued after the grace time (the broker was
+    down after commit), failed and past their retry time, or running past their lease (the worker died)."""
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=settings.EVENTS_DISPATCH_GRACE_SECONDS)
+    lease = now - timedelta(seconds=settings.PROVISIONING_JOB_LEASE_SECONDS)
+    due = list(
+        ProvisioningJob.objects.filter(
+            Q(status=JobStatus.QUEUED, updated_at__lte=grace)
+            | Q(status=JobStatus.FAILED, next_attempt_at__lte=grace)
+            | Q(status=JobStatus.RUNNING, started_at__lte=lease)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    _enqueue(due)
+    return len(due)
 
 
 @transaction.atomic

@@ -16,3 +16,11 @@ def contract_sync_task() -> None:
     from provisioning.sync import contract_sync
 
     contract_sync()
+
+
+@shared_task(ignore_result=True)
+def provisioning_jobs_sweep_task() -> None:
+    """Periodic: jobs whose delivery was lost are enqueued again (see provisioning.jobs)."""
+    from provisioning.jobs import provisioning_jobs_sweep
+
+    provisioning_jobs_sweep()

@@ -204,3 +204,20 @@ def test_a_dead_job_is_retried_from_the_admin(
     service.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED
     assert service.status == ServiceStatus.ACTIVE
+
+
+def test_a_job_whose_delivery_was_lost_is_run_by_the_sweep(ordered, settings, django_capture_on_commit_callbacks):
+    # given: a queued job whose enqueue after commit never reached the broker
+    from provisioning.choices import JobAction
+    from provisioning.jobs import provisioning_jobs_sweep
+
+    w, ont, service = ordered()
+    job = ProvisioningJob.objects.create(service=service, action=JobAction.ACTIVATE)
+    # when: the sweep runs before the grace time, then after it
+    assert provisioning_jobs_sweep() == 0
+    later = timezone.now() + timezone.timedelta(seconds=settings.EVENTS_DISPATCH_GRACE_SECONDS + 1)
+    assert provisioning_jobs_sweep(now=later) == 1
+    # then: the job ran and the service is verified active
+    job.refresh_from_db()
+    service.refresh_from_db()
+    assert (job.status, service.status) == (JobStatus.SUCCEEDED, ServiceStatus.ACTIVE)
