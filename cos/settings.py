@@ -7,6 +7,7 @@ SQLite, Celery tasks run eagerly in-process, no external services.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -115,6 +116,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal"
 LOGOUT_REDIRECT_URL = "home"
 
+
 # --- Celery ------------------------------------------------------------------------------
 # Without REDIS_URL the tasks run eagerly in-process (the embedded default).
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -142,6 +144,14 @@ CELERY_BEAT_SCHEDULE = {
     "provisioning-jobs-sweep": {
         "task": "provisioning.tasks.provisioning_jobs_sweep_task",
         "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
+    },
+    "billing-daily": {
+        "task": "billing.tasks.billing_daily_task",
+        "schedule": crontab(hour=env.int("BILLING_RUN_HOUR", default=1), minute=0),
+    },
+    "invoices-finalize-due": {
+        "task": "billing.tasks.invoices_finalize_due_task",
+        "schedule": env.float("INVOICE_FINALIZE_SECONDS", default=60.0),
     },
     "contract-sync": {
         "task": "provisioning.tasks.contract_sync_task",

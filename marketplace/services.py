@@ -224,6 +224,37 @@ def subscription_terminate(*, subscription_id: int, actor=None, reason: str = ""
     return subscription
 
 
+@transaction.atomic
+def subscription_suspend(*, subscription_id: int, actor=None, reason: str = "") -> Subscription:
+    """Pause a live subscription (e.g. for non-payment): its days are not billed. Emits subscription.suspended."""
+    subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+    transition_apply(subscription, "suspend", by=actor, reason=reason.strip() or "suspended")
+    subscription.save(update_fields=["status", "updated_at"])
+    events.publish(
+        "subscription.suspended",
+        subscription_id=subscription.pk,
+        suspended_at=timezone.now(),
+        provider_id=subscription.provider_id,
+        reason=reason,
+    )
+    return subscription
+
+
+@transaction.atomic
+def subscription_resume(*, subscription_id: int, actor=None, reason: str = "") -> Subscription:
+    """Restore a paused subscription; billing resumes. Emits subscription.resumed."""
+    subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+    transition_apply(subscription, "resume", by=actor, reason=reason.strip() or "resumed")
+    subscription.save(update_fields=["status", "updated_at"])
+    events.publish(
+        "subscription.resumed",
+        subscription_id=subscription.pk,
+        resumed_at=timezone.now(),
+        provider_id=subscription.provider_id,
+    )
+    return subscription
+
+
 def order_auto_accept(*, order_id: int) -> Order | None:
     """Accept a submitted order when the provider's participation accepts automatically; otherwise leave it."""
     order = Order.objects.select_related("marketplace").get(pk=order_id)

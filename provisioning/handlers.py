@@ -24,3 +24,17 @@ def service_off_for_terminated_subscription(event) -> None:
     from provisioning.jobs import service_deactivation_request
 
     service_deactivation_request(subscription_id=event.payload["subscription_id"], event=event)
+
+
+@events.handler("subscription.plan_changed")
+def service_follows_plan_change(event) -> None:
+    """An upgrade (at once) or a downgrade (at its period) changes the live service's profile: a modify job."""
+    from provisioning.jobs import service_modify_for_plan
+
+    p = event.payload
+    service_modify_for_plan(
+        subscription_id=p["subscription_id"],
+        profile=p["profile"],
+        download_mbps=p.get("download_mbps"),
+        upload_mbps=p.get("upload_mbps"),
+    )

@@ -231,6 +231,25 @@ def service_modify(
     return job
 
 
+def service_modify_for_plan(
+    *, subscription_id: int, profile: str, download_mbps, upload_mbps
+) -> ProvisioningJob | None:
+    """The plan changed: a live service gets the new profile; one not live yet is changed before activation."""
+    service = ServiceInstance.objects.filter(subscription_id=subscription_id).first()
+    if service is None:
+        return None
+    if (service.service_profile, service.download_mbps, service.upload_mbps) == (profile, download_mbps, upload_mbps):
+        return None  # applied already (a second delivery)
+    if service.status == ServiceStatus.ACTIVE:
+        return service_modify(
+            service_id=service.pk, profile=profile, download_mbps=download_mbps, upload_mbps=upload_mbps
+        )
+    ServiceInstance.objects.filter(pk=service.pk).update(
+        service_profile=profile, download_mbps=download_mbps, upload_mbps=upload_mbps
+    )
+    return None
+
+
 @transaction.atomic
 def service_activate_by_provider(*, service_id: int, provider, actor=None) -> ProvisioningJob:
     """A provider that activates its own services turns one on, once the infrastructure at the address is ready."""

@@ -1,0 +1,161 @@
+"""The billing cycle: every day, the schedules whose next period has begun are billed, one invoice per account.
+
+The monthly cycle comes due on the 1st, anniversaries on their day. A run splits the due accounts into chunks
+that Celery workers take in parallel; each chunk is one transaction that locks its schedules (skipping rows
+another worker holds), so an interrupted run is simply run again, and a rerun finds nothing left to bill. The
+`days_billed_once` constraint on invoice lines is the last guard against billing a period twice.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from billing import engine
+from billing.choices import InvoiceKind, InvoiceReason, RunStatus
+from billing.models import BillingRun, BillingSchedule, Invoice, InvoiceLine, Pause, RateChange
+from billing.selectors import config_for, terms_for
+from billing.services import _line_row
+
+CHUNK_SIZE = 500
+
+
+def _due(as_of: date):
+    """Schedules with a period begun and not yet billed, while billing runs (not past the deactivation)."""
+    return BillingSchedule.objects.filter(billed_until__lte=as_of).filter(
+        Q(ends_on__isnull=True) | Q(billed_until__lt=F("ends_on"))
+    )
+
+
+def due_account_ids(as_of: date) -> list[int]:
+    return list(_due(as_of).order_by("account_id").values_list("account_id", flat=True).distinct())
+
+
+def billing_run(*, as_of: date, chunk_size: int = CHUNK_SIZE, dispatch: Callable | None = None) -> BillingRun:
+    """Start the run for `as_of`: chunks of accounts, each billed by `billing_chunk` (through Celery by default)."""
+    from billing.tasks import billing_chunk_task
+
+    account_ids = due_account_ids(as_of)
+    chunks = [account_ids[i : i + chunk_size] for i in range(0, len(account_ids), chunk_size)]
+    run = BillingRun.objects.create(as_of=as_of, chunks=len(chunks))
+    if not chunks:
+        _finish(run.pk)
+        run.refresh_from_db()
+        return run
+    send = dispatch or (lambda run_id, ids, day: billing_chunk_task.delay(run_id, ids, day.isoformat()))
+    for ids in chunks:
+        send(run.pk, ids, as_of)
+    run.refresh_from_db()
+    return run
+
+
+def billing_chunk(*, run_id: int | None, account_ids: list[int], as_of: date) -> tuple[int, int]:
+    """Bill the due periods of these accounts up to `as_of`: one invoice per account. Returns (invoices, lines)."""
+    with transaction.atomic():
+        schedules = list(
+            _due(as_of)
+            .filter(account_id__in=account_ids)
+            .select_related("subscription__product", "subscription__marketplace", "account")
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("pk")
+        )
+        rates, pauses = defaultdict(list), defaultdict(list)
+        for r in RateChange.objects.filter(schedule__in=schedules).values_list(
+            "schedule_id", "effective_on", "monthly_amount"
+        ):
+            rates[r[0]].append((r[1], r[2]))
+        for p in Pause.objects.filter(schedule__in=schedules).values_list("schedule_id", "starts_on", "ends_on"):
+            pauses[p[0]].append((p[1], p[2]))
+        by_account: dict[int, list] = defaultdict(list)
+        for schedule in schedules:
+            terms = terms_for(schedule, rates=rates[schedule.pk], pauses=pauses[schedule.pk])
+            lines = []
+            until = schedule.billed_until
+            stop = schedule.ends_on or date.max
+            while until <= as_of and until < stop:
+                period = terms.period_of(until)
+                lines += engine.period_lines(terms, period)
+                until = period.end
+            schedule.billed_until = until
+            by_account[schedule.account_id].append((schedule, lines))
+        invoices, rows = _invoices(run_id, by_account)
+        BillingSchedule.objects.bulk_update(schedules, ["billed_until"], batch_size=1000)
+        if run_id:
+            transaction.on_commit(lambda: _chunk_done(run_id, len(invoices), len(rows)))
+    return len(invoices), len(rows)
+
+
+def _invoices(run_id, by_account) -> tuple[list[Invoice], list[InvoiceLine]]:
+    now = timezone.now()
+    invoices, pending = [], []
+    configs = {}
+    for items in by_account.values():
+        lines = [line for _, schedule_lines in items for line in schedule_lines]
+        if not lines:
+            continue
+        schedule = items[0][0]
+        marketplace = schedule.subscription.marketplace
+        key = (marketplace.pk, schedule.account.provider_id)
+        if key not in configs:
+            configs[key] = config_for(*key)
+        tax = engine.tax_line(lines, marketplace.tax_rate)
+        every = lines + ([tax] if tax else [])
+        subtotal = engine.total(lines)
+        invoice = Invoice(
+            account=schedule.account,
+            issuer_id=schedule.account.provider_id,
+            marketplace=marketplace,
+            kind=InvoiceKind.CREDIT_NOTE if subtotal < 0 else InvoiceKind.INVOICE,
+            reason=InvoiceReason.CYCLE,
+            currency=schedule.account.currency,
+            tax_rate=marketplace.tax_rate,
+            subtotal=subtotal,
+            tax=tax.amount if tax else Decimal("0.00"),
+            total=engine.total(every),
+            finalize_after=now + timedelta(minutes=configs[key].review_minutes),
+            run_id=run_id,
+        )
+        invoices.append(invoice)
+        pending.append(every)
+    Invoice.objects.bulk_create(invoices, batch_size=1000)
+    rows = [_line_row(invoice, line) for invoice, every in zip(invoices, pending, strict=True) for line in every]
+    InvoiceLine.objects.bulk_create(rows, batch_size=2000)
+    return invoices, rows
+
+
+def _chunk_done(run_id: int, invoices: int, lines: int) -> None:
+    BillingRun.objects.filter(pk=run_id).update(
+        chunks_done=F("chunks_done") + 1, invoices=F("invoices") + invoices, lines=F("lines") + lines
+    )
+    run = BillingRun.objects.get(pk=run_id)
+    if run.chunks_done >= run.chunks:
+        _finish(run_id)
+
+
+def _finish(run_id: int) -> None:
+    BillingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+        status=RunStatus.DONE, finished_at=timezone.now()
+    )
+    from billing.tasks import invoices_finalize_due_task
+
+    invoices_finalize_due_task.delay()
+
+
+def preview(*, as_of: date, limit: int | None = None) -> list[tuple[BillingSchedule, list[engine.Line]]]:
+    """What a run for `as_of` would bill, without writing anything (run_billing --dry-run)."""
+    result = []
+    schedules = _due(as_of).select_related("subscription__product", "account__customer").order_by("pk")
+    for schedule in schedules[:limit] if limit else schedules:
+        terms = terms_for(schedule)
+        lines, until = [], schedule.billed_until
+        stop = schedule.ends_on or date.max
+        while until <= as_of and until < stop:
+            period = terms.period_of(until)
+            lines += engine.period_lines(terms, period)
+            until = period.end
+        result.append((schedule, lines))
+    return result

@@ -1,0 +1,82 @@
+"""Queries of billing that read: the rules in force, a subscription's terms for the engine, balances."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import F, Q, Sum
+
+from billing import engine
+from billing.choices import UNPAID_STATUSES, InvoiceStatus
+from billing.models import BillingConfig, BillingSchedule, Invoice, InvoiceLine
+from marketplace.choices import PromotionKind
+
+
+def config_for(marketplace_id: int, provider_id: int | None) -> BillingConfig:
+    """The provider's rules on the marketplace, else the marketplace's, else the defaults."""
+    configs = {
+        c.provider_id: c
+        for c in BillingConfig.objects.filter(marketplace_id=marketplace_id).filter(
+            Q(provider_id=provider_id) | Q(provider__isnull=True)
+        )
+    }
+    return configs.get(provider_id) or configs.get(None) or BillingConfig(marketplace_id=marketplace_id)
+
+
+def local_date(moment: datetime, time_zone: str) -> date:
+    return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
+def terms_for(schedule: BillingSchedule, *, rates=None, pauses=None) -> engine.Terms:
+    """The engine's view of one subscription (rates and pauses may be given when loaded in bulk)."""
+    subscription = schedule.subscription
+    if rates is None:
+        rates = [(r.effective_on, r.monthly_amount) for r in schedule.rate_changes.all()]
+    if pauses is None:
+        pauses = [(p.starts_on, p.ends_on) for p in schedule.pauses.all()]
+    promotion = None
+    if subscription.promotion_kind and subscription.promotion_periods:
+        until = engine.add_months(schedule.activated_on, subscription.promotion_periods)
+        value = subscription.promotion_value or Decimal("0")
+        if subscription.promotion_kind == PromotionKind.FREE_MONTHS:
+            value = Decimal(subscription.promotion_periods)
+        promotion = engine.Promotion(subscription.promotion_kind, value, until)
+    return engine.Terms(
+        subscription_id=subscription.pk,
+        cycle=schedule.cycle,
+        activated_on=schedule.activated_on,
+        rates=tuple(sorted(rates)),
+        ends_on=schedule.ends_on,
+        pauses=tuple(pauses),
+        start_fee=subscription.start_fee,
+        promotion=promotion,
+        description=subscription.product.name,
+    )
+
+
+def billed_lines(subscription_id: int) -> list[engine.Line]:
+    """The subscription's days-bearing lines on invoices that count (not void)."""
+    return [
+        engine.Line(
+            kind=line.kind,
+            amount=line.amount,
+            subscription_id=line.subscription_id,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            rate=line.rate,
+            days=line.days,
+            period_days=line.period_days,
+            coverage=line.coverage,
+        )
+        for line in InvoiceLine.objects.filter(
+            subscription_id=subscription_id, voided=False, period_start__isnull=False
+        ).exclude(invoice__status=InvoiceStatus.VOID)
+    ]
+
+
+def account_balance(account_ids) -> Decimal:
+    """What the customer owes on finalized, unpaid documents (credit notes count against it)."""
+    result = Invoice.objects.filter(account_id__in=account_ids, status__in=UNPAID_STATUSES).aggregate(
+        owed=Sum(F("total") - F("amount_paid"))
+    )
+    return result["owed"] or Decimal("0.00")

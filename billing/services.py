@@ -1,0 +1,473 @@
+"""Use cases of billing that write: activation invoices, changes of service, finalization, late fees.
+
+Each function persists what the pure engine (billing.engine) returns. Billing starts at the verified activation
+and stops at the verified deactivation; every charge is guarded by database constraints, so a second delivery of
+an event, or a rerun, bills nothing twice.
+"""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from billing import engine
+from billing.choices import InvoiceKind, InvoiceReason, InvoiceStatus, LineKind
+from billing.models import (
+    BillingAccount,
+    BillingSchedule,
+    Invoice,
+    InvoiceLine,
+    InvoiceSequence,
+    Pause,
+    RateChange,
+)
+from billing.selectors import billed_lines, config_for, local_date, terms_for
+from cos import events
+from cos.errors import ApplicationError, Conflict
+from cos.fsm import transition_apply
+from marketplace.models import Subscription
+
+
+def _moment(value) -> datetime:
+    return parse_datetime(value) if isinstance(value, str) else value
+
+
+def account_for(subscription: Subscription) -> BillingAccount:
+    """The customer's account with the subscription's provider in its currency (made on first use)."""
+    account, _ = BillingAccount.objects.get_or_create(
+        customer_id=subscription.customer_id,
+        provider_id=subscription.provider_id,
+        currency=subscription.currency,
+        defaults={"billing_cycle": subscription.billing_cycle, "invoice_email": subscription.customer.email},
+    )
+    return account
+
+
+def _persist(
+    account: BillingAccount,
+    lines: list[engine.Line],
+    *,
+    marketplace,
+    reason: str,
+    run=None,
+    corrects: Invoice | None = None,
+) -> Invoice | None:
+    """A draft invoice (or credit note, when the lines total below zero) with its tax line; none for no lines."""
+    if not lines:
+        return None
+    tax = engine.tax_line(lines, marketplace.tax_rate)
+    every = lines + ([tax] if tax else [])
+    subtotal = engine.total(lines)
+    invoice = Invoice.objects.create(
+        account=account,
+        issuer_id=account.provider_id,
+        marketplace=marketplace,
+        kind=InvoiceKind.CREDIT_NOTE if subtotal < 0 else InvoiceKind.INVOICE,
+        reason=reason,
+        currency=account.currency,
+        tax_rate=marketplace.tax_rate,
+        subtotal=subtotal,
+        tax=tax.amount if tax else Decimal("0.00"),
+        total=engine.total(every),
+        finalize_after=timezone.now()
+        + timedelta(minutes=config_for(marketplace.pk, account.provider_id).review_minutes),
+        run=run,
+        corrects=corrects,
+    )
+    InvoiceLine.objects.bulk_create([_line_row(invoice, line) for line in every])
+    return invoice
+
+
+def _line_row(invoice: Invoice, line: engine.Line) -> InvoiceLine:
+    return InvoiceLine(
+        invoice=invoice,
+        subscription_id=line.subscription_id,
+        kind=line.kind,
+        description=line.description[:300],
+        amount=line.amount,
+        period_start=line.period_start,
+        period_end=line.period_end,
+        rate=line.rate,
+        days=line.days,
+        period_days=line.period_days,
+        coverage=line.coverage,
+        refers_to_id=line.refers_to,
+    )
+
+
+def _finalize_if_due(invoice: Invoice | None) -> Invoice | None:
+    """A document whose review window is zero is finalized at once (after the transaction that made it)."""
+    if invoice is not None and invoice.finalize_after <= timezone.now():
+        return invoice_finalize(invoice_id=invoice.pk)
+    return invoice
+
+
+# --- activation --------------------------------------------------------------------------------
+
+
+def activation_invoice(*, subscription_id: int, activated_at) -> Invoice | None:
+    """`service.activated`: start billing and issue the first invoice at once.
+
+    Monthly cycle: the activation day to the month's end, prorated by days, plus start fees (a whole month when
+    activated on the 1st). Anniversary cycle: one whole period from the activation day. Idempotent: the schedule
+    is one per subscription, so a second delivery issues nothing.
+    """
+    with transaction.atomic():
+        subscription = (
+            Subscription.objects.select_for_update()
+            .select_related("marketplace", "product", "customer")
+            .get(pk=subscription_id)
+        )
+        if BillingSchedule.objects.filter(subscription=subscription).exists():
+            return None
+        activated_on = local_date(_moment(activated_at), subscription.marketplace.time_zone)
+        account = account_for(subscription)
+        config = config_for(subscription.marketplace_id, subscription.provider_id)
+        cycle = config.billing_cycle or subscription.billing_cycle
+        schedule = BillingSchedule.objects.create(
+            subscription=subscription,
+            account=account,
+            cycle=cycle,
+            activated_on=activated_on,
+            billed_until=activated_on,
+        )
+        RateChange.objects.create(
+            schedule=schedule,
+            effective_on=activated_on,
+            monthly_amount=subscription.monthly_amount,
+            product=subscription.product,
+        )
+        terms = terms_for(schedule, rates=[(activated_on, subscription.monthly_amount)], pauses=[])
+        lines = engine.first_invoice_lines(terms)
+        schedule.billed_until = terms.first_period.end
+        schedule.save(update_fields=["billed_until", "updated_at"])
+        invoice = _persist(account, lines, marketplace=subscription.marketplace, reason=InvoiceReason.ACTIVATION)
+    return _finalize_if_due(invoice)
+
+
+# --- changes of service ------------------------------------------------------------------------
+
+
+def _reconcile(schedule: BillingSchedule, *, reason: str, extra: list[engine.Line] = ()) -> Invoice | None:
+    """Bill the difference between what was billed and what is now due (credits and charges) on one document."""
+    terms = terms_for(schedule)
+    lines = engine.reconcile(terms, billed_lines(schedule.subscription_id), schedule.billed_until) + list(extra)
+    return _persist(schedule.account, lines, marketplace=schedule.subscription.marketplace, reason=reason)
+
+
+def _schedule(subscription_id: int) -> BillingSchedule | None:
+    return (
+        BillingSchedule.objects.select_for_update()
+        .select_related("subscription__marketplace", "subscription__product", "account")
+        .filter(subscription_id=subscription_id)
+        .first()
+    )
+
+
+def billing_stop(*, subscription_id: int, deactivated_at) -> Invoice | None:
+    """`service.deactivated`: billing stops at the deactivation day; the subscription's draft charges are voided;
+    unused days of the paid period are refunded on a credit note (when the rules say so); final charges are added.
+    """
+    with transaction.atomic():
+        schedule = _schedule(subscription_id)
+        if schedule is None or schedule.ends_on is not None:
+            return None  # never billed, or stopped already (a second delivery)
+        ends_on = local_date(_moment(deactivated_at), schedule.subscription.marketplace.time_zone)
+        if ends_on < schedule.activated_on:
+            raise ApplicationError(
+                f"The deactivation ({ends_on}) is dated before the activation ({schedule.activated_on}).",
+                code="termination_before_activation",
+            )
+        _void_draft_lines(subscription_id)
+        config = config_for(schedule.subscription.marketplace_id, schedule.account.provider_id)
+        # Without refunds, the days paid for stay paid: billing ends where it had reached.
+        schedule.ends_on = ends_on if config.refund_on_termination else max(ends_on, schedule.billed_until)
+        schedule.save(update_fields=["ends_on", "updated_at"])
+        extra = []
+        if config.recovery_fee and not schedule.equipment_returned:
+            extra.append(
+                engine.Line(
+                    kind=engine.FEE,
+                    amount=config.recovery_fee,
+                    description="Equipment not returned: recovery fee",
+                    subscription_id=subscription_id,
+                )
+            )
+        invoice = _reconcile(schedule, reason=InvoiceReason.FINAL, extra=extra)
+    return _finalize_if_due(invoice)
+
+
+def _void_draft_lines(subscription_id: int) -> None:
+    """Drafts are not yet issued: the subscription's lines on them are voided (a draft left empty is voided)."""
+    drafts = list(
+        Invoice.objects.select_for_update()
+        .filter(status=InvoiceStatus.DRAFT, lines__subscription_id=subscription_id)
+        .distinct()
+    )
+    for draft in drafts:
+        draft.lines.filter(subscription_id=subscription_id).update(voided=True)
+        if not draft.lines.filter(voided=False).exclude(kind=LineKind.TAX).exists():
+            transition_apply(draft, "void", at=timezone.now(), reason="the service was deactivated")
+            draft.save()
+        else:
+            _recompute(draft)
+
+
+def _recompute(invoice: Invoice) -> None:
+    """A draft's tax and totals from its lines (drafts only: finalized invoices never change)."""
+    assert invoice.status == InvoiceStatus.DRAFT
+    lines = [
+        engine.Line(kind=line.kind, amount=line.amount)
+        for line in invoice.lines.filter(voided=False).exclude(kind=LineKind.TAX)
+    ]
+    invoice.lines.filter(kind=LineKind.TAX).delete()
+    tax = engine.tax_line(lines, invoice.tax_rate)
+    if tax:
+        InvoiceLine.objects.create(invoice=invoice, kind=tax.kind, description=tax.description, amount=tax.amount)
+    invoice.subtotal = engine.total(lines)
+    invoice.tax = tax.amount if tax else Decimal("0.00")
+    invoice.total = invoice.subtotal + invoice.tax
+    invoice.kind = InvoiceKind.CREDIT_NOTE if invoice.subtotal < 0 else InvoiceKind.INVOICE
+    invoice.save(update_fields=["subtotal", "tax", "total", "kind", "updated_at"])
+
+
+def _day(at, schedule: BillingSchedule) -> date:
+    if isinstance(at, str):
+        at = parse_datetime(at)
+    if isinstance(at, datetime):
+        return local_date(at, schedule.subscription.marketplace.time_zone)
+    return at
+
+
+def pause_start(*, subscription_id: int, at) -> Invoice | None:
+    """Suspension from `at` (a moment or a day): the paused days are not billed; what was billed ahead for them
+    is credited."""
+    with transaction.atomic():
+        schedule = _schedule(subscription_id)
+        if schedule is None or schedule.pauses.filter(ends_on__isnull=True).exists():
+            return None
+        on = _day(at, schedule)
+        Pause.objects.create(schedule=schedule, starts_on=max(on, schedule.activated_on))
+        invoice = _reconcile(schedule, reason=InvoiceReason.ADJUSTMENT)
+    return _finalize_if_due(invoice)
+
+
+def pause_end(*, subscription_id: int, at) -> Invoice | None:
+    """Resumption from `at`: the days from then to the end of the billed period are charged again."""
+    with transaction.atomic():
+        schedule = _schedule(subscription_id)
+        pause = schedule and schedule.pauses.filter(ends_on__isnull=True).first()
+        if pause is None:
+            return None
+        on = _day(at, schedule)
+        pause.ends_on = max(on, pause.starts_on)
+        pause.save(update_fields=["ends_on", "updated_at"])
+        invoice = _reconcile(schedule, reason=InvoiceReason.ADJUSTMENT)
+    return _finalize_if_due(invoice)
+
+
+def plan_change(*, subscription_id: int, product_id: int, actor=None, today: date | None = None) -> RateChange:
+    """Change the plan: an upgrade takes effect today (the old plan's unused days credited, the new plan's
+    charged, prorated); a downgrade takes effect at the next period. The network follows (`service.modified`).
+    """
+    from marketplace.models import Price, Product
+
+    with transaction.atomic():
+        schedule = _schedule(subscription_id)
+        if schedule is None or schedule.ends_on is not None:
+            raise Conflict("Only a billed, live subscription can change plan.", code="not_billed")
+        subscription = schedule.subscription
+        product = Product.objects.filter(pk=product_id, provider_id=subscription.provider_id).first()
+        if product is None:
+            raise ApplicationError("No such product of this provider.", code="product_not_found")
+        if product.pk == subscription.product_id:
+            raise ApplicationError("The subscription is already on this plan.", code="same_plan")
+        today = today or local_date(timezone.now(), subscription.marketplace.time_zone)
+        price = (
+            Price.objects.filter(product=product, marketplace_id=subscription.marketplace_id, valid_from__lte=today)
+            .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today))
+            .order_by("-valid_from")
+            .first()
+        )
+        if price is None:
+            raise ApplicationError(f"{product.name} has no current price.", code="price_missing")
+        if price.currency != schedule.account.currency:
+            raise ApplicationError(
+                f"{product.name} is priced in {price.currency}; this subscription is billed in "
+                f"{schedule.account.currency}.",
+                code="currency_mismatch",
+            )
+        upgrade = price.monthly_amount > subscription.monthly_amount
+        effective = max(today, schedule.activated_on) if upgrade else schedule.billed_until
+        if RateChange.objects.filter(schedule=schedule, effective_on__gte=today).exists():
+            raise Conflict("The plan of this subscription already changes on that day.", code="plan_change_pending")
+        change = RateChange.objects.create(
+            schedule=schedule,
+            effective_on=effective,
+            monthly_amount=price.monthly_amount,
+            product=product,
+            applied=upgrade,
+        )
+        if upgrade:
+            _apply_plan(subscription, product, price.monthly_amount, actor=actor)
+            invoice = _reconcile(schedule, reason=InvoiceReason.ADJUSTMENT)
+        else:
+            invoice = None
+    _finalize_if_due(invoice)
+    return change
+
+
+def _apply_plan(subscription: Subscription, product, monthly_amount: Decimal, *, actor=None) -> None:
+    old = subscription.product_id
+    subscription.product, subscription.monthly_amount = product, monthly_amount
+    subscription.save(update_fields=["product", "monthly_amount", "updated_at"])
+    events.publish(
+        "subscription.plan_changed",
+        subscription_id=subscription.pk,
+        old_product_id=old,
+        product_id=product.pk,
+        profile=product.service_profile,
+        download_mbps=product.download_mbps,
+        upload_mbps=product.upload_mbps,
+    )
+
+
+def plan_changes_apply(*, today: date) -> int:
+    """Downgrades whose period has come take effect on the subscription (the network follows)."""
+    applied = 0
+    for change in RateChange.objects.filter(applied=False, effective_on__lte=today).select_related(
+        "schedule__subscription", "product"
+    ):
+        with transaction.atomic():
+            locked = RateChange.objects.select_for_update().get(pk=change.pk)
+            if locked.applied:
+                continue
+            locked.applied = True
+            locked.save(update_fields=["applied", "updated_at"])
+            subscription = Subscription.objects.select_for_update().get(pk=change.schedule.subscription_id)
+            _apply_plan(subscription, change.product, change.monthly_amount)
+            applied += 1
+    return applied
+
+
+# --- finalization, numbering, late fees --------------------------------------------------------
+
+
+def _next_number(issuer_id: int, year: int, series: str) -> str:
+    """The next number of the issuer's series for the year, gapless: the sequence row is locked until commit."""
+    InvoiceSequence.objects.get_or_create(issuer_id=issuer_id, year=year, series=series)
+    sequence = InvoiceSequence.objects.select_for_update().get(issuer_id=issuer_id, year=year, series=series)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return f"{series}-{year}-{sequence.last_number:06d}"
+
+
+@transaction.atomic
+def invoice_finalize(*, invoice_id: int, actor=None) -> Invoice:
+    """Number the draft (gapless per issuer, series and year) and freeze it. Publishes invoice.finalized."""
+    invoice = Invoice.objects.select_for_update().select_related("marketplace").get(pk=invoice_id)
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise Conflict(f"Invoice {invoice} is {invoice.get_status_display().lower()}, not a draft.", code="not_draft")
+    today = local_date(timezone.now(), invoice.marketplace.time_zone)
+    config = config_for(invoice.marketplace_id, invoice.issuer_id)
+    series = "CN" if invoice.is_credit_note else "INV"
+    number = _next_number(invoice.issuer_id, today.year, series)
+    due = today + timedelta(days=config.due_days)
+    transition_apply(invoice, "finalize", by=actor, number=number, at=timezone.now(), issued_on=today, due_on=due)
+    invoice.save()
+    events.publish(
+        "invoice.finalized",
+        invoice_id=invoice.pk,
+        account_id=invoice.account_id,
+        provider_id=invoice.issuer_id,
+        total=str(invoice.total),
+        currency=invoice.currency,
+    )
+    return invoice
+
+
+def invoices_finalize_due(*, now: datetime | None = None, limit: int = 5000) -> int:
+    """Drafts whose review window is over are finalized (each in its own transaction)."""
+    now = now or timezone.now()
+    ids = list(
+        Invoice.objects.filter(status=InvoiceStatus.DRAFT, finalize_after__lte=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    done = 0
+    for invoice_id in ids:
+        try:
+            invoice_finalize(invoice_id=invoice_id)
+            done += 1
+        except Conflict:
+            continue  # finalized meanwhile by another run
+    return done
+
+
+@transaction.atomic
+def invoice_void(*, invoice_id: int, actor=None, reason: str = "") -> Invoice:
+    """Void an invoice; its days count as not billed again (the next reconciliation bills what is due)."""
+    if not reason.strip():
+        raise ApplicationError("Say why the invoice is voided.", code="reason_required")
+    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    if invoice.amount_paid:
+        raise Conflict("A paid amount is on this invoice: refund or credit it instead.", code="has_payments")
+    transition_apply(invoice, "void", by=actor, reason=reason, at=timezone.now())
+    invoice.save()
+    invoice.lines.update(voided=True)
+    events.publish("invoice.voided", invoice_id=invoice.pk, account_id=invoice.account_id)
+    return invoice
+
+
+def invoices_mark_late(*, today: date) -> int:
+    """Open invoices past their due day plus the grace days become late, and get their late fee once."""
+    marked = 0
+    candidates = Invoice.objects.filter(
+        status=InvoiceStatus.OPEN, kind=InvoiceKind.INVOICE, due_on__lt=today
+    ).values_list("pk", "marketplace_id", "issuer_id", "due_on")
+    for invoice_id, marketplace_id, issuer_id, due_on in candidates:
+        config = config_for(marketplace_id, issuer_id)
+        if due_on + timedelta(days=config.late_fee_grace_days) >= today:
+            continue
+        if late_invoice(invoice_id=invoice_id, config=config):
+            marked += 1
+    return marked
+
+
+def late_invoice(*, invoice_id: int, config) -> Invoice | None:
+    """Mark one invoice late and charge its late fee on a new invoice (the late one is frozen). Once only."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().select_related("account", "marketplace").get(pk=invoice_id)
+        if invoice.status != InvoiceStatus.OPEN:
+            return None
+        transition_apply(invoice, "mark_late", at=timezone.now(), reason="past due and grace days")
+        invoice.save()
+        rule = engine.LateFeeRule(
+            config.late_fee_kind, config.late_fee_value, config.late_fee_grace_days, config.late_fee_minimum_balance
+        )
+        amount = engine.late_fee(invoice.open_amount, rule)
+        fee = None
+        if amount:
+            line = engine.Line(
+                kind=engine.LATE_FEE,
+                amount=amount,
+                description=f"Late fee for invoice {invoice.number} (due {invoice.due_on})",
+                refers_to=invoice.pk,
+            )
+            try:
+                with transaction.atomic():
+                    fee = _persist(
+                        invoice.account,
+                        [line],
+                        marketplace=invoice.marketplace,
+                        reason=InvoiceReason.LATE_FEE,
+                        corrects=invoice,
+                    )
+            except IntegrityError:
+                fee = None  # charged already
+        events.publish("invoice.late", invoice_id=invoice.pk, account_id=invoice.account_id)
+    _finalize_if_due(fee)
+    return invoice
