@@ -202,11 +202,12 @@ def billing_stop(*, subscription_id: int, deactivated_at) -> Invoice | None:
 
 def _void_draft_lines(subscription_id: int) -> None:
     """Drafts are not yet issued: the subscription's lines on them are voided (a draft left empty is voided)."""
-    drafts = list(
-        Invoice.objects.select_for_update()
-        .filter(status=InvoiceStatus.DRAFT, lines__subscription_id=subscription_id)
-        .distinct()
+    ids = set(
+        InvoiceLine.objects.filter(
+            subscription_id=subscription_id, voided=False, invoice__status=InvoiceStatus.DRAFT
+        ).values_list("invoice_id", flat=True)
     )
+    drafts = list(Invoice.objects.select_for_update().filter(pk__in=ids, status=InvoiceStatus.DRAFT).order_by("pk"))
     for draft in drafts:
         draft.lines.filter(subscription_id=subscription_id).update(voided=True)
         if not draft.lines.filter(voided=False).exclude(kind=LineKind.TAX).exists():
@@ -448,7 +449,8 @@ def late_invoice(*, invoice_id: int, config) -> Invoice | None:
         rule = engine.LateFeeRule(
             config.late_fee_kind, config.late_fee_value, config.late_fee_grace_days, config.late_fee_minimum_balance
         )
-        amount = engine.late_fee(invoice.open_amount, rule)
+        # no fee on a fee
+        amount = engine.late_fee(invoice.open_amount, rule) if invoice.reason != InvoiceReason.LATE_FEE else 0
         fee = None
         if amount:
             line = engine.Line(

@@ -25,6 +25,13 @@ def subscription(w=None, **subscription_fields) -> Subscription:
     return sub
 
 
+def subscriptions(w, *products) -> list[Subscription]:
+    """One order of several products (e.g. internet and TV): one subscription each, on one billing account."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        order = marketplace_services.order_place(request=w.request(*products))[0]
+    return list(Subscription.objects.filter(order_line__order=order).order_by("pk"))
+
+
 def at(day, hour=12, tz="Europe/Stockholm") -> datetime:
     """A moment on a local day of the marketplace."""
     return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(tz))
