@@ -183,6 +183,30 @@ def test_modify_applies_and_verifies_the_new_profile(ordered, simulator, django_
     assert (state["profile"], state["down"], state["up"]) == ("HSI_250_250", 250, 250)
 
 
+def test_a_plan_change_reaches_the_network_verified_once(ordered, simulator, django_capture_on_commit_callbacks):
+    # given: a live service
+    w, ont, service = _activated(ordered, django_capture_on_commit_callbacks)
+    payload = {
+        "subscription_id": service.subscription_id,
+        "profile": "HSI_2000_2000",
+        "download_mbps": 2000,
+        "upload_mbps": 2000,
+    }
+    # when: the plan change is delivered, twice
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            events.publish("subscription.plan_changed", **payload)
+    # then: one modify job, verified on the device
+    from provisioning.choices import JobAction
+
+    job = ProvisioningJob.objects.get(service=service, action=JobAction.MODIFY)
+    assert job.status == JobStatus.SUCCEEDED
+    assert Event.objects.filter(name="service.modified").count() == 1
+    device = requests.get(f"{simulator.url}/_sim/state", timeout=5).json()["onts"][ont.serial]
+    (state,) = device["services"].values()
+    assert (state["profile"], state["down"], state["up"]) == ("HSI_2000_2000", 2000, 2000)
+
+
 def test_a_dead_job_is_retried_from_the_admin(
     ordered, simulator, settings, client, django_user_model, django_capture_on_commit_callbacks
 ):
