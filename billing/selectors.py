@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import F, Q, Sum
+from django.db.models import DecimalField, F, Q, Sum
 
 from billing import engine
 from billing.choices import UNPAID_STATUSES, InvoiceStatus
@@ -77,6 +77,6 @@ def billed_lines(subscription_id: int) -> list[engine.Line]:
 def account_balance(account_ids) -> Decimal:
     """What the customer owes on finalized, unpaid documents (credit notes count against it)."""
     result = Invoice.objects.filter(account_id__in=account_ids, status__in=UNPAID_STATUSES).aggregate(
-        owed=Sum(F("total") - F("amount_paid"))
+        owed=Sum(F("total") - F("amount_paid"), output_field=DecimalField(max_digits=14, decimal_places=2))
     )
-    return result["owed"] or Decimal("0.00")
+    return engine.money(result["owed"] or 0)
