@@ -336,3 +336,40 @@ def test_a_percent_late_fee_respects_the_minimum_balance():
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.LATE
     assert not Invoice.objects.filter(reason=InvoiceReason.LATE_FEE).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_finalization_numbers_gaplessly():
+    import threading
+
+    from django.db import connection
+
+    from tests.marketplace.factories import AddressFactory, world
+
+    # given: eight drafts of one provider, held for review
+    w = world()
+    rules(w.marketplace, review_minutes=60)
+    drafts = []
+    for _ in range(8):
+        w.address = AddressFactory(area=w.area, status=w.address.status)
+        drafts.append(activate(subscription(w), date(2026, 3, 5)))
+    barrier = threading.Barrier(len(drafts))
+
+    def finalize(invoice_id):
+        try:
+            barrier.wait()
+            services.invoice_finalize(invoice_id=invoice_id)
+        finally:
+            connection.close()
+
+    # when: all are finalized at the same moment
+    threads = [threading.Thread(target=finalize, args=(d.pk,)) for d in drafts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # then: numbers 1..8, no gap, no duplicate
+    numbers = sorted(Invoice.objects.filter(issuer=w.provider).values_list("number", flat=True))
+    year = timezone.localdate().year
+    assert numbers == [f"INV-{year}-{n:06d}" for n in range(1, 9)]
