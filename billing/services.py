@@ -416,6 +416,12 @@ def invoice_void(*, invoice_id: int, actor=None, reason: str = "") -> Invoice:
     invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
     if invoice.amount_paid:
         raise Conflict("A paid amount is on this invoice: refund or credit it instead.", code="has_payments")
+    if (
+        Invoice.objects.filter(corrects=invoice, kind=InvoiceKind.CREDIT_NOTE)
+        .exclude(status=InvoiceStatus.VOID)
+        .exists()
+    ):
+        raise Conflict("Credit notes were issued against this invoice: void them first.", code="has_corrections")
     transition_apply(invoice, "void", by=actor, reason=reason, at=timezone.now())
     invoice.save()
     invoice.lines.update(voided=True)
