@@ -305,6 +305,8 @@ def period_lines(terms: Terms, period: Period) -> list[Line]:
     """Charge and promotion lines for one period never billed before (the fast path of the cycle run)."""
     lines = []
     for stream in (RECURRING, PROMOTION):
+        if stream == PROMOTION and (terms.promotion is None or terms.promotion.until <= period.start):
+            continue  # no promotion day in this period
         due = _desired(terms, period, stream)
         lines += _lines_for(terms, period, stream, _runs(sorted(due.items())), +1)
     return lines

@@ -83,7 +83,13 @@ def billing_chunk(*, run_id: int | None, account_ids: list[int], as_of: date) ->
             schedule.billed_until = until
             by_account[schedule.account_id].append((schedule, lines))
         invoices, rows = _invoices(run_id, by_account)
-        BillingSchedule.objects.bulk_update(schedules, ["billed_until"], batch_size=1000)
+        # One UPDATE per day billed until (a run moves nearly all schedules to the same day): bulk_update's CASE
+        # per row took a quarter of the chunk's time.
+        advanced = defaultdict(list)
+        for schedule in schedules:
+            advanced[schedule.billed_until].append(schedule.pk)
+        for until, ids in advanced.items():
+            BillingSchedule.objects.filter(pk__in=ids).update(billed_until=until)
         if run_id:
             transaction.on_commit(lambda: _chunk_done(run_id, len(invoices), len(rows)))
     return len(invoices), len(rows)
@@ -148,7 +154,12 @@ def _finish(run_id: int) -> None:
 def preview(*, as_of: date, limit: int | None = None) -> list[tuple[BillingSchedule, list[engine.Line]]]:
     """What a run for `as_of` would bill, without writing anything (run_billing --dry-run)."""
     result = []
-    schedules = _due(as_of).select_related("subscription__product", "account__customer").order_by("pk")
+    schedules = (
+        _due(as_of)
+        .select_related("subscription__product", "subscription__marketplace", "account__customer")
+        .prefetch_related("rate_changes", "pauses")
+        .order_by("pk")
+    )
     for schedule in schedules[:limit] if limit else schedules:
         terms = terms_for(schedule)
         lines, until = [], schedule.billed_until

@@ -1,0 +1,565 @@
+"""Benchmark: the monthly billing run over N active subscriptions (PostgreSQL), default 100,000.
+
+The data set is built with set-based SQL in a dedicated database (`<DATABASE_URL's name>_billing`, or
+COS_BENCH_BILLING_DATABASE_URL), dropped at the end. Every schedule has `billed_until` = the run day (1 March), so all
+are due for March. The mix: one customer in four also has TV on the same account (one invoice, several lines); two
+marketplaces with different tax rates; 10% activated in mid-February (their first invoice was prorated), 5% on the
+anniversary cycle; 15% on promotions (50% off for three months, 100 off for six, one free month), those ending in
+March prorated; 10% upgraded in February, 5% with a downgrade taking effect on the 1st; 1% paused (billed nothing);
+1% terminated (not due).
+
+The run (`billing_run` with every chunk billed by `billing_chunk` in this process, or with --workers N by N real
+Celery worker processes on Redis) is timed at N/10 and N. Baseline measured in the same run: COPY of the same invoice
+and line rows into temporary tables of the same shape (columns and indexes).
+Targets: rows/s >= 5% of COPY's; peak memory of the process bounded by the chunk, not by N (beyond the list of due
+account ids that the run splits into chunks, a few bytes per account).
+"""
+
+import argparse
+import gc
+import io
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, django_setup, verdict  # noqa: E402
+
+AS_OF = date(2026, 3, 1)
+BROKER = os.environ.get("COS_BENCH_BILLING_REDIS_URL", "redis://127.0.0.1:6379/11")
+# internet 100/250/500/1000 and TV; a provider's prices differ a little from the other's
+AMOUNTS = [Decimal(a) for a in ("299", "399", "499", "699", "199", "289", "379", "489", "649", "179")]
+TAX_RATES = (Decimal("0.25"), Decimal("0.12"))
+
+
+# --- a database of its own ---------------------------------------------------------------------
+
+
+def dedicated_database_url(suffix: str = "billing") -> str:
+    """COS_BENCH_BILLING_DATABASE_URL, else DATABASE_URL's database name + `_billing` on the same server."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("benchmarks run on PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/cos_bench")
+    explicit = os.environ.get(f"COS_BENCH_{suffix.upper()}_DATABASE_URL")
+    if explicit:
+        return explicit
+    base, _, rest = url.rpartition("/")
+    name, sep, query = rest.partition("?")
+    return f"{base}/{name}_{suffix}{sep}{query}"
+
+
+def _admin(url: str):
+    import environ
+    import psycopg2
+
+    config = environ.Env.db_url_config(url)
+    admin = psycopg2.connect(
+        dbname="postgres",
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
+        host=config["HOST"] or None,
+        port=config["PORT"] or None,
+    )
+    admin.autocommit = True
+    return admin, config["NAME"]
+
+
+def database_drop(url: str) -> None:
+    """Drop the benchmark's own database (its name must say it is one)."""
+    admin, name = _admin(url)
+    if "bench" not in name:
+        sys.exit(f"refusing to drop {name!r}: a benchmark database's name contains 'bench'")
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def dedicated_setup(*, suffix: str, broker: str | None) -> str:
+    """Point Django at a fresh database of the benchmark's own (created and migrated); returns its URL."""
+    url = dedicated_database_url(suffix)
+    if url == os.environ["DATABASE_URL"]:
+        sys.exit("the billing benchmarks need a database of their own (it is dropped at the end)")
+    database_drop(url)
+    os.environ["DATABASE_URL"] = url
+    django_setup(broker=broker)
+    return url
+
+
+def dedicated_teardown(url: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    database_drop(url)
+
+
+# --- a real Celery worker ----------------------------------------------------------------------
+
+
+def worker_start(*, broker: str, concurrency: int, env: dict | None = None) -> subprocess.Popen:
+    """A Celery worker of `concurrency` processes on `broker` (flushed first), answering before this returns."""
+    import redis
+
+    from cos.celery import app
+
+    redis.Redis.from_url(broker).flushdb()
+    worker = subprocess.Popen(
+        [str(ROOT / ".venv/bin/celery"), "-A", "cos", "worker", "-l", "WARNING", "-c", str(concurrency)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,  # the banner; warnings and errors go to stderr
+        env={
+            **os.environ,
+            "DEBUG": "false",
+            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench"),
+            "REDIS_URL": broker,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            **(env or {}),
+        },
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            raise SystemExit("the Celery worker did not start")
+    return worker
+
+
+def worker_stop(worker: subprocess.Popen, broker: str) -> None:
+    import redis
+
+    worker.terminate()
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+    redis.Redis.from_url(broker).flushdb()
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+
+def _peak_reset() -> bool:
+    """Reset the process's peak resident set (Linux); False where it cannot be reset."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _memory_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak since the last reset) in MB; getrusage's lifetime peak elsewhere."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- the data set ------------------------------------------------------------------------------
+
+
+def _world() -> dict:
+    """Two providers on two marketplaces (different tax rates), four internet products and TV each, prices."""
+    from billing.models import BillingConfig
+    from cos.models import Area, Organization
+    from marketplace.models import ContractTerm, Marketplace, Price, Product
+
+    area = Area.objects.create(code="BBILL", name="Billing benchmark")
+    marketplaces = [
+        Marketplace.objects.create(
+            slug=f"bench-billing-{i}", name=f"Bench billing {i}", segment=segment, currency="SEK", tax_rate=rate
+        )
+        for i, (segment, rate) in enumerate(zip(("residential", "business"), TAX_RATES, strict=True))
+    ]
+    providers, products, prices = [], [], []
+    for p in range(2):
+        provider = Organization.objects.create(slug=f"bench-bill-{p}", name=f"Bench ISP {p}", kind="service_provider")
+        providers.append(provider)
+        term = ContractTerm.objects.create(provider=provider, name="none")
+        for i, (category, speed) in enumerate(
+            (("internet", 100), ("internet", 250), ("internet", 500), ("internet", 1000), ("tv", None))
+        ):
+            product = Product.objects.create(
+                provider=provider,
+                name=f"Fiber {speed}" if speed else "TV Bas",
+                category=category,
+                download_mbps=speed,
+                upload_mbps=speed,
+                service_profile=f"HSI_{speed}" if speed else "IPTV",
+                requires_category="" if speed else "internet",
+                term=term,
+            )
+            products.append(product.pk)
+            for marketplace in marketplaces:
+                prices.append(
+                    Price.objects.create(
+                        product=product,
+                        marketplace=marketplace,
+                        monthly_amount=AMOUNTS[p * 5 + i],
+                        start_fee=Decimal("0"),
+                        currency="SEK",
+                        valid_from=date(2024, 1, 1),
+                    ).pk
+                )
+    for marketplace in marketplaces:
+        # drafts wait a week for review: the run only issues drafts, as in production
+        BillingConfig.objects.create(marketplace=marketplace, review_minutes=7 * 24 * 60)
+    return {
+        "area": area.pk,
+        "marketplaces": [m.pk for m in marketplaces],
+        "providers": [p.pk for p in providers],
+        "products": products,
+        "prices": prices,
+    }
+
+
+BILLING_TABLES = "billing_invoiceline, billing_invoice, billing_billingrun"
+DATA_TABLES = (
+    "billing_pause, billing_ratechange, billing_billingschedule, billing_billingaccount, marketplace_subscription, "
+    "marketplace_orderline, marketplace_order, cos_customer, cos_addressobject"
+)
+
+# One row per subscription g; a customer c has one address and one account (g % 5 = 0: TV beside g - 1's internet).
+PLAN = """
+CREATE TEMP TABLE bench_plan AS
+SELECT g, c, k, pv, mk, pi, pv * 5 + pi + 1 AS product_index, (pv * 5 + pi) * 2 + mk + 1 AS price_index,
+    (%(amounts)s::numeric[])[pv * 5 + pi + 1] AS amount,
+    CASE WHEN k BETWEEN 10 AND 14 THEN 'anniversary' ELSE 'monthly' END AS cycle,
+    CASE
+        WHEN k < 10 THEN date '2026-02-02' + g %% 26              -- mid-February: the first invoice was prorated
+        WHEN k < 15 THEN make_date(2025, 1 + g %% 12, 1)         -- anniversary, on the 1st
+        WHEN k BETWEEN 20 AND 27 THEN date '2025-12-02' + g %% 58 -- 50%% off for 3 months, some ending in March
+        WHEN k BETWEEN 28 AND 31 THEN date '2025-10-01' + g %% 120
+        WHEN k BETWEEN 32 AND 34 THEN date '2026-02-02' + g %% 26 -- a free month, ending in March
+        ELSE date '2024-01-01' + g %% 760
+    END AS activated_on,
+    CASE WHEN k BETWEEN 20 AND 27 THEN 'percent_off' WHEN k BETWEEN 28 AND 31 THEN 'amount_off'
+        WHEN k BETWEEN 32 AND 34 THEN 'free_months' ELSE '' END AS promotion_kind,
+    CASE WHEN k BETWEEN 20 AND 27 THEN 50 WHEN k BETWEEN 28 AND 31 THEN 100 END::numeric AS promotion_value,
+    CASE WHEN k BETWEEN 20 AND 27 THEN 3 WHEN k BETWEEN 28 AND 31 THEN 6 WHEN k BETWEEN 32 AND 34 THEN 1 END
+        AS promotion_periods
+FROM (
+    SELECT g, c, g %% 100 AS k, c %% 2 AS pv, CASE WHEN c %% 3 = 0 THEN 1 ELSE 0 END AS mk,
+        CASE WHEN g %% 5 = 0 THEN 4 ELSE g %% 4 END AS pi
+    FROM (SELECT g, g - g / 5 AS c FROM generate_series(1, %(n)s) AS g) AS numbered
+) AS s
+"""
+
+INSERTS = (
+    """
+    INSERT INTO cos_customer (id, created_at, updated_at, customer_type, first_name, last_name, company_name, email,
+        phone, billing_street, billing_postal_code, billing_city, billing_country)
+    SELECT DISTINCT ON (bench_plan.c) c, now(), now(), CASE mk WHEN 1 THEN 'business' ELSE 'residential' END,
+        'Kund', c::text, '', 'kund' || c || '@bench.example', '', 'Fakturagatan ' || c, '11111', 'Benchby', 'SE'
+    FROM bench_plan ORDER BY bench_plan.c
+    """,
+    """
+    INSERT INTO cos_addressobject (id, created_at, updated_at, external_id, street, house_number, suffix, unit,
+        postal_code, city, country, building_type, units, status, circuit_id, circuit_name, extra, area_id)
+    SELECT DISTINCT ON (bench_plan.c) c, now(), now(), 'BBILL-' || c, 'Fakturagatan', 1 + c %% 500, '', (c / 500)::text,
+        '11111', 'Benchby', 'SE', 'single_family', 1, 'connected', '', '', '{}', %(area)s
+    FROM bench_plan ORDER BY bench_plan.c
+    """,
+    """
+    INSERT INTO marketplace_order (id, created_at, updated_at, status, channel, idempotency_key, request_fingerprint,
+        preferred_install_slot, is_preorder, rejection_reason, cancellation_reason, address_id, customer_id,
+        marketplace_id, provider_id)
+    SELECT g, now(), now(), 'completed', 'api', '', '', 'any', false, '', '', c, c,
+        (%(marketplaces)s::bigint[])[mk + 1], (%(providers)s::bigint[])[pv + 1]
+    FROM bench_plan
+    """,
+    """
+    INSERT INTO marketplace_orderline (id, created_at, updated_at, category, monthly_amount, start_fee, currency,
+        promotion_kind, promotion_value, promotion_periods, minimum_months, notice_days, order_id, price_id, product_id)
+    SELECT g, now(), now(), CASE pi WHEN 4 THEN 'tv' ELSE 'internet' END, amount, 0, 'SEK', promotion_kind,
+        promotion_value, promotion_periods, 0, 30, g, (%(prices)s::bigint[])[price_index],
+        (%(products)s::bigint[])[product_index]
+    FROM bench_plan
+    """,
+    """
+    INSERT INTO marketplace_subscription (id, created_at, updated_at, category, status, monthly_amount, start_fee,
+        currency, promotion_kind, promotion_value, promotion_periods, minimum_months, notice_days, billing_cycle,
+        activated_at, address_id, customer_id, marketplace_id, order_line_id, product_id, provider_id)
+    SELECT g, now(), now(), CASE pi WHEN 4 THEN 'tv' ELSE 'internet' END,
+        CASE k WHEN 60 THEN 'suspended' ELSE 'active' END,
+        CASE WHEN k BETWEEN 50 AND 54 THEN amount + 100 ELSE amount END, 0, 'SEK', promotion_kind, promotion_value,
+        promotion_periods, 0, 30, cycle, activated_on + time '10:00', c, c, (%(marketplaces)s::bigint[])[mk + 1], g,
+        (%(products)s::bigint[])[product_index], (%(providers)s::bigint[])[pv + 1]
+    FROM bench_plan
+    """,
+    """
+    INSERT INTO billing_billingaccount (id, created_at, updated_at, currency, billing_cycle, collection, delivery,
+        invoice_email, customer_id, provider_id)
+    SELECT DISTINCT ON (bench_plan.c) c, now(), now(), 'SEK', 'monthly', 'manual', 'email',
+        'kund' || c || '@bench.example', c, (%(providers)s::bigint[])[pv + 1]
+    FROM bench_plan ORDER BY bench_plan.c
+    """,
+    """
+    INSERT INTO billing_billingschedule (id, created_at, updated_at, cycle, activated_on, ends_on, billed_until,
+        equipment_returned, account_id, subscription_id)
+    SELECT g, now(), now(), cycle, activated_on, CASE k WHEN 62 THEN date '2026-02-20' END, %(as_of)s, true, c, g
+    FROM bench_plan
+    """,
+    """
+    INSERT INTO billing_ratechange (id, created_at, updated_at, effective_on, monthly_amount, applied, product_id,
+        schedule_id)
+    SELECT g, now(), now(), activated_on,
+        CASE WHEN k BETWEEN 40 AND 49 THEN amount - 100 WHEN k BETWEEN 50 AND 54 THEN amount + 100 ELSE amount END,
+        true, (%(products)s::bigint[])[product_index], g
+    FROM bench_plan
+    UNION ALL  -- upgrades in February (already billed), downgrades from the 1st (billed in this run)
+    SELECT %(n)s + g, now(), now(), CASE WHEN k < 50 THEN date '2026-02-10' + g %% 15 ELSE %(as_of)s END, amount,
+        k < 50, (%(products)s::bigint[])[product_index], g
+    FROM bench_plan WHERE k BETWEEN 40 AND 54
+    """,
+    """
+    INSERT INTO billing_pause (id, created_at, updated_at, starts_on, ends_on, schedule_id)
+    SELECT g, now(), now(), CASE k WHEN 60 THEN date '2026-02-10' ELSE date '2025-11-03' END,
+        CASE k WHEN 61 THEN date '2025-11-20' END, g
+    FROM bench_plan WHERE k IN (60, 61)
+    """,
+)
+
+SEQUENCED = (
+    "cos_customer",
+    "cos_addressobject",
+    "marketplace_order",
+    "marketplace_orderline",
+    "marketplace_subscription",
+    "billing_billingaccount",
+    "billing_billingschedule",
+    "billing_ratechange",
+    "billing_pause",
+)
+
+
+def data_set(world: dict, n: int) -> float:
+    """N subscriptions due on AS_OF, with their customers, accounts, schedules and rates; returns seconds taken."""
+    from django.db import connection
+
+    start = time.perf_counter()
+    params = {**world, "n": n, "as_of": AS_OF, "amounts": AMOUNTS}
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {BILLING_TABLES}, {DATA_TABLES} RESTART IDENTITY CASCADE")
+        cursor.execute("DROP TABLE IF EXISTS bench_plan")
+        cursor.execute(PLAN, params)
+        for sql in INSERTS:
+            cursor.execute(sql, params)
+        for table in SEQUENCED:
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+            )
+        cursor.execute("DROP TABLE bench_plan")
+        cursor.execute("VACUUM ANALYZE")
+    return time.perf_counter() - start
+
+
+def billing_reset() -> None:
+    """Back to before the run: no invoices, every schedule due again."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {BILLING_TABLES} RESTART IDENTITY CASCADE")
+        cursor.execute("UPDATE billing_billingschedule SET billed_until = %s", [AS_OF])
+        cursor.execute("VACUUM ANALYZE billing_billingschedule")
+
+
+# --- the run and its baseline ------------------------------------------------------------------
+
+
+def _bill_in_process(run_id: int, account_ids: list[int], as_of: date) -> None:
+    from billing.runs import billing_chunk
+
+    billing_chunk(run_id=run_id, account_ids=account_ids, as_of=as_of)
+
+
+def run_in_process(chunk_size: int, profile: bool = False) -> tuple[float, float, float]:
+    """(seconds, MB resident before, peak MB during) of the whole run, chunks billed one after the other here."""
+    from billing.runs import billing_run
+
+    gc.collect()
+    reset = _peak_reset()
+    before = _memory_mb("VmRSS")
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    start = time.perf_counter()
+    run = billing_run(as_of=AS_OF, chunk_size=chunk_size, dispatch=_bill_in_process)
+    elapsed = time.perf_counter() - start
+    if profiler:
+        profiler.disable()
+        import pstats
+
+        print(f"-- profile of the in-process run (chunks of {chunk_size}) --")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    run.refresh_from_db()
+    assert run.status == "done", run.status
+    return elapsed, before, _memory_mb("VmHWM" if reset else "ru_maxrss")
+
+
+def run_on_workers(chunk_size: int) -> float:
+    """Seconds of the whole run, chunks sent to Celery and billed by the worker processes."""
+    from billing.models import BillingRun
+    from billing.runs import billing_run
+
+    start = time.perf_counter()
+    run = billing_run(as_of=AS_OF, chunk_size=chunk_size)
+    deadline = time.monotonic() + 900
+    while not BillingRun.objects.filter(pk=run.pk, status="done").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the workers did not finish the run")
+        time.sleep(0.05)
+    return time.perf_counter() - start
+
+
+def billed() -> tuple[int, int, Decimal]:
+    from django.db.models import Sum
+
+    from billing.models import BillingSchedule, Invoice, InvoiceLine
+    from billing.runs import due_account_ids
+
+    assert not due_account_ids(AS_OF), "schedules left due after the run"
+    assert not BillingSchedule.objects.filter(billed_until=AS_OF, ends_on__isnull=True).exists()
+    return (
+        Invoice.objects.count(),
+        InvoiceLine.objects.count(),
+        Invoice.objects.aggregate(s=Sum("total"))["s"],
+    )
+
+
+def copy_baseline() -> float:
+    """Seconds to COPY the run's invoice and line rows into temporary tables of the same columns and indexes."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        invoices, lines = io.StringIO(), io.StringIO()
+        cursor.copy_expert("COPY billing_invoice TO STDOUT", invoices)
+        cursor.copy_expert("COPY billing_invoiceline TO STDOUT", lines)
+        invoices.seek(0)
+        lines.seek(0)
+        cursor.execute("CREATE TEMP TABLE bench_invoice_copy (LIKE billing_invoice INCLUDING ALL)")
+        cursor.execute("CREATE TEMP TABLE bench_invoiceline_copy (LIKE billing_invoiceline INCLUDING ALL)")
+        start = time.perf_counter()
+        cursor.copy_expert("COPY bench_invoice_copy FROM STDIN", invoices)
+        cursor.copy_expert("COPY bench_invoiceline_copy FROM STDIN", lines)
+        elapsed = time.perf_counter() - start
+        cursor.execute("DROP TABLE bench_invoice_copy, bench_invoiceline_copy")
+    return elapsed
+
+
+def _line_mix() -> str:
+    from django.db.models import Count
+
+    from billing.models import InvoiceLine
+
+    counts = dict(InvoiceLine.objects.values_list("kind").annotate(n=Count("id")).order_by())
+    return ", ".join(f"{kind} {count:,}" for kind, count in sorted(counts.items()))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=int(os.environ.get("COS_BENCH_BILLING_N", "100000")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("COS_BENCH_BILLING_WORKERS", "0")))
+    parser.add_argument("--chunk-size", type=int, help="accounts per chunk (default: billing.runs.CHUNK_SIZE)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the in-process run at the largest size")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database for a look afterwards")
+    args = parser.parse_args(argv)
+    sizes = (args.n // 10, args.n)
+
+    url = dedicated_setup(suffix="billing", broker=BROKER if args.workers else None)
+    from billing.runs import CHUNK_SIZE
+
+    args.chunk_size = args.chunk_size or CHUNK_SIZE
+    worker = None
+    results: dict = {}
+    try:
+        world = _world()
+        if args.workers:
+            worker = worker_start(broker=BROKER, concurrency=args.workers)
+        print(
+            f"== billing run for {AS_OF} (PostgreSQL, chunks of {args.chunk_size} accounts"
+            f"{f', and on {args.workers} Celery worker processes' if args.workers else ''}) =="
+        )
+        for size in sizes:
+            setup = data_set(world, size)
+            seconds, before, peak = run_in_process(args.chunk_size, profile=args.profile and size == sizes[-1])
+            invoices, lines, amount = billed()
+            mix = _line_mix()
+            copy = copy_baseline()
+            row = {"seconds": seconds, "invoices": invoices, "lines": lines, "copy": copy, "rss": before, "peak": peak}
+            if args.workers:
+                billing_reset()
+                row["workers"] = run_on_workers(args.chunk_size)
+                assert billed() == (invoices, lines, amount), "the workers billed differently"
+            results[size] = row
+            print(
+                f"{size:,} subscriptions (set up in {setup:.1f} s): {invoices:,} invoices, {lines:,} lines "
+                f"({mix}), {amount:,} SEK"
+            )
+        print()
+        print(
+            f"{'subscriptions':>13} {'seconds':>8} {'invoices/s':>10} {'rows/s':>9} {'COPY s':>7} {'COPY rows/s':>12} "
+            f"{'ratio':>6} {'RSS MB':>7} {'peak MB':>8} {'growth':>7}"
+            + (f" {'workers s':>9} {'inv/s':>7} {'rows/s':>8}" if args.workers else "")
+        )
+        for size, r in results.items():
+            rows = r["invoices"] + r["lines"]
+            line = (
+                f"{size:>13,} {r['seconds']:>8.2f} {r['invoices'] / r['seconds']:>10,.0f} {rows / r['seconds']:>9,.0f} "
+                f"{r['copy']:>7.2f} {rows / r['copy']:>12,.0f} {r['copy'] / r['seconds']:>6.1%} {r['rss']:>7.0f} "
+                f"{r['peak']:>8.0f} {r['peak'] - results[sizes[0]]['rss']:>7.1f}"
+            )
+            if args.workers:
+                line += f" {r['workers']:>9.2f} {r['invoices'] / r['workers']:>7,.0f} {rows / r['workers']:>8,.0f}"
+            print(line)
+        small, large = results[sizes[0]], results[sizes[1]]
+        scaling = large["seconds"] / small["seconds"]
+        # above the resident set before the first run, which also pays the one-time costs (imports, caches)
+        growth_small = max(small["peak"] - small["rss"], 1.0)
+        growth_large = large["peak"] - small["rss"]
+        ratio = large["copy"] / large["seconds"]
+        print(
+            f"{sizes[1]:,} / {sizes[0]:,} time: {scaling:.2f}x; {10 * sizes[1]:,} subscriptions extrapolated: "
+            f"{large['seconds'] * scaling:,.0f} s in process"
+            + (
+                f", {large['workers'] * large['workers'] / small['workers']:,.0f} s on the workers"
+                if args.workers
+                else ""
+            )
+        )
+        print(
+            f"rows/s vs COPY target >= 5%: {ratio:.1%}  {verdict(ratio >= 0.05)}"
+            + (f" (workers: {large['copy'] / large['workers']:.1%})" if args.workers else "")
+        )
+        print(
+            f"peak memory above the start of the first run: {growth_small:.1f} MB at {sizes[0]:,}, "
+            f"{growth_large:.1f} MB at {sizes[1]:,} ({growth_large / growth_small:.1f}x for 10x the subscriptions; "
+            f"target < 3x, where 10x would be linear)  {verdict(growth_large < 3 * growth_small)}"
+        )
+    finally:
+        if worker is not None:
+            worker_stop(worker, BROKER)
+        if not args.keep:
+            dedicated_teardown(url)
+    return results
+
+
+if __name__ == "__main__":
+    main()
