@@ -267,16 +267,17 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
 
         return action_with_form(self, request, queryset, form_class=ReasonForm, title="Void invoices", apply=apply)
 
-    @admin.action(description="Credit (a credit note, with a reason code)", permissions=["override_pricing"])
-    def credit(self, request, queryset):
+    def _amount_override(self, request, queryset, *, service, done: str, title: str):
+        """An override with an amount and a reason code (credit, discount), applied to each selected invoice."""
+
         def apply(data):
             for invoice in queryset.order_by("pk"):
                 _report(
                     self,
                     request,
                     invoice,
-                    f"credited {data['amount']} plus tax on a credit note.",
-                    overrides.invoice_credit,
+                    done.format(amount=data["amount"]),
+                    service,
                     invoice_id=invoice.pk,
                     amount=data["amount"],
                     reason_code=data["reason_code"],
@@ -284,26 +285,27 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
                     note=data["note"],
                 )
 
-        return action_with_form(self, request, queryset, form_class=AmountForm, title="Credit invoices", apply=apply)
+        return action_with_form(self, request, queryset, form_class=AmountForm, title=title, apply=apply)
+
+    @admin.action(description="Credit (a credit note, with a reason code)", permissions=["override_pricing"])
+    def credit(self, request, queryset):
+        return self._amount_override(
+            request,
+            queryset,
+            service=overrides.invoice_credit,
+            done="credited {amount} plus tax on a credit note.",
+            title="Credit invoices",
+        )
 
     @admin.action(description="Discount (with a reason code)", permissions=["override_pricing"])
     def discount(self, request, queryset):
-        def apply(data):
-            for invoice in queryset.order_by("pk"):
-                _report(
-                    self,
-                    request,
-                    invoice,
-                    f"discounted {data['amount']} plus tax.",
-                    overrides.invoice_discount,
-                    invoice_id=invoice.pk,
-                    amount=data["amount"],
-                    reason_code=data["reason_code"],
-                    actor=request.user,
-                    note=data["note"],
-                )
-
-        return action_with_form(self, request, queryset, form_class=AmountForm, title="Discount invoices", apply=apply)
+        return self._amount_override(
+            request,
+            queryset,
+            service=overrides.invoice_discount,
+            done="discounted {amount} plus tax.",
+            title="Discount invoices",
+        )
 
     @admin.action(description="Write off (late invoices, with a reason code)", permissions=["override_pricing"])
     def write_off(self, request, queryset):

@@ -25,7 +25,6 @@ class InvoiceStatus(models.TextChoices):
     UNCOLLECTIBLE = "uncollectible", "Uncollectible"
 
 
-FINALIZED_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.LATE, InvoiceStatus.UNCOLLECTIBLE)
 UNPAID_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.LATE)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -312,6 +312,18 @@ def period_lines(terms: Terms, period: Period) -> list[Line]:
     return lines
 
 
+def due_lines(terms: Terms, billed_until: date, as_of: date) -> tuple[list[Line], date]:
+    """The periods begun by `as_of` and not billed yet (from `billed_until`, up to the deactivation), and the first
+    day left unbilled after them."""
+    lines, until = [], billed_until
+    stop = terms.ends_on or date.max
+    while until <= as_of and until < stop:
+        period = terms.period_of(until)
+        lines += period_lines(terms, period)
+        until = period.end
+    return lines, until
+
+
 def first_invoice_lines(terms: Terms) -> list[Line]:
     """At activation: the start fee and the first period (prorated on the monthly cycle unless on the 1st)."""
     lines = []
@@ -355,14 +367,3 @@ def late_fee(open_amount: Decimal, rule: LateFeeRule) -> Decimal:
     if rule.kind == "fixed":
         return money(rule.value)
     return money(open_amount * rule.value / 100)
-
-
-@dataclass
-class Draft:
-    """Lines for one invoice (or credit note, when the total is negative), before they are persisted."""
-
-    lines: list[Line] = field(default_factory=list)
-
-    @property
-    def total(self) -> Decimal:
-        return total(self.lines)

@@ -8,18 +8,17 @@ another worker holds), so an interrupted run is simply run again, and a rerun fi
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from billing import engine
-from billing.choices import InvoiceKind, InvoiceReason, RunStatus
+from billing.choices import InvoiceReason, RunStatus
 from billing.models import BillingRun, BillingSchedule, Invoice, InvoiceLine, Pause, RateChange
 from billing.selectors import config_for, terms_for
-from billing.services import _line_row
+from billing.services import _line_row, invoice_draft_build
 
 CHUNK_SIZE = 500
 
@@ -73,14 +72,7 @@ def billing_chunk(*, run_id: int | None, account_ids: list[int], as_of: date) ->
         by_account: dict[int, list] = defaultdict(list)
         for schedule in schedules:
             terms = terms_for(schedule, rates=rates[schedule.pk], pauses=pauses[schedule.pk])
-            lines = []
-            until = schedule.billed_until
-            stop = schedule.ends_on or date.max
-            while until <= as_of and until < stop:
-                period = terms.period_of(until)
-                lines += engine.period_lines(terms, period)
-                until = period.end
-            schedule.billed_until = until
+            lines, schedule.billed_until = engine.due_lines(terms, schedule.billed_until, as_of)
             by_account[schedule.account_id].append((schedule, lines))
         invoices, rows = _invoices(run_id, by_account)
         # One UPDATE per day billed until (a run moves nearly all schedules to the same day): bulk_update's CASE
@@ -96,33 +88,23 @@ def billing_chunk(*, run_id: int | None, account_ids: list[int], as_of: date) ->
 
 
 def _invoices(run_id, by_account) -> tuple[list[Invoice], list[InvoiceLine]]:
-    now = timezone.now()
     invoices, pending = [], []
     configs = {}
     for items in by_account.values():
         lines = [line for _, schedule_lines in items for line in schedule_lines]
         if not lines:
             continue
-        schedule = items[0][0]
-        marketplace = schedule.subscription.marketplace
-        key = (marketplace.pk, schedule.account.provider_id)
+        account = items[0][0].account
+        marketplace = items[0][0].subscription.marketplace
+        key = (marketplace.pk, account.provider_id)
         if key not in configs:
             configs[key] = config_for(*key)
-        tax = engine.tax_line(lines, marketplace.tax_rate)
-        every = lines + ([tax] if tax else [])
-        subtotal = engine.total(lines)
-        invoice = Invoice(
-            account=schedule.account,
-            issuer_id=schedule.account.provider_id,
+        invoice, every = invoice_draft_build(
+            account,
+            lines,
             marketplace=marketplace,
-            kind=InvoiceKind.CREDIT_NOTE if subtotal < 0 else InvoiceKind.INVOICE,
             reason=InvoiceReason.CYCLE,
-            currency=schedule.account.currency,
-            tax_rate=marketplace.tax_rate,
-            subtotal=subtotal,
-            tax=tax.amount if tax else Decimal("0.00"),
-            total=engine.total(every),
-            finalize_after=now + timedelta(minutes=configs[key].review_minutes),
+            review_minutes=configs[key].review_minutes,
             run_id=run_id,
         )
         invoices.append(invoice)
@@ -161,12 +143,6 @@ def preview(*, as_of: date, limit: int | None = None) -> list[tuple[BillingSched
         .order_by("pk")
     )
     for schedule in schedules[:limit] if limit else schedules:
-        terms = terms_for(schedule)
-        lines, until = [], schedule.billed_until
-        stop = schedule.ends_on or date.max
-        while until <= as_of and until < stop:
-            period = terms.period_of(until)
-            lines += engine.period_lines(terms, period)
-            until = period.end
+        lines, _ = engine.due_lines(terms_for(schedule), schedule.billed_until, as_of)
         result.append((schedule, lines))
     return result

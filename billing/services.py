@@ -46,22 +46,21 @@ def account_for(subscription: Subscription) -> BillingAccount:
     return account
 
 
-def _persist(
+def invoice_draft_build(
     account: BillingAccount,
     lines: list[engine.Line],
     *,
     marketplace,
     reason: str,
-    run=None,
+    review_minutes: int,
+    run_id: int | None = None,
     corrects: Invoice | None = None,
-) -> Invoice | None:
-    """A draft invoice (or credit note, when the lines total below zero) with its tax line; none for no lines."""
-    if not lines:
-        return None
+) -> tuple[Invoice, list[engine.Line]]:
+    """An unsaved draft for these lines with its tax line added: a credit note when they total below zero."""
     tax = engine.tax_line(lines, marketplace.tax_rate)
     every = lines + ([tax] if tax else [])
     subtotal = engine.total(lines)
-    invoice = Invoice.objects.create(
+    invoice = Invoice(
         account=account,
         issuer_id=account.provider_id,
         marketplace=marketplace,
@@ -72,11 +71,33 @@ def _persist(
         subtotal=subtotal,
         tax=tax.amount if tax else Decimal("0.00"),
         total=engine.total(every),
-        finalize_after=timezone.now()
-        + timedelta(minutes=config_for(marketplace.pk, account.provider_id).review_minutes),
-        run=run,
+        finalize_after=timezone.now() + timedelta(minutes=review_minutes),
+        run_id=run_id,
         corrects=corrects,
     )
+    return invoice, every
+
+
+def _persist(
+    account: BillingAccount,
+    lines: list[engine.Line],
+    *,
+    marketplace,
+    reason: str,
+    corrects: Invoice | None = None,
+) -> Invoice | None:
+    """A draft invoice (or credit note) with its lines saved; none for no lines."""
+    if not lines:
+        return None
+    invoice, every = invoice_draft_build(
+        account,
+        lines,
+        marketplace=marketplace,
+        reason=reason,
+        review_minutes=config_for(marketplace.pk, account.provider_id).review_minutes,
+        corrects=corrects,
+    )
+    invoice.save()
     InvoiceLine.objects.bulk_create([_line_row(invoice, line) for line in every])
     return invoice
 
@@ -432,11 +453,14 @@ def invoice_void(*, invoice_id: int, actor=None, reason: str = "") -> Invoice:
 def invoices_mark_late(*, today: date) -> int:
     """Open invoices past their due day plus the grace days become late, and get their late fee once."""
     marked = 0
+    configs = {}
     candidates = Invoice.objects.filter(
         status=InvoiceStatus.OPEN, kind=InvoiceKind.INVOICE, due_on__lt=today
     ).values_list("pk", "marketplace_id", "issuer_id", "due_on")
     for invoice_id, marketplace_id, issuer_id, due_on in candidates:
-        config = config_for(marketplace_id, issuer_id)
+        if (marketplace_id, issuer_id) not in configs:
+            configs[marketplace_id, issuer_id] = config_for(marketplace_id, issuer_id)
+        config = configs[marketplace_id, issuer_id]
         if due_on + timedelta(days=config.late_fee_grace_days) >= today:
             continue
         if late_invoice(invoice_id=invoice_id, config=config):
