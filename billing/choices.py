@@ -21,11 +21,14 @@ class InvoiceStatus(models.TextChoices):
     OPEN = "open", "Open"
     PAID = "paid", "Paid"
     LATE = "late", "Late"
+    PROCESSING = "processing", "Payment processing"
     VOID = "void", "Void"
     UNCOLLECTIBLE = "uncollectible", "Uncollectible"
 
 
-UNPAID_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.LATE)
+UNPAID_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.LATE, InvoiceStatus.PROCESSING)
+# An automatic charge or a payment from the portal can be asked for only while nothing is already in flight.
+PAYABLE_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.LATE)
 
 
 class InvoiceKind(models.TextChoices):
@@ -65,8 +68,80 @@ class OverrideKind(models.TextChoices):
     DISCOUNT = "discount", "Discount"
     CREDIT = "credit", "Credit"
     WRITE_OFF = "write_off", "Write-off"
+    REFUND = "refund", "Refund"
 
 
 class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
+
+
+class MethodType(models.TextChoices):
+    CARD = "card", "Card"
+    SEPA_DEBIT = "sepa_debit", "SEPA Direct Debit"
+    US_BANK_ACCOUNT = "us_bank_account", "ACH Direct Debit"
+    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    CASH = "cash", "Cash"
+    CHEQUE = "cheque", "Cheque"
+    CREDIT_BALANCE = "credit_balance", "Credit balance"
+    CREDIT_NOTE = "credit_note", "Credit note"
+
+
+GATEWAY_METHOD_TYPES = (MethodType.CARD, MethodType.SEPA_DEBIT, MethodType.US_BANK_ACCOUNT)
+# Debits settle days later: the payment is processing (the invoice not yet paid) until the gateway says so.
+DELAYED_METHOD_TYPES = (MethodType.SEPA_DEBIT, MethodType.US_BANK_ACCOUNT)
+MANUAL_METHOD_TYPES = (MethodType.BANK_TRANSFER, MethodType.CASH, MethodType.CHEQUE)
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending (sent to the gateway)"
+    PROCESSING = "processing", "Processing"
+    REQUIRES_ACTION = "requires_action", "Needs the subscriber (authentication)"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+IN_FLIGHT_PAYMENT_STATUSES = (PaymentStatus.PENDING, PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION)
+
+
+class PaymentChannel(models.TextChoices):
+    AUTOMATIC = "automatic", "Automatic collection"
+    PORTAL = "portal", "Paid in the portal"
+    STAFF = "staff", "Recorded by staff"
+    CREDIT = "credit", "Credit applied"
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class CreditKind(models.TextChoices):
+    OVERPAYMENT = "overpayment", "Overpayment"
+    CREDIT_NOTE = "credit_note", "Credit note"
+    REFUND_FAILED = "refund_failed", "Refund that could not be paid out"
+    APPLIED = "applied", "Applied to an invoice"
+
+
+class GatewayEventOutcome(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    IGNORED = "ignored", "Ignored (nothing to change)"
+    UNMATCHED = "unmatched", "No matching payment"
+    UNHANDLED = "unhandled", "Event type not handled"
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class NoticeKind(models.TextChoices):
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
+    ACTION_REQUIRED = "action_required", "Payment needs your confirmation"
+    NO_METHOD = "no_method", "No payment method on file"
+    SUSPENDED = "suspended", "Service suspended for non-payment"
+    RESTORED = "restored", "Service restored"
+    RECEIPT = "receipt", "Payment receipt"

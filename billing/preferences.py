@@ -35,6 +35,12 @@ def billing_preferences_update(
     if problems:
         raise ApplicationError(" ".join(problems.values()), code="invalid_preferences", extra={"fields": problems})
     account = BillingAccount.objects.select_for_update().get(pk=account_id)
+    if (
+        collection == Collection.AUTOMATIC
+        and not account.payment_methods.filter(is_default=True, removed_at__isnull=True).exists()
+    ):
+        message = "Add a payment method first: automatic collection charges the default payment method on file."
+        raise ApplicationError(message, code="no_payment_method", extra={"fields": {"collection": message}})
     wanted = {"collection": collection, "delivery": delivery, "invoice_email": invoice_email}
     old = {field: getattr(account, field) for field in PREFERENCE_FIELDS}
     if old == wanted:

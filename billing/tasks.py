@@ -15,7 +15,9 @@ def billing_chunk_task(run_id: int, account_ids: list[int], as_of: str) -> None:
 
 @shared_task(ignore_result=True)
 def billing_daily_task(as_of: str | None = None) -> None:
-    """Daily (Celery beat): due downgrades take effect, the cycle bills what has come due, late invoices."""
+    """Daily (Celery beat): due downgrades take effect, the cycle bills what has come due, late invoices, and
+    services suspended for invoices unpaid too long."""
+    from billing.dunning import dunning_suspend_due
     from billing.runs import billing_run
     from billing.services import invoices_mark_late, plan_changes_apply
 
@@ -23,6 +25,7 @@ def billing_daily_task(as_of: str | None = None) -> None:
     plan_changes_apply(today=day)
     billing_run(as_of=day)
     invoices_mark_late(today=day)
+    dunning_suspend_due(today=day)
 
 
 @shared_task(ignore_result=True)
@@ -31,3 +34,34 @@ def invoices_finalize_due_task() -> None:
     from billing.services import invoices_finalize_due
 
     invoices_finalize_due()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5, default_retry_delay=30, retry_backoff=True)
+def payment_submit_task(self, payment_id: int) -> None:
+    """Send a charge to the gateway; when the outcome is unknown, ask again later with the same key."""
+    from billing.gateways.base import GatewayUnavailable
+    from billing.payments import payment_submit
+
+    try:
+        payment_submit(payment_id=payment_id)
+    except GatewayUnavailable as exc:
+        raise self.retry(exc=exc) from exc
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5, default_retry_delay=30)
+def refund_submit_task(self, refund_id: int) -> None:
+    from billing.gateways.base import GatewayUnavailable
+    from billing.payments import refund_submit
+
+    try:
+        refund_submit(refund_id=refund_id)
+    except GatewayUnavailable as exc:
+        raise self.retry(exc=exc) from exc
+
+
+@shared_task(ignore_result=True)
+def payments_sweep_task() -> None:
+    """Frequent (Celery beat): charges and refunds in flight are never forgotten; dunning retries."""
+    from billing.payments import payments_sweep
+
+    payments_sweep()

@@ -153,6 +153,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.invoices_finalize_due_task",
         "schedule": env.float("INVOICE_FINALIZE_SECONDS", default=60.0),
     },
+    "payments-sweep": {
+        "task": "billing.tasks.payments_sweep_task",
+        "schedule": env.float("PAYMENTS_SWEEP_SECONDS", default=60.0),
+    },
     "contract-sync": {
         "task": "provisioning.tasks.contract_sync_task",
         "schedule": env.float("CONTRACT_SYNC_SECONDS", default=3600.0),
@@ -234,3 +238,25 @@ PROVISIONING_MAX_ATTEMPTS = env.int("PROVISIONING_MAX_ATTEMPTS", default=6)
 PROVISIONING_RETRY_BASE_SECONDS = env.int("PROVISIONING_RETRY_BASE_SECONDS", default=15)
 # A job found running longer than this (its worker was lost) is taken over by the next delivery.
 PROVISIONING_JOB_LEASE_SECONDS = env.int("PROVISIONING_JOB_LEASE_SECONDS", default=120)
+
+# --- Payments ----------------------------------------------------------------------------
+# "offline" (no network, deterministic test numbers; the default) or "stripe" (set when STRIPE_SECRET_KEY is).
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="stripe" if STRIPE_SECRET_KEY else "offline")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+# The signing secret of the webhook endpoint (whsec_...) that posts to /billing/stripe/webhook/.
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Events older than this many seconds are refused (replayed captures).
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+# Where the SDK sends API calls and where the portal loads Stripe.js from (a Stripe-compatible test server).
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+OFFLINE_WEBHOOK_SECRET = env.str("OFFLINE_WEBHOOK_SECRET", default="offline-webhook-secret")
+# A charge whose outcome is unknown (gateway timeout) is asked again after this many seconds, with the same
+# idempotency key; a debit still processing is looked up after PAYMENTS_SYNC_AFTER_SECONDS (a lost webhook).
+PAYMENTS_RESUBMIT_AFTER_SECONDS = env.int("PAYMENTS_RESUBMIT_AFTER_SECONDS", default=60)
+PAYMENTS_SYNC_AFTER_SECONDS = env.int("PAYMENTS_SYNC_AFTER_SECONDS", default=3600)
+PAYMENTS_MAX_SUBMIT_ERRORS = env.int("PAYMENTS_MAX_SUBMIT_ERRORS", default=10)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@cos.local")

@@ -1,7 +1,25 @@
 from billing.models.accounts import BillingAccount, BillingConfig, BillingSchedule, Pause, RateChange, ReasonCode
 from billing.models.invoices import BillingRun, Invoice, InvoiceLine, InvoiceSequence, PricingOverride
+from billing.models.payments import (
+    BillingNotice,
+    CreditEntry,
+    Dispute,
+    DunningSuspension,
+    GatewayEvent,
+    Payment,
+    PaymentMethod,
+    Refund,
+)
 
 __all__ = [
+    "BillingNotice",
+    "CreditEntry",
+    "Dispute",
+    "DunningSuspension",
+    "GatewayEvent",
+    "Payment",
+    "PaymentMethod",
+    "Refund",
     "BillingAccount",
     "BillingConfig",
     "BillingRun",

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, validate_comma_separated_integer_list
 from django.db import models
 
 from billing.choices import Collection, Delivery, LateFeeKind
@@ -40,6 +40,21 @@ class BillingConfig(TimeStampedModel):
         validators=[MinValueValidator(0)],
         help_text="Charged on the final invoice when the equipment is not returned.",
     )
+    retry_days = models.CharField(
+        max_length=60,
+        default="3,5,7",
+        validators=[validate_comma_separated_integer_list],
+        help_text="Dunning: days after a failed automatic payment that it is tried again, e.g. 3,5,7 (empty: never).",
+    )
+    notify_subscriber = models.BooleanField(
+        default=True, help_text="Dunning: e-mail the subscriber when a payment fails or needs confirmation."
+    )
+    suspend_after_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Dunning: suspend the service this many days after the due day while unpaid (empty: never). "
+        "It is restored when the invoice is paid.",
+    )
 
     class Meta:
         constraints = [
@@ -53,6 +68,11 @@ class BillingConfig(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Billing rules of {self.provider or self.marketplace}"
+
+    @property
+    def retry_schedule(self) -> list[int]:
+        """Days after the first failure on which a failed automatic payment is tried again."""
+        return [int(day) for day in self.retry_days.split(",") if day.strip()]
 
 
 class ReasonCode(TimeStampedModel):
@@ -79,6 +99,9 @@ class BillingAccount(TimeStampedModel):
     collection = models.CharField(max_length=16, choices=Collection.choices, default=Collection.MANUAL)
     delivery = models.CharField(max_length=16, choices=Delivery.choices, default=Delivery.EMAIL)
     invoice_email = models.EmailField(blank=True)
+    gateway_customer = models.CharField(
+        max_length=100, blank=True, help_text="The customer's id at the payment gateway (made on first use)."
+    )
 
     class Meta:
         ordering = ["customer_id", "provider_id"]

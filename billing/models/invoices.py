@@ -74,9 +74,22 @@ class Invoice(StatefulModel):
     def finalize(self, *, number: str, at, issued_on, due_on, by=None, reason: str = "") -> None:
         self.number, self.finalized_at, self.issued_on, self.due_on = number, at, issued_on, due_on
 
-    @transition(field=status, source=[InvoiceStatus.OPEN, InvoiceStatus.LATE], target=InvoiceStatus.PAID)
+    @transition(
+        field=status,
+        source=[InvoiceStatus.OPEN, InvoiceStatus.LATE, InvoiceStatus.PROCESSING],
+        target=InvoiceStatus.PAID,
+    )
     def mark_paid(self, *, at, by=None, reason: str = "") -> None:
         self.paid_at = at
+
+    @transition(field=status, source=[InvoiceStatus.OPEN, InvoiceStatus.LATE], target=InvoiceStatus.PROCESSING)
+    def start_processing(self, *, by=None, reason: str = "") -> None:
+        """A bank debit covering the open amount is on its way: not paid until the gateway says it settled."""
+
+    @transition(field=status, source=[InvoiceStatus.PROCESSING, InvoiceStatus.PAID], target=InvoiceStatus.OPEN)
+    def reopen(self, *, by=None, reason: str = "") -> None:
+        """The money did not arrive (a debit failed days later) or was taken back (a lost dispute)."""
+        self.paid_at = None
 
     @transition(field=status, source=InvoiceStatus.OPEN, target=InvoiceStatus.LATE)
     def mark_late(self, *, at, by=None, reason: str = "") -> None:

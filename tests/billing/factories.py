@@ -51,3 +51,14 @@ def activate(sub: Subscription, day, capture=None):
 def rules(marketplace, provider=None, **fields) -> BillingConfig:
     config, _ = BillingConfig.objects.update_or_create(marketplace=marketplace, provider=provider, defaults=fields)
     return config
+
+
+# The offline gateway's test numbers (billing.gateways.offline).
+TEST_CARD = {"type": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}
+DECLINED_CARD = {**TEST_CARD, "number": "4000000000000341"}
+NSF_CARD = {**TEST_CARD, "number": "4000000000009995"}
+THREE_D_SECURE_CARD = {**TEST_CARD, "number": "4000002500003155"}
+SEPA_OK = {"type": "sepa_debit", "iban": "DE89370400440532013000"}
+SEPA_FAILS = {"type": "sepa_debit", "iban": "DE62370400440532013001"}
+ACH_OK = {"type": "us_bank_account", "routing_number": "110000000", "account_number": "000123456789"}
+ACH_FAILS = {"type": "us_bank_account", "routing_number": "110000000", "account_number": "000111111116"}

@@ -11,9 +11,10 @@ from django.utils import timezone
 from billing import services
 from billing.choices import Collection, Delivery, InvoiceStatus
 from billing.models import BillingAccount, Invoice
+from billing.payments import payment_method_add
 from cos.fsm import transition_apply
 from cos.models import Event
-from tests.billing.factories import activate, rules, subscription
+from tests.billing.factories import TEST_CARD, activate, rules, subscription
 from tests.cos.factories import UserFactory
 from tests.marketplace.factories import world
 
@@ -200,10 +201,28 @@ def test_invoice_pdf_is_a_real_pdf_named_after_the_number(client):
     assert "972.70 SEK" in text
 
 
-def test_preferences_are_saved(client):
-    # given
+def test_automatic_collection_needs_a_payment_method(client):
+    # given: no payment method on file
     w = _subscriber()
     account = _issued(w).account
+    client.force_login(w.customer.user)
+    # when
+    response = client.post(
+        reverse("portal-billing-preferences", args=[account.pk]),
+        {"collection": Collection.AUTOMATIC, "delivery": Delivery.EMAIL, "invoice_email": "a@example.test"},
+    )
+    # then: a form error, nothing saved
+    assert response.status_code == 200
+    assert "Add a payment method first" in response.content.decode()
+    account.refresh_from_db()
+    assert account.collection == Collection.MANUAL
+
+
+def test_preferences_are_saved(client):
+    # given: a card on file
+    w = _subscriber()
+    account = _issued(w).account
+    payment_method_add(account_id=account.pk, details=TEST_CARD)
     client.force_login(w.customer.user)
     form = client.get(reverse("portal-billing-preferences", args=[account.pk])).content.decode()
     assert f'value="{w.customer.email}"' in form  # today's address, prefilled

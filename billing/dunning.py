@@ -1,0 +1,170 @@
+"""Dunning, per provider (BillingConfig): failed automatic payments are tried again on a schedule, the subscriber
+is told, and after N days past due the service is suspended (marketplace.subscription_suspend, whose event
+pauses billing) and restored when the invoice is paid."""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing.choices import PAYABLE_STATUSES, Collection, InvoiceKind, NoticeKind, PaymentChannel, PaymentStatus
+from billing.models import DunningSuspension, Invoice, InvoiceLine, Payment
+from billing.selectors import config_for
+from cos.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def dunning_after_failure(payment: Payment, invoice: Invoice | None) -> None:
+    """A payment failed (in the caller's transaction): plan its retry and tell the subscriber."""
+    if invoice is None:
+        return
+    config = config_for(invoice.marketplace_id, invoice.issuer_id)
+    if payment.channel == PaymentChannel.AUTOMATIC:
+        schedule = config.retry_schedule
+        failures = Payment.objects.filter(
+            invoice=invoice, channel=PaymentChannel.AUTOMATIC, status=PaymentStatus.FAILED
+        ).count()
+        if failures <= len(schedule):
+            payment.next_retry_at = timezone.now() + timedelta(days=schedule[failures - 1])
+            payment.save(update_fields=["next_retry_at", "updated_at"])
+    if config.notify_subscriber:
+        from billing.payments import notice_send
+
+        retry = (
+            f" We will try again on {timezone.localdate(payment.next_retry_at):%Y-%m-%d}."
+            if payment.next_retry_at
+            else ""
+        )
+        notice_send(
+            payment.account,
+            kind=NoticeKind.PAYMENT_FAILED,
+            key=f"failed-{payment.pk}",
+            subject=f"Payment of invoice {invoice.number} failed",
+            body=f"The payment of {payment.amount} {payment.currency} for invoice {invoice.number} failed: "
+            f"{payment.failure_message or payment.failure_code}.{retry} You can pay the invoice or change your "
+            "payment method in the portal.",
+            invoice=invoice,
+            payment=payment,
+        )
+
+
+def dunning_retries_due(*, now=None) -> int:
+    """Failed automatic payments whose retry is due are charged again, with the account's current default."""
+    from billing.payments import _payment_start, _submit_after_commit, default_method
+
+    now = now or timezone.now()
+    due = Payment.objects.filter(
+        status=PaymentStatus.FAILED, channel=PaymentChannel.AUTOMATIC, next_retry_at__lte=now
+    ).values_list("pk", flat=True)
+    retried = 0
+    for payment_id in list(due[:500]):
+        with transaction.atomic():
+            failed = Payment.objects.select_for_update().get(pk=payment_id)
+            if failed.next_retry_at is None or failed.next_retry_at > now:
+                continue
+            failed.next_retry_at = None
+            failed.save(update_fields=["next_retry_at", "updated_at"])
+            invoice = Invoice.objects.select_for_update().select_related("account").get(pk=failed.invoice_id)
+            if invoice.status not in PAYABLE_STATUSES or invoice.open_amount <= 0:
+                continue
+            if invoice.account.collection != Collection.AUTOMATIC:
+                continue
+            method = default_method(invoice.account_id)
+            if method is None:
+                continue
+            try:
+                payment = _payment_start(invoice, method, channel=PaymentChannel.AUTOMATIC)
+            except ApplicationError:
+                continue  # a payment is under way already
+            _submit_after_commit(payment)
+            retried += 1
+    return retried
+
+
+def dunning_suspend_due(*, today=None) -> int:
+    """Invoices still unpaid `suspend_after_days` after their due day: their subscriptions are suspended."""
+    from billing.payments import notice_send
+    from marketplace.choices import SubscriptionStatus
+    from marketplace.services import subscription_suspend
+
+    today = today or timezone.localdate()
+    suspended = 0
+    configs = {}
+    candidates = Invoice.objects.filter(
+        status__in=PAYABLE_STATUSES, kind=InvoiceKind.INVOICE, due_on__lt=today
+    ).select_related("account__customer")
+    for invoice in candidates.iterator():
+        key = (invoice.marketplace_id, invoice.issuer_id)
+        if key not in configs:
+            configs[key] = config_for(*key)
+        days = configs[key].suspend_after_days
+        if days is None or invoice.due_on + timedelta(days=days) > today:
+            continue
+        subscription_ids = set(
+            InvoiceLine.objects.filter(invoice=invoice, subscription__isnull=False, voided=False).values_list(
+                "subscription_id", flat=True
+            )
+        )
+        for subscription_id in sorted(subscription_ids):
+            with transaction.atomic():
+                from marketplace.models import Subscription
+
+                subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+                if subscription.status != SubscriptionStatus.ACTIVE:
+                    continue
+                if DunningSuspension.objects.filter(invoice=invoice, subscription=subscription).exists():
+                    continue
+                subscription_suspend(
+                    subscription_id=subscription.pk, reason=f"unpaid invoice {invoice.number}", actor=None
+                )
+                DunningSuspension.objects.create(invoice=invoice, subscription=subscription)
+                notice_send(
+                    invoice.account,
+                    kind=NoticeKind.SUSPENDED,
+                    key=f"suspended-{invoice.pk}-{subscription.pk}",
+                    subject=f"Your service is suspended: invoice {invoice.number} is unpaid",
+                    body=f"Invoice {invoice.number} of {invoice.total} {invoice.currency} was due on "
+                    f"{invoice.due_on:%Y-%m-%d} and is still unpaid, so your service is suspended. It is restored "
+                    "as soon as the invoice is paid.",
+                    invoice=invoice,
+                )
+                suspended += 1
+    return suspended
+
+
+def dunning_restore(*, invoice_id: int) -> int:
+    """`invoice.paid`: subscriptions suspended for it are restored, unless another unpaid invoice holds them."""
+    from billing.payments import notice_send
+    from marketplace.choices import SubscriptionStatus
+    from marketplace.services import subscription_resume
+
+    restored = 0
+    for suspension in DunningSuspension.objects.filter(invoice_id=invoice_id, restored_at=None).select_related(
+        "invoice__account__customer", "subscription"
+    ):
+        with transaction.atomic():
+            row = DunningSuspension.objects.select_for_update().get(pk=suspension.pk)
+            if row.restored_at:
+                continue
+            row.restored_at = timezone.now()
+            row.save(update_fields=["restored_at"])
+            still_held = (
+                DunningSuspension.objects.filter(subscription_id=row.subscription_id, restored_at=None)
+                .exclude(pk=row.pk)
+                .exists()
+            )
+            if still_held or suspension.subscription.status != SubscriptionStatus.SUSPENDED:
+                continue
+            subscription_resume(subscription_id=row.subscription_id, reason=f"invoice {suspension.invoice} paid")
+            notice_send(
+                suspension.invoice.account,
+                kind=NoticeKind.RESTORED,
+                key=f"restored-{row.pk}",
+                subject="Your service is restored",
+                body=f"Thank you: invoice {suspension.invoice.number} is paid and your service is restored.",
+                invoice=suspension.invoice,
+            )
+            restored += 1
+    return restored

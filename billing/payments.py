@@ -1,0 +1,789 @@
+"""Use cases of payments: saving payment methods, collecting invoices, recording what the gateway says, manual
+payments, the credit balance, credit notes settled by refund or credit, and refunds.
+
+Money rules:
+- A charge is asked for with an idempotency key derived from the invoice and the attempt, and never two at once
+  for an invoice (a database constraint): a retry after a timeout cannot charge twice.
+- Only a succeeded payment counts as paid. A SEPA or ACH debit makes its invoice `processing` until it settles;
+  if it fails the invoice is open again.
+- Money that arrives is never lost: what is more than the invoice's open amount (or arrives for an invoice that
+  was paid meanwhile) goes to the customer's credit balance, which pays the next invoice.
+- The gateway is called outside database transactions; what it answers is applied under a row lock, and only
+  forward (a late or repeated answer changes nothing).
+"""
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q, Sum
+from django.utils import timezone
+
+from billing import engine
+from billing.choices import (
+    GATEWAY_METHOD_TYPES,
+    IN_FLIGHT_PAYMENT_STATUSES,
+    MANUAL_METHOD_TYPES,
+    PAYABLE_STATUSES,
+    UNPAID_STATUSES,
+    Collection,
+    CreditKind,
+    InvoiceKind,
+    InvoiceReason,
+    InvoiceStatus,
+    MethodType,
+    NoticeKind,
+    OverrideKind,
+    PaymentChannel,
+    PaymentStatus,
+    RefundStatus,
+)
+from billing.gateways import gateway_for
+from billing.gateways.base import FAILED, PROCESSING, REQUIRES_ACTION, SUCCEEDED, ChargeResult, GatewayUnavailable
+from billing.models import (
+    BillingAccount,
+    BillingNotice,
+    CreditEntry,
+    Invoice,
+    Payment,
+    PaymentMethod,
+    Refund,
+)
+from billing.selectors import config_for
+from cos import events
+from cos.errors import ApplicationError, Conflict, NotFound
+from cos.fsm import transition_apply
+
+logger = logging.getLogger(__name__)
+ZERO = Decimal("0.00")
+
+
+# --- the credit balance --------------------------------------------------------------------------------------
+
+
+def credit_balance(account_id: int) -> Decimal:
+    """Money the customer has with the provider, not yet used (overpayments, credit notes not paid out)."""
+    total = CreditEntry.objects.filter(account_id=account_id).aggregate(total=Sum("amount"))["total"]
+    return engine.money(total or 0)
+
+
+def _credit(account_id: int, amount: Decimal, *, kind: str, description: str, payment=None, invoice=None) -> None:
+    if amount:
+        CreditEntry.objects.create(
+            account_id=account_id, kind=kind, amount=amount, description=description, payment=payment, invoice=invoice
+        )
+
+
+# --- notices -------------------------------------------------------------------------------------------------
+
+
+def notice_send(account: BillingAccount, *, kind: str, key: str, subject: str, body: str, invoice=None, payment=None):
+    """E-mail the subscriber once per key (a repeated cause sends nothing more); the notice is kept."""
+    to = account.invoice_email or account.customer.email
+    try:
+        with transaction.atomic():
+            notice = BillingNotice.objects.create(
+                account=account, kind=kind, key=key, to=to, subject=subject, body=body, invoice=invoice, payment=payment
+            )
+    except IntegrityError:
+        return None
+    if to:
+        transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=True))
+    return notice
+
+
+# --- payment methods -----------------------------------------------------------------------------------------
+
+
+def _gateway_customer(account: BillingAccount, gateway) -> str:
+    customer = gateway.customer_ensure(account=account)
+    if account.gateway_customer != customer:
+        BillingAccount.objects.filter(pk=account.pk).update(gateway_customer=customer)
+        account.gateway_customer = customer
+    return customer
+
+
+def payment_method_setup_start(*, account_id: int, method_type: str):
+    """Begin saving a method at the configured gateway: the browser confirms it (Stripe Elements)."""
+    if method_type not in GATEWAY_METHOD_TYPES:
+        raise ApplicationError("Choose a card, a SEPA account or a US bank account.", code="method_type")
+    account = BillingAccount.objects.select_related("customer").get(pk=account_id)
+    gateway = gateway_for()
+    return gateway.setup_start(customer=_gateway_customer(account, gateway), method_type=method_type)
+
+
+def payment_method_add(
+    *, account_id: int, setup_reference: str = "", details: dict | None = None, make_default: bool = True, actor=None
+) -> PaymentMethod:
+    """Save the method once the gateway confirmed it (a SetupIntent, or offline the details typed in).
+
+    The first method of an account becomes its default. Saving the same gateway method twice (the browser's
+    return and the setup_intent.succeeded webhook) keeps one row.
+    """
+    account = BillingAccount.objects.select_related("customer").get(pk=account_id)
+    gateway = gateway_for()
+    saved = gateway.setup_complete(
+        customer=_gateway_customer(account, gateway), setup_reference=setup_reference, details=details
+    )
+    if saved.type not in GATEWAY_METHOD_TYPES:
+        raise ApplicationError(f"Payment methods of type {saved.type} are not accepted.", code="method_type")
+    with transaction.atomic():
+        BillingAccount.objects.select_for_update().get(pk=account.pk)
+        method, created = PaymentMethod.objects.get_or_create(
+            gateway=gateway.name,
+            reference=saved.reference,
+            defaults={
+                "account": account,
+                "type": saved.type,
+                "brand": saved.brand,
+                "last4": saved.last4,
+                "exp_month": saved.exp_month,
+                "exp_year": saved.exp_year,
+                "mandate_reference": saved.mandate_reference,
+            },
+        )
+        if method.account_id != account.pk:
+            raise Conflict("This payment method belongs to another account.", code="method_mismatch")
+        has_default = PaymentMethod.objects.filter(account=account, is_default=True, removed_at=None).exists()
+        if created and (make_default or not has_default):
+            _make_default(method)
+        if created:
+            events.publish(
+                "payment_method.added", account_id=account.pk, method_id=method.pk, actor_id=getattr(actor, "pk", None)
+            )
+    return method
+
+
+def _make_default(method: PaymentMethod) -> None:
+    PaymentMethod.objects.filter(account_id=method.account_id, is_default=True).exclude(pk=method.pk).update(
+        is_default=False
+    )
+    method.is_default = True
+    method.save(update_fields=["is_default", "updated_at"])
+
+
+@transaction.atomic
+def payment_method_set_default(*, method_id: int, actor=None) -> PaymentMethod:
+    method = PaymentMethod.objects.select_for_update().get(pk=method_id)
+    if method.removed_at:
+        raise Conflict("This payment method was removed.", code="method_removed")
+    BillingAccount.objects.select_for_update().get(pk=method.account_id)
+    _make_default(method)
+    return method
+
+
+def payment_method_remove(*, method_id: int, actor=None, detached_at_gateway: bool = False) -> PaymentMethod:
+    """Detach the method; the next one becomes the default. With none left, automatic collection stops (manual)."""
+    method = PaymentMethod.objects.get(pk=method_id)
+    if method.removed_at:
+        return method
+    if not detached_at_gateway:
+        gateway_for(method.gateway).method_remove(reference=method.reference)
+    with transaction.atomic():
+        account = BillingAccount.objects.select_for_update().get(pk=method.account_id)
+        method = PaymentMethod.objects.select_for_update().get(pk=method_id)
+        if method.removed_at:
+            return method
+        was_default = method.is_default
+        method.removed_at, method.is_default = timezone.now(), False
+        method.save(update_fields=["removed_at", "is_default", "updated_at"])
+        rest = PaymentMethod.objects.filter(account=account, removed_at=None).order_by("-id")
+        if was_default and rest.exists():
+            _make_default(rest.first())
+        if not rest.exists() and account.collection == Collection.AUTOMATIC:
+            account.collection = Collection.MANUAL
+            account.save(update_fields=["collection", "updated_at"])
+        events.publish(
+            "payment_method.removed", account_id=account.pk, method_id=method.pk, actor_id=getattr(actor, "pk", None)
+        )
+    return method
+
+
+def default_method(account_id: int) -> PaymentMethod | None:
+    return PaymentMethod.objects.filter(account_id=account_id, is_default=True, removed_at=None).first()
+
+
+# --- applying money to invoices ------------------------------------------------------------------------------
+
+
+def _settle(invoice: Invoice, amount: Decimal, *, payment: Payment | None, by=None) -> Decimal:
+    """Apply `amount` to the (locked) invoice; it is paid once nothing is open. Returns what went to credit."""
+    applied = ZERO
+    if invoice.status in UNPAID_STATUSES and invoice.kind == InvoiceKind.INVOICE:
+        applied = min(amount, max(invoice.open_amount, ZERO))
+    if applied:
+        invoice.amount_paid += applied
+        invoice.save(update_fields=["amount_paid", "updated_at"])
+    if invoice.status in UNPAID_STATUSES and invoice.kind == InvoiceKind.INVOICE and invoice.open_amount <= 0:
+        transition_apply(invoice, "mark_paid", by=by, at=timezone.now(), reason="paid in full")
+        invoice.save(update_fields=["status", "paid_at", "updated_at"])
+        events.publish("invoice.paid", invoice_id=invoice.pk, account_id=invoice.account_id)
+    excess = amount - applied
+    if excess > 0:
+        _credit(
+            invoice.account_id,
+            excess,
+            kind=CreditKind.OVERPAYMENT,
+            description=f"Paid more than was open on {invoice}",
+            payment=payment,
+            invoice=invoice,
+        )
+    return excess
+
+
+def _credit_applied_payment(invoice: Invoice, amount: Decimal, *, method_type: str, note: str) -> Payment:
+    payment = Payment.objects.create(
+        account_id=invoice.account_id,
+        invoice=invoice,
+        method_type=method_type,
+        channel=PaymentChannel.CREDIT,
+        amount=amount,
+        currency=invoice.currency,
+        note=note,
+    )
+    transition_apply(payment, "succeed", at=timezone.now(), reason=note)
+    payment.save()
+    return payment
+
+
+def credit_balance_apply(invoice: Invoice) -> Decimal:
+    """Pay the (locked) invoice from the customer's credit balance, as far as it goes."""
+    BillingAccount.objects.select_for_update().get(pk=invoice.account_id)
+    available = credit_balance(invoice.account_id)
+    use = min(available, max(invoice.open_amount, ZERO)) if invoice.status in PAYABLE_STATUSES else ZERO
+    if use <= 0:
+        return ZERO
+    payment = _credit_applied_payment(
+        invoice, use, method_type=MethodType.CREDIT_BALANCE, note="Credit balance applied"
+    )
+    _credit(invoice.account_id, -use, kind=CreditKind.APPLIED, description=f"Applied to {invoice}", invoice=invoice)
+    _settle(invoice, use, payment=payment)
+    return use
+
+
+# --- collection ----------------------------------------------------------------------------------------------
+
+
+def invoice_collect(*, invoice_id: int) -> Payment | None:
+    """`invoice.finalized`: a credit note is settled; an invoice is paid from credit first, then, where the
+    account pays automatically, charged to its default method (the charge is sent after commit)."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().select_related("account__customer").get(pk=invoice_id)
+        if invoice.kind == InvoiceKind.CREDIT_NOTE:
+            credit_note_settle(invoice)
+            return None
+        credit_balance_apply(invoice)
+        if invoice.status not in PAYABLE_STATUSES or invoice.open_amount <= 0:
+            return None
+        account = invoice.account
+        if account.collection != Collection.AUTOMATIC:
+            return None
+        if Payment.objects.filter(invoice=invoice, channel=PaymentChannel.AUTOMATIC).exists():
+            return None  # collected already (a second delivery of the event)
+        method = default_method(account.pk)
+        if method is None:
+            notice_send(
+                account,
+                kind=NoticeKind.NO_METHOD,
+                key=f"no-method-{invoice.pk}",
+                subject=f"Invoice {invoice.number}: no payment method on file",
+                body=f"Your invoice {invoice.number} of {invoice.total} {invoice.currency} could not be charged "
+                "because no payment method is on file. Add one in the portal or pay the invoice there.",
+                invoice=invoice,
+            )
+            return None
+        payment = _payment_start(invoice, method, channel=PaymentChannel.AUTOMATIC)
+    _submit_after_commit(payment)
+    return payment
+
+
+def _payment_start(invoice: Invoice, method: PaymentMethod, *, channel: str, by=None) -> Payment:
+    """A pending charge of the invoice's open amount (the invoice is locked by the caller)."""
+    if Payment.objects.filter(invoice=invoice, status__in=IN_FLIGHT_PAYMENT_STATUSES).exclude(gateway="").exists():
+        raise Conflict(f"A payment of invoice {invoice} is already under way.", code="payment_in_flight")
+    attempt = (Payment.objects.filter(invoice=invoice).aggregate(n=Max("attempt"))["n"] or 0) + 1
+    return Payment.objects.create(
+        account_id=invoice.account_id,
+        invoice=invoice,
+        method=method,
+        method_type=method.type,
+        channel=channel,
+        gateway=method.gateway,
+        amount=invoice.open_amount,
+        currency=invoice.currency,
+        attempt=attempt,
+        idempotency_key=f"cos-invoice-{invoice.pk}-attempt-{attempt}",
+        recorded_by=by if getattr(by, "pk", None) else None,
+    )
+
+
+def _submit_after_commit(payment: Payment) -> None:
+    from billing.tasks import payment_submit_task
+
+    transaction.on_commit(lambda: payment_submit_task.delay(payment.pk))
+
+
+def payment_submit(*, payment_id: int) -> Payment:
+    """Send a pending charge to its gateway (outside any transaction) and apply the answer.
+
+    Raises GatewayUnavailable when the outcome is unknown: the payment stays pending and is sent again, with the
+    same idempotency key, by the caller's retry or the sweep; the gateway answers with the same charge.
+    """
+    payment = Payment.objects.select_related("method", "account__customer").get(pk=payment_id)
+    if payment.status != PaymentStatus.PENDING:
+        return payment
+    gateway = gateway_for(payment.gateway)
+    try:
+        result = gateway.charge(
+            customer=_gateway_customer(payment.account, gateway),
+            method=payment.method.reference,
+            method_type=payment.method_type,
+            amount=payment.amount,
+            currency=payment.currency,
+            key=payment.idempotency_key,
+            metadata={"cos_payment": payment.pk, "cos_invoice": payment.invoice_id, "cos_account": payment.account_id},
+            off_session=payment.channel == PaymentChannel.AUTOMATIC,
+        )
+    except GatewayUnavailable as exc:
+        Payment.objects.filter(pk=payment.pk).update(
+            submit_errors=payment.submit_errors + 1, failure_message=f"Gateway did not answer: {exc}"[:300]
+        )
+        raise
+    return payment_result_apply(payment_id=payment.pk, result=result)
+
+
+def payment_result_apply(*, payment_id: int, result: ChargeResult, source: str = "charge") -> Payment:
+    """Move the payment forward to what the gateway says, and the invoice with it. A stale or repeated answer
+    (an event out of order, a second delivery) moves nothing."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().select_related("account__customer").get(pk=payment_id)
+        changed = []
+        for field, value in (
+            ("reference", result.reference),
+            ("client_secret", result.client_secret),
+            ("charge_reference", result.charge),
+        ):
+            if value and not getattr(payment, field):
+                setattr(payment, field, value)
+                changed.append(field)
+        if changed:
+            payment.save(update_fields=[*changed, "updated_at"])
+        if result.status == SUCCEEDED:
+            _payment_succeeded(payment, source)
+        elif result.status == PROCESSING:
+            _payment_processing(payment, source)
+        elif result.status == REQUIRES_ACTION:
+            _payment_requires_action(payment, source)
+        elif result.status == FAILED:
+            _payment_failed(payment, result.failure_code, result.failure_message, source)
+    return payment
+
+
+def _locked_invoice(payment: Payment) -> Invoice | None:
+    if payment.invoice_id is None:
+        return None
+    return Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+
+
+def _payment_succeeded(payment: Payment, source: str) -> None:
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return
+    transition_apply(payment, "succeed", at=timezone.now(), reason=f"gateway: succeeded ({source})")
+    payment.next_retry_at = None
+    payment.save()
+    invoice = _locked_invoice(payment)
+    if invoice is not None:
+        _settle(invoice, payment.amount, payment=payment)
+    else:
+        _credit(payment.account_id, payment.amount, kind=CreditKind.OVERPAYMENT, description=str(payment))
+    events.publish(
+        "payment.succeeded",
+        payment_id=payment.pk,
+        invoice_id=payment.invoice_id,
+        account_id=payment.account_id,
+        amount=str(payment.amount),
+    )
+
+
+def _payment_processing(payment: Payment, source: str) -> None:
+    if payment.status not in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
+        return
+    transition_apply(payment, "process", reason=f"gateway: processing ({source})")
+    payment.save()
+    invoice = _locked_invoice(payment)
+    if invoice is not None and invoice.status in PAYABLE_STATUSES and payment.amount >= invoice.open_amount:
+        transition_apply(invoice, "start_processing", reason=f"{payment.get_method_type_display()} on its way")
+        invoice.save(update_fields=["status", "updated_at"])
+
+
+def _payment_requires_action(payment: Payment, source: str) -> None:
+    if payment.status != PaymentStatus.PENDING:
+        return
+    transition_apply(payment, "require_action", reason=f"gateway: authentication required ({source})")
+    payment.save()
+    invoice = payment.invoice
+    config = config_for(invoice.marketplace_id, invoice.issuer_id) if invoice else None
+    if config is None or config.notify_subscriber:
+        notice_send(
+            payment.account,
+            kind=NoticeKind.ACTION_REQUIRED,
+            key=f"action-{payment.pk}",
+            subject=f"Please confirm the payment of invoice {invoice.number if invoice else ''}".strip(),
+            body=f"Your bank asks you to confirm the payment of {payment.amount} {payment.currency}. "
+            "Open the invoice in the portal and choose Confirm payment.",
+            invoice=invoice,
+            payment=payment,
+        )
+
+
+def _payment_failed(payment: Payment, code: str, message: str, source: str) -> None:
+    if payment.status not in IN_FLIGHT_PAYMENT_STATUSES:
+        return
+    transition_apply(payment, "fail", code=code, message=message, reason=f"gateway: failed ({source}): {code}".strip())
+    payment.save()
+    invoice = _locked_invoice(payment)
+    if invoice is not None and invoice.status == InvoiceStatus.PROCESSING:
+        transition_apply(invoice, "reopen", reason=f"the debit failed: {message or code}")
+        invoice.save(update_fields=["status", "paid_at", "updated_at"])
+    from billing.dunning import dunning_after_failure
+
+    dunning_after_failure(payment, invoice)
+    events.publish(
+        "payment.failed", payment_id=payment.pk, invoice_id=payment.invoice_id, account_id=payment.account_id, code=code
+    )
+
+
+# --- paying from the portal ----------------------------------------------------------------------------------
+
+
+def invoice_pay_now(*, invoice_id: int, method_id: int, actor=None) -> Payment:
+    """The subscriber pays an open invoice now with one of their saved methods (on session)."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.kind != InvoiceKind.INVOICE or invoice.status not in PAYABLE_STATUSES or invoice.open_amount <= 0:
+            raise Conflict(f"Invoice {invoice} has nothing to pay now.", code="nothing_to_pay")
+        method = PaymentMethod.objects.filter(pk=method_id, account_id=invoice.account_id, removed_at=None).first()
+        if method is None:
+            raise NotFound("Choose one of your saved payment methods.", code="method_not_found")
+        # A failed automatic payment waiting for its retry is superseded by this one.
+        Payment.objects.filter(invoice=invoice, status=PaymentStatus.FAILED).update(next_retry_at=None)
+        payment = _payment_start(invoice, method, channel=PaymentChannel.PORTAL, by=actor)
+    try:
+        return payment_submit(payment_id=payment.pk)
+    except GatewayUnavailable:
+        return Payment.objects.get(pk=payment.pk)  # still pending: the sweep sends it again with the same key
+
+
+def payment_authenticate(*, payment_id: int, success: bool = True) -> Payment:
+    """Offline gateway: the subscriber's answer to the bank's challenge (Stripe.js does this with Stripe)."""
+    payment = Payment.objects.get(pk=payment_id)
+    gateway = gateway_for(payment.gateway)
+    if payment.status != PaymentStatus.REQUIRES_ACTION or not hasattr(gateway, "authenticate"):
+        raise Conflict("This payment is not waiting for a confirmation.", code="no_action")
+    return payment_result_apply(
+        payment_id=payment.pk, result=gateway.authenticate(reference=payment.reference, success=success)
+    )
+
+
+def payment_refresh(*, payment_id: int) -> Payment:
+    """Ask the gateway where a charge in flight stands (a webhook that never came, a browser's return)."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status not in IN_FLIGHT_PAYMENT_STATUSES or not payment.reference:
+        return payment
+    result = gateway_for(payment.gateway).charge_status(reference=payment.reference, currency=payment.currency)
+    return payment_result_apply(payment_id=payment.pk, result=result, source="status")
+
+
+# --- manual payments -----------------------------------------------------------------------------------------
+
+
+def payment_record(
+    *,
+    invoice_id: int,
+    amount,
+    method_type: str,
+    external_reference: str,
+    received_on=None,
+    actor=None,
+    note: str = "",
+) -> Payment:
+    """Finance records money received outside the gateway (bank transfer, cash, cheque) against an invoice.
+
+    A part payment leaves the rest open; more than is open goes to the customer's credit balance.
+    """
+    try:
+        amount = engine.money(Decimal(str(amount)))
+    except ArithmeticError:
+        raise ApplicationError("Enter the amount received, e.g. 125.00.", code="invalid_amount") from None
+    if amount <= 0:
+        raise ApplicationError("The amount received must be more than zero.", code="invalid_amount")
+    if method_type not in MANUAL_METHOD_TYPES:
+        raise ApplicationError("Choose bank transfer, cash or cheque.", code="method_type")
+    if not (external_reference or "").strip():
+        raise ApplicationError("Enter the bank or receipt reference of the payment.", code="reference_required")
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.kind != InvoiceKind.INVOICE or invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
+            raise Conflict(f"{invoice} cannot take a payment: it is not an issued invoice.", code="not_payable")
+        payment = Payment.objects.create(
+            account_id=invoice.account_id,
+            invoice=invoice,
+            method_type=method_type,
+            channel=PaymentChannel.STAFF,
+            amount=amount,
+            currency=invoice.currency,
+            external_reference=external_reference.strip(),
+            received_on=received_on or timezone.localdate(),
+            recorded_by=actor if getattr(actor, "pk", None) else None,
+            note=note.strip()[:300],
+        )
+        transition_apply(payment, "succeed", by=actor, at=timezone.now(), reason=f"recorded: {external_reference}")
+        payment.save()
+        _settle(invoice, amount, payment=payment, by=actor)
+        events.publish(
+            "payment.succeeded",
+            payment_id=payment.pk,
+            invoice_id=invoice.pk,
+            account_id=invoice.account_id,
+            amount=str(amount),
+        )
+    return payment
+
+
+# --- credit notes and refunds --------------------------------------------------------------------------------
+
+
+def _refundable_now(payment: Payment) -> Decimal:
+    """What can still be refunded on a payment: paid, less the refunds made or on their way."""
+    if payment.status != PaymentStatus.SUCCEEDED or not payment.gateway:
+        return ZERO
+    taken = payment.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"] or ZERO
+    return payment.amount - taken
+
+
+def credit_note_settle(credit_note: Invoice) -> None:
+    """A finalized (locked) credit note gives its money back: first against what is still open on the invoice it
+    corrects, then as refunds on the gateway payments of that invoice (or the account's latest), and the rest as
+    credit balance for the next invoice. Settled once."""
+    amount = -credit_note.open_amount
+    if credit_note.status not in (InvoiceStatus.OPEN,) or amount <= 0:
+        return
+    target = credit_note.corrects
+    if target is not None:
+        target = Invoice.objects.select_for_update().get(pk=target.pk)
+        if target.kind == InvoiceKind.INVOICE and target.status in PAYABLE_STATUSES and target.open_amount > 0:
+            use = min(amount, target.open_amount)
+            payment = _credit_applied_payment(
+                target, use, method_type=MethodType.CREDIT_NOTE, note=f"Credit note {credit_note.number}"
+            )
+            _settle(target, use, payment=payment)
+            amount -= use
+    if amount > 0:
+        ordered = list(
+            Payment.objects.filter(
+                account_id=credit_note.account_id,
+                status=PaymentStatus.SUCCEEDED,
+                method_type__in=GATEWAY_METHOD_TYPES,
+            ).order_by("-id")
+        )
+        if target is not None:
+            ordered.sort(key=lambda p: p.invoice_id != target.pk)  # the corrected invoice's payments first
+        for payment in ordered:
+            if amount <= 0:
+                break
+            take = min(amount, _refundable_now(payment))
+            if take > 0:
+                refund = Refund.objects.create(
+                    payment=payment,
+                    credit_note=credit_note,
+                    amount=take,
+                    idempotency_key=f"cos-refund-cn{credit_note.pk}-p{payment.pk}",
+                    note=f"Credit note {credit_note.number}",
+                )
+                _refund_after_commit(refund)
+                amount -= take
+    if amount > 0:
+        _credit(
+            credit_note.account_id,
+            amount,
+            kind=CreditKind.CREDIT_NOTE,
+            description=f"Credit note {credit_note.number}",
+            invoice=credit_note,
+        )
+    credit_note.amount_paid = credit_note.total
+    transition_apply(credit_note, "mark_paid", at=timezone.now(), reason="settled: credited or refunded")
+    credit_note.save(update_fields=["amount_paid", "status", "paid_at", "updated_at"])
+
+
+def _refund_after_commit(refund: Refund) -> None:
+    from billing.tasks import refund_submit_task
+
+    transaction.on_commit(lambda: refund_submit_task.delay(refund.pk))
+
+
+def _net_for_gross(gross: Decimal, rate: Decimal) -> Decimal:
+    """The amount before tax whose tax brings it to `gross`, to the cent (the closest when none is exact)."""
+    start = engine.money(gross / (1 + rate))
+    candidates = [start + Decimal("0.01") * step for step in (0, -1, 1, -2, 2)]
+    return min(candidates, key=lambda net: abs(net + engine.money(net * rate) - gross))
+
+
+def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "") -> Refund:
+    """Finance gives money back on a gateway payment: a credit note (audited, with its reason code) for the amount,
+    refunded through the gateway. Never more than is left to refund on the payment."""
+    from billing.overrides import _audit, _guard
+    from billing.services import _persist, invoice_finalize
+
+    try:
+        gross = engine.money(Decimal(str(amount)))
+    except ArithmeticError:
+        raise ApplicationError("Enter the amount to refund, e.g. 25.00.", code="invalid_amount") from None
+    with transaction.atomic():
+        reason = _guard(actor, reason_code, "refund a payment")
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if gross <= 0:
+            raise ApplicationError("The refund must be more than zero.", code="invalid_amount")
+        if payment.method_type not in GATEWAY_METHOD_TYPES or payment.invoice_id is None:
+            raise Conflict("Only a card or bank debit payment can be refunded through the gateway.", code="not_gateway")
+        left = _refundable_now(payment)
+        if gross > left:
+            raise ApplicationError(
+                f"{gross} {payment.currency} is more than can be refunded on this payment: {left} {payment.currency} "
+                f"(paid {payment.amount}, refunded or being refunded {payment.amount - left}).",
+                code="refund_exceeds_payment",
+                extra={"refundable": str(left)},
+            )
+        invoice = (
+            Invoice.objects.select_for_update().select_related("marketplace", "account").get(pk=payment.invoice_id)
+        )
+        net = _net_for_gross(gross, invoice.marketplace.tax_rate)
+        line = engine.Line(kind=engine.CREDIT, amount=-net, description=f"Refund on invoice {invoice} ({reason.label})")
+        credit_note = _persist(
+            invoice.account, [line], marketplace=invoice.marketplace, reason=InvoiceReason.MANUAL, corrects=invoice
+        )
+        credit_note = invoice_finalize(invoice_id=credit_note.pk, actor=actor)
+        refunded = min(-credit_note.total, left)
+        refund = Refund.objects.create(
+            payment=payment,
+            credit_note=credit_note,
+            amount=refunded,
+            idempotency_key=f"cos-refund-cn{credit_note.pk}-p{payment.pk}",
+            reason_code=reason,
+            note=note.strip()[:300],
+            actor=actor,
+        )
+        credit_note.amount_paid = credit_note.total
+        transition_apply(credit_note, "mark_paid", by=actor, at=timezone.now(), reason="refunded")
+        credit_note.save(update_fields=["amount_paid", "status", "paid_at", "updated_at"])
+        _audit(
+            OverrideKind.REFUND,
+            invoice,
+            result=credit_note,
+            old_value=left,
+            new_value=left - refunded,
+            reason=reason,
+            actor=actor,
+            note=note,
+        )
+        _refund_after_commit(refund)
+    return refund
+
+
+def refund_submit(*, refund_id: int) -> Refund:
+    """Send a pending refund to the gateway and record the answer. A refund the gateway refuses leaves the money
+    with the customer as credit (never lost). Raises GatewayUnavailable when the outcome is unknown."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status != RefundStatus.PENDING or refund.reference:
+        return refund
+    payment = refund.payment
+    result = gateway_for(payment.gateway).refund(
+        charge=payment.reference,
+        amount=refund.amount,
+        currency=payment.currency,
+        key=refund.idempotency_key,
+        metadata={"cos_refund": refund.pk, "cos_payment": payment.pk, "cos_credit_note": refund.credit_note_id or ""},
+    )
+    return refund_result_apply(
+        refund_id=refund.pk, status=result.status, reference=result.reference, message=result.failure_message
+    )
+
+
+def refund_result_apply(*, refund_id: int, status: str, reference: str = "", message: str = "") -> Refund:
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if reference and not refund.reference:
+            refund.reference = reference
+        if refund.status == RefundStatus.PENDING and status == SUCCEEDED:
+            refund.status = RefundStatus.SUCCEEDED
+            payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+            payment.amount_refunded += refund.amount
+            payment.save(update_fields=["amount_refunded", "updated_at"])
+            events.publish("refund.succeeded", refund_id=refund.pk, payment_id=payment.pk, amount=str(refund.amount))
+        elif refund.status == RefundStatus.PENDING and status == FAILED:
+            refund.status = RefundStatus.FAILED
+            refund.failure_message = (message or "The gateway refused the refund.")[:300]
+            _credit(
+                refund.payment.account_id,
+                refund.amount,
+                kind=CreditKind.REFUND_FAILED,
+                description=f"Refund #{refund.pk} could not be paid out: kept as credit",
+                payment=refund.payment,
+                invoice=refund.credit_note,
+            )
+        refund.save()
+    return refund
+
+
+# --- the sweep -----------------------------------------------------------------------------------------------
+
+
+def payments_sweep(*, now=None) -> dict[str, int]:
+    """Frequent (Celery beat): nothing in flight is forgotten.
+
+    - charges whose outcome is unknown (timeout, worker lost) are sent again with the same idempotency key;
+    - debits and confirmations still open after PAYMENTS_SYNC_AFTER_SECONDS are looked up (a lost webhook);
+    - refunds not yet answered are sent again;
+    - failed automatic payments due for their dunning retry are charged again.
+    """
+    from billing.dunning import dunning_retries_due
+
+    now = now or timezone.now()
+    counts = {"resubmitted": 0, "synced": 0, "refunds": 0, "retried": 0}
+    resubmit_before = now - timedelta(seconds=settings.PAYMENTS_RESUBMIT_AFTER_SECONDS)
+    pending = Payment.objects.filter(
+        status=PaymentStatus.PENDING,
+        updated_at__lte=resubmit_before,
+        submit_errors__lt=settings.PAYMENTS_MAX_SUBMIT_ERRORS,
+    ).exclude(gateway="")
+    for payment_id in pending.values_list("pk", flat=True)[:500]:
+        try:
+            payment_submit(payment_id=payment_id)
+            counts["resubmitted"] += 1
+        except GatewayUnavailable:
+            continue
+    sync_before = now - timedelta(seconds=settings.PAYMENTS_SYNC_AFTER_SECONDS)
+    open_ = Payment.objects.filter(
+        Q(status=PaymentStatus.PROCESSING) | Q(status=PaymentStatus.REQUIRES_ACTION),
+        updated_at__lte=sync_before,
+    ).exclude(reference="")
+    for payment_id in open_.values_list("pk", flat=True)[:500]:
+        try:
+            before = Payment.objects.get(pk=payment_id).status
+            if payment_refresh(payment_id=payment_id).status != before:
+                counts["synced"] += 1
+            else:
+                Payment.objects.filter(pk=payment_id).update(updated_at=now)
+        except (GatewayUnavailable, ApplicationError):
+            continue
+    refunds = Refund.objects.filter(status=RefundStatus.PENDING, reference="", updated_at__lte=resubmit_before)
+    for refund_id in refunds.values_list("pk", flat=True)[:500]:
+        try:
+            refund_submit(refund_id=refund_id)
+            counts["refunds"] += 1
+        except GatewayUnavailable:
+            continue
+    counts["retried"] = dunning_retries_due(now=now)
+    return counts

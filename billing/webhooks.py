@@ -1,0 +1,239 @@
+"""Gateway webhook events: verified, recorded once per event id (a replay changes nothing), then applied.
+
+Events may come out of order: each moves a payment only forward (billing.payments.payment_result_apply), so a
+late `processing` after `succeeded` is ignored. An event for no known payment is acknowledged and recorded as
+unmatched; an unknown type is acknowledged and logged.
+"""
+
+import json
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing.choices import CreditKind, DisputeStatus, GatewayEventOutcome, InvoiceStatus, RefundStatus
+from billing.gateways import gateway_for
+from billing.gateways.base import GatewayEvent
+from billing.gateways.stripe_gateway import amount_of, charge_result
+from billing.models import BillingAccount, Dispute, Invoice, Payment, PaymentMethod, Refund
+from billing.models import GatewayEvent as GatewayEventRow
+from cos import events
+from cos.fsm import transition_apply
+
+logger = logging.getLogger(__name__)
+
+PAYMENT_INTENT_EVENTS = {
+    "payment_intent.succeeded",
+    "payment_intent.processing",
+    "payment_intent.payment_failed",
+    "payment_intent.requires_action",
+    "payment_intent.canceled",
+}
+
+
+def webhook_receive(*, gateway_name: str, payload: bytes, signature: str) -> tuple[str, GatewayEventRow]:
+    """Verify and apply one delivery. Returns ("replay" | outcome, the recorded event).
+
+    Two deliveries of the same event at once: the second waits on the first's unique row and, once that
+    commits, finds it — it applies nothing.
+    """
+    gateway = gateway_for(gateway_name)
+    event = gateway.event_parse(payload=payload, signature=signature)  # SignatureInvalid: 400, nothing written
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                row = GatewayEventRow.objects.create(
+                    gateway=gateway.name,
+                    event_id=event.id,
+                    type=event.type,
+                    payload=json.loads(payload),
+                    outcome=GatewayEventOutcome.IGNORED,
+                )
+        except IntegrityError:
+            GatewayEventRow.objects.filter(gateway=gateway.name, event_id=event.id).update(
+                deliveries=F("deliveries") + 1
+            )
+            return "replay", GatewayEventRow.objects.get(gateway=gateway.name, event_id=event.id)
+        outcome, note = _apply(gateway.name, event)
+        row.outcome, row.note = outcome, note[:300]
+        row.save(update_fields=["outcome", "note"])
+    if outcome == GatewayEventOutcome.UNHANDLED:
+        logger.info("Gateway event %s (%s) acknowledged, not handled", event.id, event.type)
+    return outcome, row
+
+
+def _apply(gateway: str, event: GatewayEvent) -> tuple[str, str]:
+    if event.type in PAYMENT_INTENT_EVENTS:
+        return _payment_intent(gateway, event)
+    handler = {
+        "setup_intent.succeeded": _setup_succeeded,
+        "setup_intent.setup_failed": _setup_failed,
+        "charge.refunded": _charge_refunded,
+        "charge.dispute.created": _dispute_created,
+        "charge.dispute.closed": _dispute_closed,
+        "payment_method.detached": _method_detached,
+    }.get(event.type)
+    if handler is None:
+        return GatewayEventOutcome.UNHANDLED, ""
+    return handler(gateway, event)
+
+
+def _payment_for(gateway: str, obj: dict) -> Payment | None:
+    """The payment a PaymentIntent is for: by its id, else by the payment id billing put in its metadata."""
+    reference = obj.get("id") or ""
+    payment = Payment.objects.filter(gateway=gateway, reference=reference).first() if reference else None
+    if payment is None:
+        payment_id = str((obj.get("metadata") or {}).get("cos_payment") or "")
+        if payment_id.isdigit():
+            payment = Payment.objects.filter(gateway=gateway, pk=int(payment_id)).first()
+    return payment
+
+
+def _payment_intent(gateway: str, event: GatewayEvent) -> tuple[str, str]:
+    from billing.payments import payment_result_apply
+
+    obj = event.object
+    payment = _payment_for(gateway, obj)
+    if payment is None:
+        return GatewayEventOutcome.UNMATCHED, f"no payment for {obj.get('id')}"
+    currency = (obj.get("currency") or payment.currency).upper()
+    result = charge_result(obj, currency)
+    if event.type == "payment_intent.canceled":
+        return GatewayEventOutcome.IGNORED, "canceled at the gateway"
+    before = payment.status
+    payment = payment_result_apply(payment_id=payment.pk, result=result, source=event.type)
+    if payment.status == before:
+        return GatewayEventOutcome.IGNORED, f"payment #{payment.pk} is {payment.status} already"
+    return GatewayEventOutcome.APPLIED, f"payment #{payment.pk}: {before} -> {payment.status}"
+
+
+def _setup_succeeded(gateway: str, event: GatewayEvent) -> tuple[str, str]:
+    from billing.payments import payment_method_add
+
+    obj = event.object
+    account = BillingAccount.objects.filter(gateway_customer=obj.get("customer") or "-").first()
+    if account is None:
+        return GatewayEventOutcome.UNMATCHED, f"no account for customer {obj.get('customer')}"
+    pm = obj.get("payment_method")
+    reference = pm.get("id") if isinstance(pm, dict) else pm
+    if PaymentMethod.objects.filter(gateway=gateway, reference=reference).exists():
+        return GatewayEventOutcome.IGNORED, "saved already"
+    method = payment_method_add(account_id=account.pk, setup_reference=obj["id"], make_default=False)
+    return GatewayEventOutcome.APPLIED, f"payment method #{method.pk} saved"
+
+
+def _setup_failed(gateway: str, event: GatewayEvent) -> tuple[str, str]:
+    error = event.object.get("last_setup_error") or {}
+    return GatewayEventOutcome.IGNORED, f"setup failed: {error.get('message') or error.get('code') or 'unknown'}"
+
+
+def _charge_payment(gateway: str, charge: dict) -> Payment | None:
+    payment = None
+    if charge.get("payment_intent"):
+        payment = Payment.objects.filter(gateway=gateway, reference=charge["payment_intent"]).first()
+    if payment is None and charge.get("id"):
+        payment = Payment.objects.filter(gateway=gateway, charge_reference=charge["id"]).first()
+    return payment
+
+
+def _charge_refunded(gateway: str, event: GatewayEvent) -> tuple[str, str]:
+    """Refunds the gateway confirms: ours are marked succeeded; one made at the gateway directly is recorded."""
+    from billing.payments import refund_result_apply
+
+    charge = event.object
+    payment = _charge_payment(gateway, charge)
+    if payment is None:
+        return GatewayEventOutcome.UNMATCHED, f"no payment for charge {charge.get('id')}"
+    applied = []
+    for item in (charge.get("refunds") or {}).get("data", []):
+        if item.get("status") not in (None, "succeeded"):
+            continue
+        refund = Refund.objects.filter(payment=payment, reference=item["id"]).first()
+        if refund is None:
+            refund_id = str((item.get("metadata") or {}).get("cos_refund") or "")
+            refund = Refund.objects.filter(payment=payment, pk=int(refund_id)).first() if refund_id.isdigit() else None
+        if refund is None:
+            refund = Refund.objects.create(
+                payment=payment,
+                amount=amount_of(item, payment.currency),
+                reference=item["id"],
+                idempotency_key=f"gateway-{item['id']}",
+                note="Refunded at the gateway directly",
+            )
+        if refund.status == RefundStatus.PENDING:
+            refund_result_apply(refund_id=refund.pk, status="succeeded", reference=item["id"])
+            applied.append(item["id"])
+    if not applied:
+        return GatewayEventOutcome.IGNORED, "refunds known already"
+    return GatewayEventOutcome.APPLIED, f"refunds {', '.join(applied)}"
+
+
+def _dispute_created(gateway: str, event: GatewayEvent) -> tuple[str, str]:
+    obj = event.object
+    payment = _charge_payment(gateway, {"payment_intent": obj.get("payment_intent"), "id": obj.get("charge")})
+    if payment is None:
+        return GatewayEventOutcome.UNMATCHED, f"no payment for disputed charge {obj.get('charge')}"
+    dispute, created = Dispute.objects.get_or_create(
+        reference=obj["id"],
+        defaults={
+            "payment": payment,
+            "amount": amount_of(obj, payment.currency),
+            "reason": obj.get("reason") or "",
+        },
+    )
+    if not created:
+        return GatewayEventOutcome.IGNORED, "dispute known already"
+    events.publish("payment.disputed", payment_id=payment.pk, dispute_id=dispute.pk, amount=str(dispute.amount))
+    return GatewayEventOutcome.APPLIED, f"dispute on payment #{payment.pk}"
+
+
+def _dispute_closed(gateway: str, event: GatewayEvent) -> tuple[str, str]:
+    """Won: nothing changes. Lost: the money is gone, so the invoice is open again for what the dispute took."""
+    obj = event.object
+    dispute = Dispute.objects.select_for_update().filter(reference=obj["id"]).first()
+    if dispute is None:
+        created = _dispute_created(gateway, event)
+        if created[0] != GatewayEventOutcome.APPLIED:
+            return created
+        dispute = Dispute.objects.select_for_update().get(reference=obj["id"])
+    if dispute.status != DisputeStatus.OPEN:
+        return GatewayEventOutcome.IGNORED, f"dispute closed already ({dispute.status})"
+    lost = obj.get("status") == "lost"
+    dispute.status = DisputeStatus.LOST if lost else DisputeStatus.WON
+    dispute.closed_at = timezone.now()
+    dispute.save(update_fields=["status", "closed_at", "updated_at"])
+    if lost:
+        _dispute_lost(dispute)
+    return GatewayEventOutcome.APPLIED, f"dispute {dispute.status}"
+
+
+def _dispute_lost(dispute: Dispute) -> None:
+    from billing.payments import _credit
+
+    payment = Payment.objects.select_for_update().get(pk=dispute.payment_id)
+    payment.amount_refunded += dispute.amount
+    payment.save(update_fields=["amount_refunded", "updated_at"])
+    if payment.invoice_id is None:
+        _credit(payment.account_id, -dispute.amount, kind=CreditKind.APPLIED, description=f"{dispute} lost")
+        return
+    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    taken = min(dispute.amount, invoice.amount_paid)
+    invoice.amount_paid -= taken
+    invoice.save(update_fields=["amount_paid", "updated_at"])
+    if invoice.status == InvoiceStatus.PAID and invoice.open_amount > 0:
+        transition_apply(invoice, "reopen", reason=f"{dispute} lost: {dispute.amount} taken back")
+        invoice.save(update_fields=["status", "paid_at", "updated_at"])
+    events.publish("invoice.reopened", invoice_id=invoice.pk, account_id=invoice.account_id, reason="dispute_lost")
+
+
+def _method_detached(gateway: str, event: GatewayEvent) -> tuple[str, str]:
+    from billing.payments import payment_method_remove
+
+    method = PaymentMethod.objects.filter(gateway=gateway, reference=event.object.get("id") or "-").first()
+    if method is None:
+        return GatewayEventOutcome.UNMATCHED, "unknown payment method"
+    if method.removed_at:
+        return GatewayEventOutcome.IGNORED, "removed already"
+    payment_method_remove(method_id=method.pk, detached_at_gateway=True)
+    return GatewayEventOutcome.APPLIED, f"payment method #{method.pk} removed"
