@@ -45,6 +45,8 @@ def payment_submit_task(self, payment_id: int) -> None:
     try:
         payment_submit(payment_id=payment_id)
     except GatewayUnavailable as exc:
+        if self.request.is_eager:
+            return  # run in-process (no worker): the payments sweep sends it again
         raise self.retry(exc=exc) from exc
 
 
@@ -56,6 +58,8 @@ def refund_submit_task(self, refund_id: int) -> None:
     try:
         refund_submit(refund_id=refund_id)
     except GatewayUnavailable as exc:
+        if self.request.is_eager:
+            return  # the payments sweep sends it again
         raise self.retry(exc=exc) from exc
 
 

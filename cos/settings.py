@@ -252,6 +252,8 @@ STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+# Idempotency keys sent to the gateway start with this: give each installation sharing a Stripe account its own.
+PAYMENT_KEY_PREFIX = env.str("PAYMENT_KEY_PREFIX", default="cos")
 OFFLINE_WEBHOOK_SECRET = env.str("OFFLINE_WEBHOOK_SECRET", default="offline-webhook-secret")
 # A charge whose outcome is unknown (gateway timeout) is asked again after this many seconds, with the same
 # idempotency key; a debit still processing is looked up after PAYMENTS_SYNC_AFTER_SECONDS (a lost webhook).

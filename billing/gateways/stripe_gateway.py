@@ -73,7 +73,7 @@ def charge_result(intent, currency: str) -> ChargeResult:
         failure_code=code,
         failure_message=message,
         client_secret=_get(intent, "client_secret", "") or "",
-        metadata=dict(metadata),
+        metadata=metadata.to_dict() if hasattr(metadata, "to_dict") else dict(metadata),
     )
 
 
@@ -123,7 +123,7 @@ class StripeGateway(Gateway):
                 "name": str(account.customer),
                 "metadata": {"cos_account": str(account.pk)},
             },
-            options={"idempotency_key": f"cos-customer-{account.pk}"},
+            options={"idempotency_key": f"{settings.PAYMENT_KEY_PREFIX}-customer-{account.pk}"},
         )
         return customer.id
 
