@@ -234,6 +234,9 @@ PROVISIONING_NOKIA_PASSWORD = env.str("PROVISIONING_NOKIA_PASSWORD", default="si
 PROVISIONING_CALIX_URL = env.str("PROVISIONING_CALIX_URL", default="http://127.0.0.1:8101/calix")
 PROVISIONING_CALIX_USER = env.str("PROVISIONING_CALIX_USER", default="simulator")
 PROVISIONING_CALIX_PASSWORD = env.str("PROVISIONING_CALIX_PASSWORD", default="simulator")
+# A suspended service (e.g. for non-payment) is moved to this profile at this speed until it is resumed.
+PROVISIONING_SUSPENDED_PROFILE = env.str("PROVISIONING_SUSPENDED_PROFILE", default="suspended")
+PROVISIONING_SUSPENDED_MBPS = env.int("PROVISIONING_SUSPENDED_MBPS", default=1)
 PROVISIONING_MAX_ATTEMPTS = env.int("PROVISIONING_MAX_ATTEMPTS", default=6)
 PROVISIONING_RETRY_BASE_SECONDS = env.int("PROVISIONING_RETRY_BASE_SECONDS", default=15)
 # A job found running longer than this (its worker was lost) is taken over by the next delivery.

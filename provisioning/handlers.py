@@ -38,3 +38,18 @@ def service_follows_plan_change(event) -> None:
         download_mbps=p.get("download_mbps"),
         upload_mbps=p.get("upload_mbps"),
     )
+
+
+@events.handler("subscription.suspended")
+def service_suspended_with_subscription(event) -> None:
+    """A suspension (e.g. dunning) reaches the network: the suspended profile, verified."""
+    from provisioning.jobs import service_suspend_for_subscription
+
+    service_suspend_for_subscription(subscription_id=event.payload["subscription_id"])
+
+
+@events.handler("subscription.resumed")
+def service_restored_with_subscription(event) -> None:
+    from provisioning.jobs import service_restore_for_subscription
+
+    service_restore_for_subscription(subscription_id=event.payload["subscription_id"])

@@ -305,3 +305,37 @@ def provisioning_job_retry(*, job_id: int, actor=None) -> ProvisioningJob:
     job.save()
     transaction.on_commit(partial(_enqueue, [job.pk]))
     return job
+
+
+def service_suspend_for_subscription(*, subscription_id: int) -> ProvisioningJob | None:
+    """The subscription is suspended (e.g. for non-payment): its live service moves to the suspended profile
+    (a walled garden at minimal speed), applied and verified by a modify job. Once per suspension."""
+    service = ServiceInstance.objects.filter(subscription_id=subscription_id).first()
+    if service is None or service.status != ServiceStatus.ACTIVE:
+        return None
+    if service.service_profile == settings.PROVISIONING_SUSPENDED_PROFILE:
+        return None  # suspended already (a second delivery)
+    return service_modify(
+        service_id=service.pk,
+        profile=settings.PROVISIONING_SUSPENDED_PROFILE,
+        download_mbps=settings.PROVISIONING_SUSPENDED_MBPS,
+        upload_mbps=settings.PROVISIONING_SUSPENDED_MBPS,
+    )
+
+
+def service_restore_for_subscription(*, subscription_id: int) -> ProvisioningJob | None:
+    """The subscription is resumed: the service gets its plan's profile and speeds back (verified)."""
+    service = (
+        ServiceInstance.objects.select_related("subscription__product").filter(subscription_id=subscription_id).first()
+    )
+    if service is None or service.status != ServiceStatus.ACTIVE:
+        return None
+    if service.service_profile != settings.PROVISIONING_SUSPENDED_PROFILE:
+        return None  # restored already
+    product = service.subscription.product
+    return service_modify(
+        service_id=service.pk,
+        profile=product.service_profile,
+        download_mbps=product.download_mbps,
+        upload_mbps=product.upload_mbps,
+    )

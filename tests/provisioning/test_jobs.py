@@ -245,3 +245,36 @@ def test_a_job_whose_delivery_was_lost_is_run_by_the_sweep(ordered, settings, dj
     job.refresh_from_db()
     service.refresh_from_db()
     assert (job.status, service.status) == (JobStatus.SUCCEEDED, ServiceStatus.ACTIVE)
+
+
+def test_a_suspension_reaches_the_network_and_resumption_restores_the_plan(
+    ordered, simulator, django_capture_on_commit_callbacks
+):
+    from django.utils.timezone import now as django_now
+
+    from marketplace.services import subscription_resume, subscription_suspend
+
+    # given: a live service
+    w, ont, service = _activated(ordered, django_capture_on_commit_callbacks)
+    plan = (service.service_profile, service.download_mbps, service.upload_mbps)
+
+    def on_device():
+        device = requests.get(f"{simulator.url}/_sim/state", timeout=5).json()["onts"][ont.serial]
+        (state,) = device["services"].values()
+        return state["profile"], state["down"], state["up"]
+
+    # when: the subscription is suspended (e.g. an invoice unpaid too long), the event delivered twice
+    with django_capture_on_commit_callbacks(execute=True):
+        subscription_suspend(subscription_id=service.subscription_id, reason="unpaid invoice")
+    with django_capture_on_commit_callbacks(execute=True):
+        events.publish(
+            "subscription.suspended", subscription_id=service.subscription_id, suspended_at=django_now(), reason=""
+        )
+    # then: the device carries the suspended profile, verified by one modify job
+    assert on_device() == ("suspended", 1, 1)
+    assert Event.objects.filter(name="service.modified", payload__profile="suspended").count() == 1
+    # when: it is resumed
+    with django_capture_on_commit_callbacks(execute=True):
+        subscription_resume(subscription_id=service.subscription_id, reason="paid")
+    # then: the plan is back on the device
+    assert on_device() == plan
