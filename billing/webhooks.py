@@ -12,7 +12,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.choices import CreditKind, DisputeStatus, GatewayEventOutcome, InvoiceStatus, RefundStatus
+from billing.choices import (
+    CreditKind,
+    DisputeStatus,
+    GatewayEventOutcome,
+    InvoiceStatus,
+    PaymentStatus,
+    RefundStatus,
+)
 from billing.gateways import gateway_for
 from billing.gateways.base import GatewayEvent
 from billing.gateways.stripe_gateway import amount_of, charge_result
@@ -100,12 +107,23 @@ def _payment_intent(gateway: str, event: GatewayEvent) -> tuple[str, str]:
     currency = (obj.get("currency") or payment.currency).upper()
     result = charge_result(obj, currency)
     if event.type == "payment_intent.canceled":
-        return GatewayEventOutcome.IGNORED, "canceled at the gateway"
+        return _payment_canceled(payment)
     before = payment.status
     payment = payment_result_apply(payment_id=payment.pk, result=result, source=event.type)
     if payment.status == before:
         return GatewayEventOutcome.IGNORED, f"payment #{payment.pk} is {payment.status} already"
     return GatewayEventOutcome.APPLIED, f"payment #{payment.pk}: {before} -> {payment.status}"
+
+
+def _payment_canceled(payment: Payment) -> tuple[str, str]:
+    """A charge waiting for confirmation was canceled at Stripe (it expired, or was replaced): nothing was taken."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.status != PaymentStatus.REQUIRES_ACTION:
+            return GatewayEventOutcome.IGNORED, f"payment #{payment.pk} is {payment.status}"
+        transition_apply(payment, "cancel", reason="canceled at the gateway")
+        payment.save()
+    return GatewayEventOutcome.APPLIED, f"payment #{payment.pk} canceled"
 
 
 def _setup_succeeded(gateway: str, event: GatewayEvent) -> tuple[str, str]:

@@ -128,6 +128,10 @@ class Gateway(ABC):
         """Charge the saved method. Raises GatewayUnavailable when the outcome is unknown."""
 
     @abstractmethod
+    def charge_cancel(self, *, reference: str) -> None:
+        """Cancel a charge that waits for the subscriber's confirmation: it can no longer be confirmed."""
+
+    @abstractmethod
     def charge_status(self, *, reference: str, currency: str) -> ChargeResult:
         """Where a charge stands now (for a webhook that never came)."""
 

@@ -167,6 +167,9 @@ class OfflineGateway(Gateway):
             result.reference, result.status, result.failure_code, result.failure_message, result.client_secret, metadata
         )
 
+    def charge_cancel(self, *, reference: str) -> None:
+        return None
+
     def charge_status(self, *, reference: str, currency: str, settled: bool = True) -> ChargeResult:
         """A debit reads as processing when taken and as settled (or returned) when asked about later."""
         behaviour = self._behaviour(reference)

@@ -201,6 +201,9 @@ class StripeGateway(Gateway):
             return ChargeResult("", FAILED, exc.code or "refused", exc.user_message or str(exc), metadata=metadata)
         return charge_result(intent, currency)
 
+    def charge_cancel(self, *, reference: str) -> None:
+        self._call(self.client.v1.payment_intents.cancel, reference)
+
     def charge_status(self, *, reference: str, currency: str) -> ChargeResult:
         return charge_result(self._call(self.client.v1.payment_intents.retrieve, reference), currency)
 

@@ -132,6 +132,16 @@ def test_a_card_asking_for_3d_secure_waits_for_the_subscriber(stripe_api, django
     assert payment.client_secret.startswith(payment.reference)
     assert invoice.status == InvoiceStatus.OPEN
     assert BillingNotice.objects.filter(payment=payment, kind="action_required").exists()
+    # when: instead of confirming, the subscriber pays with another card in the portal
+    other = _saved(stripe_api, account)
+    paid = payments.invoice_pay_now(invoice_id=invoice.pk, method_id=other.pk)
+    # then: the waiting charge is canceled at Stripe (it can no longer be confirmed) and the new one paid
+    payment.refresh_from_db()
+    invoice.refresh_from_db()
+    assert payment.status == PaymentStatus.CANCELED
+    assert stripe_api.v1.payment_intents.retrieve(payment.reference).status == "canceled"
+    assert paid.status == PaymentStatus.SUCCEEDED
+    assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, invoice.total)
 
 
 def test_a_gateway_timeout_mid_charge_then_a_retry_charges_once(

@@ -402,3 +402,11 @@ def test_an_ach_debit_returned_by_the_bank_reopens_the_invoice_and_plans_a_retry
     assert invoice.status == InvoiceStatus.OPEN
     assert payment.next_retry_at is not None
     assert reverse("stripe-webhook") == URL
+
+
+def test_a_confirmation_that_expired_at_stripe_cancels_the_waiting_payment(client):
+    payment = _charged(status="requires_action")
+    assert _post(client, _event("payment_intent.canceled", _intent(payment, "canceled"))).status_code == 200
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CANCELED
+    assert Invoice.objects.get(pk=payment.invoice_id).status == InvoiceStatus.OPEN
