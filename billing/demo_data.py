@@ -1,7 +1,8 @@
 """Demo data of billing: the rules of each marketplace and the reason codes for overrides.
 
 The demo's invoices come from the demo activation itself: closing 'Turn the service on' in /field/ activates
-Anna's pre-order, and `service.activated` issues her first invoice (prorated, with the start fee).
+Anna's pre-order, and `service.activated` issues her first invoice (prorated, with the start fee), which she pays
+in the portal with a test card (the offline gateway).
 """
 
 from decimal import Decimal
@@ -39,6 +40,8 @@ def seed() -> list[str]:
 
 def finish() -> list[str]:
     return [
-        "Billing demo: after 'Turn the service on', Anna's first invoice is at /portal/ (log in as 'anna') and in "
-        "/admin/billing/invoice/ ('finance'); run `python manage.py run_billing --dry-run` to see the next cycle."
+        "Billing demo: after 'Turn the service on', Anna's first invoice is at /portal/invoices/ (log in as 'anna') "
+        "and in /admin/billing/invoice/ ('finance'). Anna adds test card 4242 4242 4242 4242 under 'Payment "
+        "methods' and pays the invoice from its page (offline gateway: no money moves). "
+        "`python manage.py run_billing --dry-run` shows the next cycle."
     ]
