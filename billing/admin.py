@@ -1,22 +1,41 @@
-"""Admin for billing: rules, reason codes, accounts, invoices (actions through the services), the override audit."""
+"""Admin for billing: rules, reason codes, accounts, invoices and payments (actions through the services), the
+override audit, and the records of payments (refunds, credit, gateway events, disputes, notices)."""
 
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Exists, F, OuterRef, Prefetch
 from django.utils import timezone
 
-from billing import overrides, services
-from billing.choices import UNPAID_STATUSES, Collection
+from billing import overrides, payments, services
+from billing.choices import (
+    IN_FLIGHT_PAYMENT_STATUSES,
+    MANUAL_METHOD_TYPES,
+    PAYABLE_STATUSES,
+    UNPAID_STATUSES,
+    Collection,
+    CreditKind,
+    InvoiceKind,
+    InvoiceStatus,
+)
+from billing.gateways.base import GatewayUnavailable
 from billing.models import (
     BillingAccount,
     BillingConfig,
+    BillingNotice,
     BillingRun,
     BillingSchedule,
+    CreditEntry,
+    Dispute,
+    GatewayEvent,
     Invoice,
     InvoiceLine,
+    Payment,
+    PaymentMethod,
     PricingOverride,
     ReasonCode,
+    Refund,
 )
 from cos.admin_tools import REFUSALS, ActionForm, TransitionLogInline, action_with_form, refusal_text, service_action
 
@@ -51,6 +70,37 @@ def _report(modeladmin, request, obj, success: str, service, **kwargs) -> None:
         modeladmin.message_user(request, f"{obj}: {success}", messages.SUCCESS)
 
 
+def _the_one_selected(modeladmin, request, queryset, *, what: str):
+    """The single selected object of an action that acts on one at a time; otherwise None, with a message."""
+    if queryset.count() != 1:
+        modeladmin.message_user(request, f"Select exactly one {what}: this action acts on one.", messages.ERROR)
+        return None
+    return queryset.get()
+
+
+def _method_on_file(account_ref: str) -> Exists:
+    """Whether the account (the outer row's `account_ref`) has a default payment method that was not removed."""
+    return Exists(PaymentMethod.objects.filter(account_id=OuterRef(account_ref), is_default=True, removed_at=None))
+
+
+class MethodOnFileFilter(admin.SimpleListFilter):
+    """Yes: the account can be charged automatically; no: there is nothing on file to charge."""
+
+    title = "payment method on file"
+    parameter_name = "method_on_file"
+    account_ref = "pk"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No (no payment method on file)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(_method_on_file(self.account_ref))
+        if self.value() == "no":
+            return queryset.filter(~_method_on_file(self.account_ref))
+        return queryset
+
+
 # --- rules and reason codes --------------------------------------------------------------------
 
 
@@ -70,6 +120,16 @@ class BillingConfigAdmin(admin.ModelAdmin):
     )
     list_filter = ("marketplace", "late_fee_kind", "refund_on_termination")
     list_select_related = ("marketplace", "provider")
+    # Every editable field of the model is in one of these sets: a field left out would not be editable at all.
+    fieldsets = (
+        (None, {"fields": ("marketplace", "provider", "billing_cycle", "due_days", "review_minutes")}),
+        (
+            "Late fees",
+            {"fields": ("late_fee_kind", "late_fee_value", "late_fee_grace_days", "late_fee_minimum_balance")},
+        ),
+        ("Termination", {"fields": ("refund_on_termination", "recovery_fee")}),
+        ("Dunning", {"fields": ("retry_days", "notify_subscriber", "suspend_after_days")}),
+    )
 
 
 @admin.register(ReasonCode)
@@ -115,23 +175,100 @@ class AutomaticCollectionFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PaymentMethodInline(admin.TabularInline):
+    model = PaymentMethod
+    extra = 0
+    can_delete = False
+    fields = (
+        "type",
+        "brand",
+        "last4",
+        "exp_month",
+        "exp_year",
+        "is_default",
+        "gateway",
+        "reference",
+        "mandate_reference",
+        "created_at",
+        "removed_at",
+    )
+    readonly_fields = fields
+    verbose_name_plural = "payment methods (removed ones kept)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(BillingAccount)
 class BillingAccountAdmin(admin.ModelAdmin):
-    list_display = ("customer", "provider", "currency", "billing_cycle", "collection", "delivery", "invoice_email")
-    list_filter = (AutomaticCollectionFilter, "collection", "delivery", "billing_cycle", "provider", "currency")
+    list_display = (
+        "customer",
+        "provider",
+        "currency",
+        "billing_cycle",
+        "collection",
+        "default_method",
+        "delivery",
+        "invoice_email",
+    )
+    list_filter = (
+        AutomaticCollectionFilter,
+        MethodOnFileFilter,
+        "collection",
+        "delivery",
+        "billing_cycle",
+        "provider",
+        "currency",
+    )
     search_fields = ("customer__email", "customer__last_name", "customer__first_name", "customer__company_name")
     list_select_related = ("customer", "provider")
     # The account's identity is billing's; its cycle is kept per subscription on the schedules; automatic
-    # collection needs a payment method on file, so it is set where the payment method is, not here.
-    readonly_fields = ("customer", "provider", "currency", "billing_cycle", "collection")
+    # collection needs a payment method on file, so it is set where the payment method is, not here. The
+    # gateway's customer id is made by the gateway on first use.
+    readonly_fields = (
+        "customer",
+        "provider",
+        "currency",
+        "billing_cycle",
+        "collection",
+        "gateway_customer",
+        "credit_balance",
+    )
     show_full_result_count = False
-    inlines = [ScheduleInline]
+    inlines = [ScheduleInline, PaymentMethodInline]
 
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_queryset(self, request):
+        on_file = PaymentMethod.objects.filter(is_default=True, removed_at=None)
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("payment_methods", queryset=on_file, to_attr="default_methods"))
+        )
+
+    def get_inline_instances(self, request, obj=None):
+        inlines = super().get_inline_instances(request, obj)
+        if request.method == "POST":
+            # Payment methods are only shown, and change through their own services: a save of the account's
+            # delivery details has nothing to post back for them.
+            inlines = [inline for inline in inlines if not isinstance(inline, PaymentMethodInline)]
+        return inlines
+
+    @admin.display(description="Default payment method")
+    def default_method(self, account: BillingAccount) -> str | None:
+        return str(account.default_methods[0]) if account.default_methods else None
+
+    @admin.display(description="Credit balance")
+    def credit_balance(self, account: BillingAccount) -> str:
+        return f"{payments.credit_balance(account.pk)} {account.currency}"
 
 
 # --- invoices ----------------------------------------------------------------------------------
@@ -148,6 +285,38 @@ class OverdueFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return queryset.filter(status__in=UNPAID_STATUSES, due_on__lt=timezone.localdate())
         return queryset
+
+
+class InvoicePaymentFilter(admin.SimpleListFilter):
+    """Where the money of an invoice stands, from its status and what has been paid on it."""
+
+    title = "payment"
+    parameter_name = "payment"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("processing", "Processing (a debit on its way)"),
+            ("paid", "Paid"),
+            ("unpaid", "Unpaid (nothing paid yet)"),
+            ("partly_paid", "Partly paid"),
+        ]
+
+    def queryset(self, request, queryset):
+        open_invoices = queryset.filter(kind=InvoiceKind.INVOICE, status__in=PAYABLE_STATUSES)
+        match self.value():
+            case "processing":
+                return queryset.filter(status=InvoiceStatus.PROCESSING)
+            case "paid":
+                return queryset.filter(status=InvoiceStatus.PAID)
+            case "unpaid":
+                return open_invoices.filter(amount_paid__lte=0)
+            case "partly_paid":
+                return open_invoices.filter(amount_paid__gt=0, amount_paid__lt=F("total"))
+        return queryset
+
+
+class InvoiceMethodOnFileFilter(MethodOnFileFilter):
+    account_ref = "account_id"
 
 
 class LineInline(admin.TabularInline):
@@ -184,6 +353,37 @@ class OverrideInline(admin.TabularInline):
         return super().get_queryset(request).select_related("reason_code", "actor", "result")
 
 
+class InvoicePaymentInline(admin.TabularInline):
+    model = Payment
+    fk_name = "invoice"
+    extra = 0
+    can_delete = False
+    fields = (
+        "created_at",
+        "method_type",
+        "channel",
+        "amount",
+        "status",
+        "reference",
+        "external_reference",
+        "received_on",
+        "recorded_by",
+        "amount_refunded",
+        "failure_message",
+    )
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("recorded_by")
+
+
 class ReasonForm(ActionForm):
     reason = forms.CharField(widget=forms.Textarea, label="Why")
 
@@ -201,6 +401,16 @@ class AmountForm(ReasonCodeForm):
     field_order = ["_selected_action", "amount", "reason_code", "note"]
 
 
+class ManualPaymentForm(ActionForm):
+    amount = forms.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), label="Amount received", localize=False
+    )
+    method_type = forms.ChoiceField(choices=[(kind.value, kind.label) for kind in MANUAL_METHOD_TYPES], label="Paid by")
+    external_reference = forms.CharField(max_length=100, label="Reference (bank or receipt)")
+    received_on = forms.DateField(initial=timezone.localdate, label="Received on")
+    note = forms.CharField(required=False, max_length=300, widget=forms.Textarea, label="Note")
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
     """Invoices change only through their actions (each a service); a finalized invoice never changes at all."""
@@ -213,11 +423,22 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
         "issuer",
         "marketplace",
         "total",
+        "amount_paid",
         "currency",
         "issued_on",
         "due_on",
     )
-    list_filter = ("status", "kind", "reason", OverdueFilter, "issuer", "marketplace", "currency")
+    list_filter = (
+        "status",
+        InvoicePaymentFilter,
+        InvoiceMethodOnFileFilter,
+        "kind",
+        "reason",
+        OverdueFilter,
+        "issuer",
+        "marketplace",
+        "currency",
+    )
     search_fields = (
         "number",
         "account__customer__email",
@@ -227,9 +448,10 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
     )
     list_select_related = ("account__customer", "issuer", "marketplace")
     show_full_result_count = False
-    inlines = [LineInline, OverrideInline, TransitionLogInline]
+    inlines = [LineInline, InvoicePaymentInline, OverrideInline, TransitionLogInline]
     actions = [
         service_action(services.invoice_finalize, id_arg="invoice_id", description="Finalize (number and issue)"),
+        "record_payment",
         "void",
         "credit",
         "discount",
@@ -249,6 +471,35 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
     @admin.display(description="Customer", ordering="account__customer__last_name")
     def customer(self, invoice: Invoice) -> str:
         return str(invoice.account.customer)
+
+    def has_record_payment_permission(self, request) -> bool:
+        return request.user.has_perm("billing.add_payment")
+
+    @admin.action(description="Record a manual payment (bank transfer, cash, cheque)", permissions=["record_payment"])
+    def record_payment(self, request, queryset):
+        invoice = _the_one_selected(self, request, queryset, what="invoice")
+        if invoice is None:
+            return None
+
+        def apply(data):
+            try:
+                payment = payments.payment_record(
+                    invoice_id=invoice.pk,
+                    amount=data["amount"],
+                    method_type=data["method_type"],
+                    external_reference=data["external_reference"],
+                    received_on=data["received_on"],
+                    actor=request.user,
+                    note=data["note"],
+                )
+            except REFUSALS as refused:
+                self.message_user(request, f"{invoice}: {refusal_text(refused)}", messages.ERROR)
+                return
+            self.message_user(request, _payment_recorded_text(payment), messages.SUCCESS)
+
+        return action_with_form(
+            self, request, queryset, form_class=ManualPaymentForm, title="Record a manual payment", apply=apply
+        )
 
     @admin.action(description="Void (with a reason)", permissions=["change"])
     def void(self, request, queryset):
@@ -328,6 +579,23 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
         )
 
 
+def _payment_recorded_text(payment: Payment) -> str:
+    """What became of a recorded payment: the invoice paid or partly paid, and any excess kept as credit."""
+    invoice = Invoice.objects.get(pk=payment.invoice_id)
+    text = f"{invoice}: recorded {payment.amount} {payment.currency} ({payment.get_method_type_display().lower()}, "
+    text += f"{payment.external_reference}); "
+    if invoice.status == InvoiceStatus.PAID:
+        text += "the invoice is paid."
+    else:
+        text += f"{invoice.open_amount} {invoice.currency} is still open."
+    to_credit = CreditEntry.objects.filter(payment=payment, kind=CreditKind.OVERPAYMENT).values_list(
+        "amount", flat=True
+    )
+    if excess := sum(to_credit):
+        text += f" {excess} {payment.currency} more than was open went to the customer's credit balance."
+    return text
+
+
 class ManualPriceForm(ReasonCodeForm):
     amount = forms.DecimalField(max_digits=12, decimal_places=2, label="New amount (excluding tax)", localize=False)
 
@@ -382,3 +650,211 @@ class BillingRunAdmin(ReadOnlyAdmin):
     list_display = ("as_of", "status", "chunks", "chunks_done", "invoices", "lines", "created_at", "finished_at")
     list_filter = ("status",)
     date_hierarchy = "as_of"
+
+
+# --- payments ----------------------------------------------------------------------------------
+
+
+class RefundForm(ReasonCodeForm):
+    amount = forms.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), label="Amount to refund", localize=False
+    )
+
+    field_order = ["_selected_action", "amount", "reason_code", "note"]
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    fk_name = "payment"
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "amount", "status", "reason_code", "actor", "credit_note", "reference", "failure_message")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("reason_code", "actor", "credit_note")
+
+
+_CUSTOMER_SEARCH = (
+    "account__customer__email",
+    "account__customer__last_name",
+    "account__customer__first_name",
+    "account__customer__company_name",
+)
+
+
+@admin.register(Payment)
+class PaymentAdmin(OverridePermissionMixin, ReadOnlyAdmin):
+    """Payments change only through the gateway's answers and the services: a refund, a look-up."""
+
+    list_display = (
+        "id",
+        "invoice",
+        "customer",
+        "provider",
+        "method_type",
+        "channel",
+        "money",
+        "status",
+        "created_at",
+        "references",
+    )
+    list_filter = (
+        "status",
+        "method_type",
+        "channel",
+        ("account__provider", admin.RelatedOnlyFieldListFilter),
+    )
+    search_fields = ("invoice__number", *_CUSTOMER_SEARCH, "reference", "charge_reference", "external_reference")
+    list_select_related = ("invoice", "account__customer", "account__provider")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    # The client secret is the subscriber's, for confirming the payment in their browser.
+    exclude = ("client_secret",)
+    inlines = [RefundInline, TransitionLogInline]
+    actions = ["refund", "look_up"]
+
+    def has_look_up_permission(self, request) -> bool:
+        return request.user.has_perm("billing.change_payment")
+
+    @admin.display(description="Customer", ordering="account__customer__last_name")
+    def customer(self, payment: Payment) -> str:
+        return str(payment.account.customer)
+
+    @admin.display(description="Provider", ordering="account__provider__name")
+    def provider(self, payment: Payment) -> str:
+        return str(payment.account.provider)
+
+    @admin.display(description="Amount", ordering="amount")
+    def money(self, payment: Payment) -> str:
+        return f"{payment.amount} {payment.currency}"
+
+    @admin.display(description="Reference")
+    def references(self, payment: Payment) -> str:
+        return " / ".join(ref for ref in (payment.reference, payment.external_reference) if ref)
+
+    @admin.action(description="Refund through the gateway (with a reason code)", permissions=["override_pricing"])
+    def refund(self, request, queryset):
+        # Money leaves through the gateway: one payment at a time keeps the amount unambiguous.
+        payment = _the_one_selected(self, request, queryset, what="payment")
+        if payment is None:
+            return None
+
+        def apply(data):
+            _report(
+                self,
+                request,
+                payment,
+                f"refund of {data['amount']} {payment.currency} on its way through the gateway (with a credit note).",
+                payments.payment_refund,
+                payment_id=payment.pk,
+                amount=data["amount"],
+                reason_code=data["reason_code"],
+                actor=request.user,
+                note=data["note"],
+            )
+
+        return action_with_form(self, request, queryset, form_class=RefundForm, title="Refund a payment", apply=apply)
+
+    @admin.action(description="Look up at the gateway (payments in flight)", permissions=["look_up"])
+    def look_up(self, request, queryset):
+        for payment in queryset.order_by("pk"):
+            if payment.status not in IN_FLIGHT_PAYMENT_STATUSES or not payment.reference:
+                self.message_user(request, f"{payment}: not in flight at a gateway, nothing to look up.", messages.INFO)
+                continue
+            try:
+                now = payments.payment_refresh(payment_id=payment.pk)
+            except GatewayUnavailable as exc:
+                self.message_user(request, f"{payment}: the gateway did not answer ({exc}).", messages.ERROR)
+            except REFUSALS as refused:
+                self.message_user(request, f"{payment}: {refusal_text(refused)}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{payment}: the gateway says {now.get_status_display().lower()}.", messages.SUCCESS
+                )
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "payment",
+        "invoice",
+        "customer",
+        "amount",
+        "status",
+        "reason_code",
+        "actor",
+        "credit_note",
+        "reference",
+    )
+    list_filter = ("status", ("payment__account__provider", admin.RelatedOnlyFieldListFilter), "reason_code")
+    search_fields = (
+        "payment__invoice__number",
+        "credit_note__number",
+        "reference",
+        "payment__account__customer__email",
+        "payment__account__customer__last_name",
+    )
+    list_select_related = ("payment__invoice", "payment__account__customer", "reason_code", "actor", "credit_note")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description="Invoice", ordering="payment__invoice__number")
+    def invoice(self, refund: Refund) -> str:
+        return str(refund.payment.invoice or "")
+
+    @admin.display(description="Customer", ordering="payment__account__customer__last_name")
+    def customer(self, refund: Refund) -> str:
+        return str(refund.payment.account.customer)
+
+
+@admin.register(CreditEntry)
+class CreditEntryAdmin(ReadOnlyAdmin):
+    """The credit balance's ledger: the balance of an account is the sum of its entries."""
+
+    list_display = ("created_at", "account", "kind", "amount", "description", "invoice", "payment")
+    list_filter = ("kind",)
+    search_fields = (*_CUSTOMER_SEARCH, "description", "invoice__number")
+    list_select_related = ("account__customer", "account__provider", "invoice", "payment")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(GatewayEvent)
+class GatewayEventAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "gateway", "type", "event_id", "outcome", "deliveries", "note")
+    list_filter = ("type", "outcome", "gateway")
+    search_fields = ("event_id",)
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    list_display = ("reference", "payment", "invoice", "amount", "reason", "status", "created_at", "closed_at")
+    list_filter = ("status",)
+    search_fields = ("reference", "payment__reference", "payment__charge_reference", "payment__invoice__number")
+    list_select_related = ("payment__invoice",)
+    show_full_result_count = False
+
+    @admin.display(description="Invoice", ordering="payment__invoice__number")
+    def invoice(self, dispute: Dispute) -> str:
+        return str(dispute.payment.invoice or "")
+
+
+@admin.register(BillingNotice)
+class BillingNoticeAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "kind", "account", "invoice", "to", "subject")
+    list_filter = ("kind",)
+    search_fields = ("to", "subject", "invoice__number", *_CUSTOMER_SEARCH)
+    list_select_related = ("account__customer", "account__provider", "invoice")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
