@@ -17,7 +17,7 @@ from billing.choices import InvoiceStatus
 from billing.engine import money
 from billing.forms import BillingPreferencesForm
 from billing.models import BillingAccount, Invoice, InvoiceLine
-from billing.pdf import invoice_document_lines, render_invoice_pdf
+from billing.pdf import render_invoice_pdf
 from billing.preferences import billing_preferences_update
 from billing.selectors import account_balance
 from cos.errors import ApplicationError
@@ -28,6 +28,7 @@ SUBSCRIBER_STATUSES = (
     InvoiceStatus.OPEN,
     InvoiceStatus.PAID,
     InvoiceStatus.LATE,
+    InvoiceStatus.PROCESSING,
     InvoiceStatus.VOID,
     InvoiceStatus.UNCOLLECTIBLE,
 )
@@ -80,18 +81,6 @@ def invoices(request):
         request,
         "billing/invoices.html",
         {"customer": customer, "accounts": accounts, "balances": _balances(accounts), "page": page},
-    )
-
-
-@login_required
-@require_GET
-def invoice_detail(request, invoice_id: int):
-    """One invoice or credit note with its lines and totals."""
-    invoice = _subscriber_invoice(_customer(request), invoice_id)
-    return render(
-        request,
-        "billing/invoice_detail.html",
-        {"invoice": invoice, "lines": invoice_document_lines(invoice)},
     )
 
 

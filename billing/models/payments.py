@@ -48,7 +48,7 @@ class PaymentMethod(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        if self.type == MethodType.CARD:
+        if self.type == MethodType.CARD and self.exp_month and self.exp_year:
             return f"{self.brand or 'Card'} •••• {self.last4} ({self.exp_month:02d}/{self.exp_year})"
         return f"{self.get_type_display()} •••• {self.last4}"
 
