@@ -112,9 +112,13 @@ def dunning_suspend_due(*, today=None) -> int:
                 from marketplace.models import Subscription
 
                 subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
-                if subscription.status != SubscriptionStatus.ACTIVE:
-                    continue
                 if DunningSuspension.objects.filter(invoice=invoice, subscription=subscription).exists():
+                    continue
+                if subscription.status != SubscriptionStatus.ACTIVE:
+                    # Suspended already for another unpaid invoice: this one holds the service too, so paying
+                    # only the other does not restore it (dunning_restore checks what still holds it).
+                    if DunningSuspension.objects.filter(subscription=subscription, restored_at=None).exists():
+                        DunningSuspension.objects.create(invoice=invoice, subscription=subscription)
                     continue
                 subscription_suspend(
                     subscription_id=subscription.pk, reason=f"unpaid invoice {invoice.number}", actor=None

@@ -315,7 +315,7 @@ def _payment_start(invoice: Invoice, method: PaymentMethod, *, channel: str, by=
         amount=invoice.open_amount,
         currency=invoice.currency,
         attempt=attempt,
-        idempotency_key=f"cos-invoice-{invoice.pk}-attempt-{attempt}",
+        idempotency_key=f"{settings.PAYMENT_KEY_PREFIX}-invoice-{invoice.pk}-attempt-{attempt}",
         recorded_by=by if getattr(by, "pk", None) else None,
     )
 
@@ -459,8 +459,30 @@ def _payment_failed(payment: Payment, code: str, message: str, source: str) -> N
 # --- paying from the portal ----------------------------------------------------------------------------------
 
 
+def payment_cancel(*, payment_id: int, actor=None, reason: str = "") -> Payment:
+    """Give up a payment that waits for the subscriber's confirmation: canceled at the gateway, then here."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status != PaymentStatus.REQUIRES_ACTION:
+        return payment
+    if payment.reference:
+        gateway_for(payment.gateway).charge_cancel(reference=payment.reference)
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status == PaymentStatus.REQUIRES_ACTION:
+            transition_apply(payment, "cancel", by=actor, reason=reason or "replaced by another payment")
+            payment.save()
+    return payment
+
+
 def invoice_pay_now(*, invoice_id: int, method_id: int, actor=None) -> Payment:
-    """The subscriber pays an open invoice now with one of their saved methods (on session)."""
+    """The subscriber pays an open invoice now with one of their saved methods (on session). A payment still
+    waiting for a confirmation is canceled first (the subscriber chose to pay another way)."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    if not PaymentMethod.objects.filter(pk=method_id, account_id=invoice.account_id, removed_at=None).exists():
+        raise NotFound("Choose one of your saved payment methods.", code="method_not_found")
+    if invoice.kind == InvoiceKind.INVOICE and invoice.status in PAYABLE_STATUSES and invoice.open_amount > 0:
+        for waiting in Payment.objects.filter(invoice_id=invoice_id, status=PaymentStatus.REQUIRES_ACTION):
+            payment_cancel(payment_id=waiting.pk, actor=actor)
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
         if invoice.kind != InvoiceKind.INVOICE or invoice.status not in PAYABLE_STATUSES or invoice.open_amount <= 0:
@@ -516,10 +538,14 @@ def payment_record(
     """
     try:
         amount = engine.money(Decimal(str(amount)))
+        if amount.is_nan():  # "NaN" parses and rounds quietly, then fails every comparison
+            raise ArithmeticError
     except ArithmeticError:
         raise ApplicationError("Enter the amount received, e.g. 125.00.", code="invalid_amount") from None
     if amount <= 0:
         raise ApplicationError("The amount received must be more than zero.", code="invalid_amount")
+    if amount >= Decimal("10000000000"):  # amounts are stored with 12 digits, 2 of them cents
+        raise ApplicationError(f"{amount} is too large for a payment: check the amount.", code="invalid_amount")
     if method_type not in MANUAL_METHOD_TYPES:
         raise ApplicationError("Choose bank transfer, cash or cheque.", code="method_type")
     if not (external_reference or "").strip():
@@ -600,7 +626,7 @@ def credit_note_settle(credit_note: Invoice) -> None:
                     payment=payment,
                     credit_note=credit_note,
                     amount=take,
-                    idempotency_key=f"cos-refund-cn{credit_note.pk}-p{payment.pk}",
+                    idempotency_key=f"{settings.PAYMENT_KEY_PREFIX}-refund-cn{credit_note.pk}-p{payment.pk}",
                     note=f"Credit note {credit_note.number}",
                 )
                 _refund_after_commit(refund)
@@ -631,6 +657,21 @@ def _net_for_gross(gross: Decimal, rate: Decimal) -> Decimal:
     return min(candidates, key=lambda net: abs(net + engine.money(net * rate) - gross))
 
 
+def _credit_note_to_the_cent(credit_note: Invoice, gross: Decimal) -> None:
+    """Some amounts have no net whose VAT brings them to the cent (at 25 %, 10.02: 8.01 makes 10.01, 8.02 makes
+    10.03). The draft's VAT takes up that cent (VAT reckoned from the gross), so the credit note is for exactly
+    the amount refunded, never a cent more or less."""
+    gap = -gross - credit_note.total
+    if not gap:
+        return
+    tax = credit_note.lines.get(kind=engine.TAX)
+    tax.amount += gap
+    tax.save(update_fields=["amount"])
+    credit_note.tax += gap
+    credit_note.total += gap
+    credit_note.save(update_fields=["tax", "total", "updated_at"])
+
+
 def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "") -> Refund:
     """Finance gives money back on a gateway payment: a credit note (audited, with its reason code) for the amount,
     refunded through the gateway. Never more than is left to refund on the payment."""
@@ -639,6 +680,8 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
 
     try:
         gross = engine.money(Decimal(str(amount)))
+        if gross.is_nan():
+            raise ArithmeticError
     except ArithmeticError:
         raise ApplicationError("Enter the amount to refund, e.g. 25.00.", code="invalid_amount") from None
     with transaction.atomic():
@@ -664,13 +707,14 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
         credit_note = _persist(
             invoice.account, [line], marketplace=invoice.marketplace, reason=InvoiceReason.MANUAL, corrects=invoice
         )
+        _credit_note_to_the_cent(credit_note, gross)
         credit_note = invoice_finalize(invoice_id=credit_note.pk, actor=actor)
         refunded = min(-credit_note.total, left)
         refund = Refund.objects.create(
             payment=payment,
             credit_note=credit_note,
             amount=refunded,
-            idempotency_key=f"cos-refund-cn{credit_note.pk}-p{payment.pk}",
+            idempotency_key=f"{settings.PAYMENT_KEY_PREFIX}-refund-cn{credit_note.pk}-p{payment.pk}",
             reason_code=reason,
             note=note.strip()[:300],
             actor=actor,

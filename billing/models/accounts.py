@@ -44,7 +44,8 @@ class BillingConfig(TimeStampedModel):
         max_length=60,
         default="3,5,7",
         validators=[validate_comma_separated_integer_list],
-        help_text="Dunning: days after a failed automatic payment that it is tried again, e.g. 3,5,7 (empty: never).",
+        help_text="Dunning: days to wait after the 1st, 2nd, ... failed automatic payment before it is tried again, "
+        "e.g. 3,5,7 (empty: never).",
     )
     notify_subscriber = models.BooleanField(
         default=True, help_text="Dunning: e-mail the subscriber when a payment fails or needs confirmation."
@@ -71,7 +72,7 @@ class BillingConfig(TimeStampedModel):
 
     @property
     def retry_schedule(self) -> list[int]:
-        """Days after the first failure on which a failed automatic payment is tried again."""
+        """Days to wait after each failed automatic payment (the 1st, 2nd, ...) before trying again."""
         return [int(day) for day in self.retry_days.split(",") if day.strip()]
 
 
