@@ -592,21 +592,26 @@ def _refundable_now(payment: Payment) -> Decimal:
 
 def credit_note_settle(credit_note: Invoice) -> None:
     """A finalized (locked) credit note gives its money back: first against what is still open on the invoice it
-    corrects, then as refunds on the gateway payments of that invoice (or the account's latest), and the rest as
-    credit balance for the next invoice. Settled once."""
+    corrects (or, correcting none, on the account's open invoices, oldest first), then as refunds on the gateway
+    payments of that invoice (or the account's latest), and the rest as credit balance for the next invoice.
+    Settled once."""
     amount = -credit_note.open_amount
     if credit_note.status not in (InvoiceStatus.OPEN,) or amount <= 0:
         return
     target = credit_note.corrects
     if target is not None:
-        target = Invoice.objects.select_for_update().get(pk=target.pk)
-        if target.kind == InvoiceKind.INVOICE and target.status in PAYABLE_STATUSES and target.open_amount > 0:
-            use = min(amount, target.open_amount)
-            payment = _credit_applied_payment(
-                target, use, method_type=MethodType.CREDIT_NOTE, note=f"Credit note {credit_note.number}"
-            )
-            _settle(target, use, payment=payment)
-            amount -= use
+        owing = Invoice.objects.filter(pk=target.pk)
+    else:
+        owing = Invoice.objects.filter(account_id=credit_note.account_id).order_by("due_on", "pk")
+    for invoice in owing.filter(kind=InvoiceKind.INVOICE, status__in=PAYABLE_STATUSES).select_for_update():
+        if amount <= 0 or invoice.open_amount <= 0:
+            continue
+        use = min(amount, invoice.open_amount)
+        payment = _credit_applied_payment(
+            invoice, use, method_type=MethodType.CREDIT_NOTE, note=f"Credit note {credit_note.number}"
+        )
+        _settle(invoice, use, payment=payment)
+        amount -= use
     if amount > 0:
         ordered = list(
             Payment.objects.filter(

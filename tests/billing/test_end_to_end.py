@@ -100,5 +100,9 @@ def test_a_connection_is_billed_from_its_verified_activation_and_refunded_at_ter
     if off.month == day.month:
         unused = month_days - off.day + 1
         assert refunded == (w.internet_price.monthly_amount * unused / month_days).quantize(CENT, ROUND_HALF_UP)
-    assert credit.status == InvoiceStatus.OPEN
     assert credit.number.startswith("CN-")
+    # and, the first invoice being unpaid, the credit note settles against it: the subscriber owes the rest
+    wait_until(lambda: Invoice.objects.get(pk=credit.pk).status == InvoiceStatus.PAID, message="the settlement")
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == -credit.total
+    assert invoice.open_amount == invoice.total + credit.total

@@ -742,6 +742,21 @@ def test_a_termination_credit_note_on_an_invoice_paid_by_bank_transfer_becomes_c
     assert _fresh(credit_note).status == InvoiceStatus.PAID
 
 
+def test_a_termination_credit_note_on_an_unpaid_invoice_reduces_what_is_owed(django_capture_on_commit_callbacks):
+    # given: March issued and not paid
+    invoice = _open_invoice(django_capture_on_commit_callbacks, MARCH_FIRST)
+    sub = invoice.lines.exclude(subscription=None).first().subscription
+    # when: the service is turned off on the 21st
+    with django_capture_on_commit_callbacks(execute=True):
+        credit_note = services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+    # then: the unused days are taken off the open invoice; no refund, no credit left over
+    invoice.refresh_from_db()
+    assert invoice.open_amount == MARCH_TOTAL - MARCH_21_CREDIT
+    assert _fresh(credit_note).status == InvoiceStatus.PAID
+    assert not Refund.objects.exists()
+    assert payments.credit_balance(invoice.account_id) == Decimal("0.00")
+
+
 def test_a_refund_the_gateway_refuses_is_kept_as_credit(django_capture_on_commit_callbacks, monkeypatch):
     # given: March paid by card; the gateway will refuse refunds (the card was closed)
     invoice = _paid_with(TEST_CARD, django_capture_on_commit_callbacks, MARCH_FIRST)
