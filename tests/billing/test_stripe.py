@@ -60,7 +60,7 @@ def _intents(stripe_api, payment: Payment) -> list:
     customer = BillingAccount.objects.get(pk=payment.account_id).gateway_customer
     return [
         pi
-        for pi in stripe_api.v1.payment_intents.list().data
+        for pi in stripe_api.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
         if pi.customer == customer and pi.metadata.to_dict().get("cos_payment") == str(payment.pk)
     ]
 
