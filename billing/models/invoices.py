@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django_fsm import FSMField, transition
+from django_fsm import RETURN_VALUE, FSMField, transition
 
 from billing.choices import (
     InvoiceKind,
@@ -86,10 +86,16 @@ class Invoice(StatefulModel):
     def start_processing(self, *, by=None, reason: str = "") -> None:
         """A bank debit covering the open amount is on its way: not paid until the gateway says it settled."""
 
-    @transition(field=status, source=[InvoiceStatus.PROCESSING, InvoiceStatus.PAID], target=InvoiceStatus.OPEN)
-    def reopen(self, *, by=None, reason: str = "") -> None:
-        """The money did not arrive (a debit failed days later) or was taken back (a lost dispute)."""
+    @transition(
+        field=status,
+        source=[InvoiceStatus.PROCESSING, InvoiceStatus.PAID],
+        target=RETURN_VALUE(InvoiceStatus.OPEN, InvoiceStatus.LATE),
+    )
+    def reopen(self, *, by=None, reason: str = "") -> str:
+        """The money did not arrive (a debit failed days later) or was taken back (a lost dispute): unpaid again,
+        late if it had been late before."""
         self.paid_at = None
+        return InvoiceStatus.LATE if self.late_at else InvoiceStatus.OPEN
 
     @transition(field=status, source=InvoiceStatus.OPEN, target=InvoiceStatus.LATE)
     def mark_late(self, *, at, by=None, reason: str = "") -> None:

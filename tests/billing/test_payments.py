@@ -446,6 +446,23 @@ def test_a_bank_debit_that_fails_later_reopens_the_invoice(debit, django_capture
     assert payment.next_retry_at is not None
 
 
+def test_a_late_invoice_whose_debit_fails_is_late_again(django_capture_on_commit_callbacks):
+    # given: a late invoice the subscriber then pays by SEPA from the portal
+    invoice = _open_invoice(django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invoices_mark_late(today=invoice.due_on + timedelta(days=30))
+    method = _add(BillingAccount.objects.get(pk=invoice.account_id), SEPA_FAILS)
+    payment = payments.invoice_pay_now(invoice_id=invoice.pk, method_id=method.pk)
+    assert _fresh(invoice).status == InvoiceStatus.PROCESSING
+    # when: the bank returns the debit
+    with django_capture_on_commit_callbacks(execute=True):
+        payments.payments_sweep(now=_later(django_settings.PAYMENTS_SYNC_AFTER_SECONDS))
+    # then: unpaid and late again (no second late fee)
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.FAILED
+    assert _fresh(invoice).status == InvoiceStatus.LATE
+    assert Invoice.objects.filter(corrects=invoice, reason="late_fee").count() == 1
+
+
 def test_a_bank_debit_on_its_way_and_a_bank_transfer_both_arriving_lose_no_money(django_capture_on_commit_callbacks):
     # given: a debit on its way; the subscriber also pays by bank transfer
     invoice = _paid_with(SEPA_OK, django_capture_on_commit_callbacks)
