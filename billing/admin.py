@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import Exists, F, OuterRef, Prefetch
 from django.utils import timezone
 
-from billing import overrides, payments, services
+from billing import overrides, payments, refunds, services
 from billing.choices import (
     IN_FLIGHT_PAYMENT_STATUSES,
     MANUAL_METHOD_TYPES,
@@ -752,7 +752,7 @@ class PaymentAdmin(OverridePermissionMixin, ReadOnlyAdmin):
                 request,
                 payment,
                 f"refund of {data['amount']} {payment.currency} on its way through the gateway (with a credit note).",
-                payments.payment_refund,
+                refunds.payment_refund,
                 payment_id=payment.pk,
                 amount=data["amount"],
                 reason_code=data["reason_code"],

@@ -53,7 +53,7 @@ def payment_submit_task(self, payment_id: int) -> None:
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5, default_retry_delay=30)
 def refund_submit_task(self, refund_id: int) -> None:
     from billing.gateways.base import GatewayUnavailable
-    from billing.payments import refund_submit
+    from billing.refunds import refund_submit
 
     try:
         refund_submit(refund_id=refund_id)

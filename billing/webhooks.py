@@ -157,7 +157,7 @@ def _charge_payment(gateway: str, charge: dict) -> Payment | None:
 
 def _charge_refunded(gateway: str, event: GatewayEvent) -> tuple[str, str]:
     """Refunds the gateway confirms: ours are marked succeeded; one made at the gateway directly is recorded."""
-    from billing.payments import refund_result_apply
+    from billing.refunds import refund_result_apply
 
     charge = event.object
     payment = _charge_payment(gateway, charge)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from billing import overrides, payments, services
+from billing import overrides, payments, refunds, services
 from billing.choices import (
     Collection,
     InvoiceKind,
@@ -869,7 +869,7 @@ def test_a_refund_makes_a_credit_note_an_audit_row_and_a_refund_at_the_gateway(
     payment = _card_payment(django_capture_on_commit_callbacks)
     # when: finance refunds 100.00
     with django_capture_on_commit_callbacks(execute=True):
-        refund = payments.payment_refund(
+        refund = refunds.payment_refund(
             payment_id=payment.pk, amount="100.00", reason_code="goodwill", actor=clerk, note="outage in March"
         )
     # then: a finalized credit note of exactly 100.00 correcting the invoice, settled by the refund
@@ -911,7 +911,7 @@ def test_a_refund_and_its_credit_note_are_for_the_same_amount(
     payment = _card_payment(django_capture_on_commit_callbacks)
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        refund = payments.payment_refund(payment_id=payment.pk, amount=amount, reason_code=goodwill, actor=clerk)
+        refund = refunds.payment_refund(payment_id=payment.pk, amount=amount, reason_code=goodwill, actor=clerk)
     # then: what the customer gets back is what was asked, and what the credit note says
     refund.refresh_from_db()
     assert refund.amount == Decimal(amount)
@@ -928,11 +928,11 @@ def test_a_refund_larger_than_what_is_left_is_refused_and_writes_nothing(
     # given: 900.00 of 957.19 refunded already
     payment = _card_payment(django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        payments.payment_refund(payment_id=payment.pk, amount="900.00", reason_code=goodwill, actor=clerk)
+        refunds.payment_refund(payment_id=payment.pk, amount="900.00", reason_code=goodwill, actor=clerk)
     before = _refund_rows()
     # when: 57.20 more is asked for
     with pytest.raises(ApplicationError) as refused:
-        payments.payment_refund(payment_id=payment.pk, amount="57.20", reason_code=goodwill, actor=clerk)
+        refunds.payment_refund(payment_id=payment.pk, amount="57.20", reason_code=goodwill, actor=clerk)
     # then
     assert refused.value.code == "refund_exceeds_payment"
     assert "57.19" in refused.value.message
@@ -942,7 +942,7 @@ def test_a_refund_larger_than_what_is_left_is_refused_and_writes_nothing(
     assert payment.amount_refunded == Decimal("900.00")
     # and exactly what is left can still be refunded
     with django_capture_on_commit_callbacks(execute=True):
-        payments.payment_refund(payment_id=payment.pk, amount="57.19", reason_code=goodwill, actor=clerk)
+        refunds.payment_refund(payment_id=payment.pk, amount="57.19", reason_code=goodwill, actor=clerk)
     payment.refresh_from_db()
     assert payment.amount_refunded == TOTAL
 
@@ -953,7 +953,7 @@ def test_a_refund_of_no_money_is_refused_and_writes_nothing(
 ):
     payment = _card_payment(django_capture_on_commit_callbacks)
     with pytest.raises(ApplicationError) as refused:
-        payments.payment_refund(payment_id=payment.pk, amount=amount, reason_code=goodwill, actor=clerk)
+        refunds.payment_refund(payment_id=payment.pk, amount=amount, reason_code=goodwill, actor=clerk)
     assert refused.value.code == "invalid_amount"
     assert _refund_rows() == (0, 0, 0)
 
@@ -964,7 +964,7 @@ def test_a_refund_without_the_permission_is_refused_and_writes_nothing(
     payment = _card_payment(django_capture_on_commit_callbacks)
     # when
     with pytest.raises(ApplicationError) as refused:
-        payments.payment_refund(payment_id=payment.pk, amount="10.00", reason_code=goodwill, actor=outsider)
+        refunds.payment_refund(payment_id=payment.pk, amount="10.00", reason_code=goodwill, actor=outsider)
     # then
     assert (refused.value.code, refused.value.http_status) == ("permission_denied", 403)
     assert "permission" in refused.value.message
@@ -977,7 +977,7 @@ def test_a_bank_transfer_cannot_be_refunded_through_the_gateway(django_capture_o
     invoice = _open_invoice(django_capture_on_commit_callbacks)
     payment = _record(invoice, TOTAL)
     with pytest.raises(Conflict) as refused:
-        payments.payment_refund(payment_id=payment.pk, amount="10.00", reason_code=goodwill, actor=clerk)
+        refunds.payment_refund(payment_id=payment.pk, amount="10.00", reason_code=goodwill, actor=clerk)
     assert refused.value.code == "not_gateway"
     assert _refund_rows() == (0, 0, 0)
 

@@ -41,8 +41,8 @@ from billing.payments import (
     payment_method_add,
     payment_method_remove,
     payment_record,
-    payment_refund,
 )
+from billing.refunds import payment_refund
 from tests.billing.factories import SEPA_OK, TEST_CARD, activate, rules, subscription
 
 pytestmark = pytest.mark.django_db

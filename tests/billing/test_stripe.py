@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from billing import payments
+from billing import payments, refunds
 from billing.choices import (
     Collection,
     InvoiceKind,
@@ -236,7 +236,7 @@ def test_finance_cannot_refund_more_than_was_paid(stripe_api, django_capture_on_
         invoice = activate(sub, DAY)
     payment = Payment.objects.get(invoice=invoice)
     with pytest.raises(ApplicationError) as refused:
-        payments.payment_refund(
+        refunds.payment_refund(
             payment_id=payment.pk, amount=payment.amount + Decimal("0.01"), reason_code=goodwill, actor=finance
         )
     assert refused.value.code == "refund_exceeds_payment"

@@ -1,0 +1,245 @@
+"""Credit notes settled and money given back: a credit note pays what is still open (on the invoice it corrects,
+or the account's oldest), is refunded through the gateway to the payments that paid, and the rest becomes the
+customer's credit balance; finance refunds a payment (a credit note plus a refund, audited). A refund the gateway
+refuses stays with the customer as credit: money is never lost."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from billing import engine
+from billing.choices import (
+    GATEWAY_METHOD_TYPES,
+    PAYABLE_STATUSES,
+    CreditKind,
+    InvoiceKind,
+    InvoiceReason,
+    InvoiceStatus,
+    MethodType,
+    OverrideKind,
+    PaymentStatus,
+    RefundStatus,
+)
+from billing.gateways import gateway_for
+from billing.gateways.base import FAILED, SUCCEEDED
+from billing.models import (
+    Invoice,
+    Payment,
+    Refund,
+)
+from billing.payments import _credit, _credit_applied_payment, _settle
+from cos import events
+from cos.errors import ApplicationError, Conflict
+from cos.fsm import transition_apply
+
+ZERO = Decimal("0.00")
+
+
+# --- credit notes and refunds --------------------------------------------------------------------------------
+
+
+def _refundable_now(payment: Payment) -> Decimal:
+    """What can still be refunded on a payment: paid, less the refunds made or on their way."""
+    if payment.status != PaymentStatus.SUCCEEDED or not payment.gateway:
+        return ZERO
+    taken = payment.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"] or ZERO
+    return payment.amount - taken
+
+
+def credit_note_settle(credit_note: Invoice) -> None:
+    """A finalized (locked) credit note gives its money back: first against what is still open on the invoice it
+    corrects (or, correcting none, on the account's open invoices, oldest first), then as refunds on the gateway
+    payments of that invoice (or the account's latest), and the rest as credit balance for the next invoice.
+    Settled once."""
+    amount = -credit_note.open_amount
+    if credit_note.status not in (InvoiceStatus.OPEN,) or amount <= 0:
+        return
+    target = credit_note.corrects
+    if target is not None:
+        owing = Invoice.objects.filter(pk=target.pk)
+    else:
+        owing = Invoice.objects.filter(account_id=credit_note.account_id).order_by("due_on", "pk")
+    for invoice in owing.filter(kind=InvoiceKind.INVOICE, status__in=PAYABLE_STATUSES).select_for_update():
+        if amount <= 0 or invoice.open_amount <= 0:
+            continue
+        use = min(amount, invoice.open_amount)
+        payment = _credit_applied_payment(
+            invoice, use, method_type=MethodType.CREDIT_NOTE, note=f"Credit note {credit_note.number}"
+        )
+        _settle(invoice, use, payment=payment)
+        amount -= use
+    if amount > 0:
+        ordered = list(
+            Payment.objects.filter(
+                account_id=credit_note.account_id,
+                status=PaymentStatus.SUCCEEDED,
+                method_type__in=GATEWAY_METHOD_TYPES,
+            ).order_by("-id")
+        )
+        if target is not None:
+            ordered.sort(key=lambda p: p.invoice_id != target.pk)  # the corrected invoice's payments first
+        for payment in ordered:
+            if amount <= 0:
+                break
+            take = min(amount, _refundable_now(payment))
+            if take > 0:
+                refund = Refund.objects.create(
+                    payment=payment,
+                    credit_note=credit_note,
+                    amount=take,
+                    idempotency_key=f"{settings.PAYMENT_KEY_PREFIX}-refund-cn{credit_note.pk}-p{payment.pk}",
+                    note=f"Credit note {credit_note.number}",
+                )
+                _refund_after_commit(refund)
+                amount -= take
+    if amount > 0:
+        _credit(
+            credit_note.account_id,
+            amount,
+            kind=CreditKind.CREDIT_NOTE,
+            description=f"Credit note {credit_note.number}",
+            invoice=credit_note,
+        )
+    credit_note.amount_paid = credit_note.total
+    transition_apply(credit_note, "mark_paid", at=timezone.now(), reason="settled: credited or refunded")
+    credit_note.save(update_fields=["amount_paid", "status", "paid_at", "updated_at"])
+
+
+def _refund_after_commit(refund: Refund) -> None:
+    from billing.tasks import refund_submit_task
+
+    transaction.on_commit(lambda: refund_submit_task.delay(refund.pk))
+
+
+def _net_for_gross(gross: Decimal, rate: Decimal) -> Decimal:
+    """The amount before tax whose tax brings it to `gross`, to the cent (the closest when none is exact)."""
+    start = engine.money(gross / (1 + rate))
+    candidates = [start + Decimal("0.01") * step for step in (0, -1, 1, -2, 2)]
+    return min(candidates, key=lambda net: abs(net + engine.money(net * rate) - gross))
+
+
+def _credit_note_to_the_cent(credit_note: Invoice, gross: Decimal) -> None:
+    """Some amounts have no net whose VAT brings them to the cent (at 25 %, 10.02: 8.01 makes 10.01, 8.02 makes
+    10.03). The draft's VAT takes up that cent (VAT reckoned from the gross), so the credit note is for exactly
+    the amount refunded, never a cent more or less."""
+    gap = -gross - credit_note.total
+    if not gap:
+        return
+    tax = credit_note.lines.get(kind=engine.TAX)
+    tax.amount += gap
+    tax.save(update_fields=["amount"])
+    credit_note.tax += gap
+    credit_note.total += gap
+    credit_note.save(update_fields=["tax", "total", "updated_at"])
+
+
+def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "") -> Refund:
+    """Finance gives money back on a gateway payment: a credit note (audited, with its reason code) for the amount,
+    refunded through the gateway. Never more than is left to refund on the payment."""
+    from billing.overrides import _audit, _guard
+    from billing.services import _persist, invoice_finalize
+
+    try:
+        gross = engine.money(Decimal(str(amount)))
+        if gross.is_nan():
+            raise ArithmeticError
+    except ArithmeticError:
+        raise ApplicationError("Enter the amount to refund, e.g. 25.00.", code="invalid_amount") from None
+    with transaction.atomic():
+        reason = _guard(actor, reason_code, "refund a payment")
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if gross <= 0:
+            raise ApplicationError("The refund must be more than zero.", code="invalid_amount")
+        if payment.method_type not in GATEWAY_METHOD_TYPES or payment.invoice_id is None:
+            raise Conflict("Only a card or bank debit payment can be refunded through the gateway.", code="not_gateway")
+        left = _refundable_now(payment)
+        if gross > left:
+            raise ApplicationError(
+                f"{gross} {payment.currency} is more than can be refunded on this payment: {left} {payment.currency} "
+                f"(paid {payment.amount}, refunded or being refunded {payment.amount - left}).",
+                code="refund_exceeds_payment",
+                extra={"refundable": str(left)},
+            )
+        invoice = (
+            Invoice.objects.select_for_update().select_related("marketplace", "account").get(pk=payment.invoice_id)
+        )
+        net = _net_for_gross(gross, invoice.marketplace.tax_rate)
+        line = engine.Line(kind=engine.CREDIT, amount=-net, description=f"Refund on invoice {invoice} ({reason.label})")
+        credit_note = _persist(
+            invoice.account, [line], marketplace=invoice.marketplace, reason=InvoiceReason.MANUAL, corrects=invoice
+        )
+        _credit_note_to_the_cent(credit_note, gross)
+        credit_note = invoice_finalize(invoice_id=credit_note.pk, actor=actor)
+        refunded = min(-credit_note.total, left)
+        refund = Refund.objects.create(
+            payment=payment,
+            credit_note=credit_note,
+            amount=refunded,
+            idempotency_key=f"{settings.PAYMENT_KEY_PREFIX}-refund-cn{credit_note.pk}-p{payment.pk}",
+            reason_code=reason,
+            note=note.strip()[:300],
+            actor=actor,
+        )
+        credit_note.amount_paid = credit_note.total
+        transition_apply(credit_note, "mark_paid", by=actor, at=timezone.now(), reason="refunded")
+        credit_note.save(update_fields=["amount_paid", "status", "paid_at", "updated_at"])
+        _audit(
+            OverrideKind.REFUND,
+            invoice,
+            result=credit_note,
+            old_value=left,
+            new_value=left - refunded,
+            reason=reason,
+            actor=actor,
+            note=note,
+        )
+        _refund_after_commit(refund)
+    return refund
+
+
+def refund_submit(*, refund_id: int) -> Refund:
+    """Send a pending refund to the gateway and record the answer. A refund the gateway refuses leaves the money
+    with the customer as credit (never lost). Raises GatewayUnavailable when the outcome is unknown."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status != RefundStatus.PENDING or refund.reference:
+        return refund
+    payment = refund.payment
+    result = gateway_for(payment.gateway).refund(
+        charge=payment.reference,
+        amount=refund.amount,
+        currency=payment.currency,
+        key=refund.idempotency_key,
+        metadata={"cos_refund": refund.pk, "cos_payment": payment.pk, "cos_credit_note": refund.credit_note_id or ""},
+    )
+    return refund_result_apply(
+        refund_id=refund.pk, status=result.status, reference=result.reference, message=result.failure_message
+    )
+
+
+def refund_result_apply(*, refund_id: int, status: str, reference: str = "", message: str = "") -> Refund:
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if reference and not refund.reference:
+            refund.reference = reference
+        if refund.status == RefundStatus.PENDING and status == SUCCEEDED:
+            refund.status = RefundStatus.SUCCEEDED
+            payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+            payment.amount_refunded += refund.amount
+            payment.save(update_fields=["amount_refunded", "updated_at"])
+            events.publish("refund.succeeded", refund_id=refund.pk, payment_id=payment.pk, amount=str(refund.amount))
+        elif refund.status == RefundStatus.PENDING and status == FAILED:
+            refund.status = RefundStatus.FAILED
+            refund.failure_message = (message or "The gateway refused the refund.")[:300]
+            _credit(
+                refund.payment.account_id,
+                refund.amount,
+                kind=CreditKind.REFUND_FAILED,
+                description=f"Refund #{refund.pk} could not be paid out: kept as credit",
+                payment=refund.payment,
+                invoice=refund.credit_note,
+            )
+        refund.save()
+    return refund
