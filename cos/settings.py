@@ -263,5 +263,6 @@ OFFLINE_WEBHOOK_SECRET = env.str("OFFLINE_WEBHOOK_SECRET", default="offline-webh
 PAYMENTS_RESUBMIT_AFTER_SECONDS = env.int("PAYMENTS_RESUBMIT_AFTER_SECONDS", default=60)
 PAYMENTS_SYNC_AFTER_SECONDS = env.int("PAYMENTS_SYNC_AFTER_SECONDS", default=3600)
 PAYMENTS_MAX_SUBMIT_ERRORS = env.int("PAYMENTS_MAX_SUBMIT_ERRORS", default=10)
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Where billing notices are e-mailed, e.g. smtp+tls://user:password@smtp.example.net:587 (default: printed).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@cos.local")
