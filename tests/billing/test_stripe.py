@@ -2,7 +2,9 @@
 payment methods saved with SetupIntents, off-session PaymentIntents with idempotency keys, refunds, and signed
 webhooks posted by the server to a live COS."""
 
+import json
 import threading
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -23,7 +25,7 @@ from billing.models import BillingAccount, BillingNotice, Invoice, Payment, Paym
 from billing.services import account_for, billing_stop
 from cos.errors import Conflict
 from tests.billing.factories import activate, at, subscription
-from tests.billing.stripe_helpers import stripe_slow
+from tests.billing.stripe_helpers import signed, stripe_slow
 
 pytestmark = pytest.mark.django_db
 
@@ -306,3 +308,34 @@ def test_two_retries_at_once_after_a_timeout_charge_once(stripe_api, stripe_sett
     assert invoice.amount_paid == invoice.total
     assert Payment.objects.filter(invoice=invoice).count() == 1
     assert PaymentMethod.objects.filter(account=account).count() == 1
+
+
+def test_a_setup_confirmed_in_the_browser_is_saved_by_its_webhook_once(stripe_api, client):
+    # given: the subscriber confirmed a SEPA mandate in the browser but never came back to the portal
+    sub = subscription()
+    account = account_for(sub)
+    start = payments.payment_method_setup_start(account_id=account.pk, method_type="sepa_debit")
+    pm = stripe_api.v1.payment_methods.create(
+        params={"type": "sepa_debit", "sepa_debit": {"iban": "DE89370400440532013000"}}
+    )
+    intent = stripe_api.v1.setup_intents.confirm(start.reference, params={"payment_method": pm.id})
+    payload = json.dumps(
+        {
+            "id": f"evt_{intent.id}",
+            "object": "event",
+            "type": "setup_intent.succeeded",
+            "created": int(time.time()),
+            "data": {"object": intent.to_dict()},
+        }
+    ).encode()
+    # when: Stripe's event arrives, and then the subscriber's return page too
+    response = client.post(
+        "/billing/stripe/webhook/", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signed(payload)
+    )
+    again = payments.payment_method_add(account_id=account.pk, setup_reference=start.reference)
+    # then: one SEPA method on file, with its mandate, the account's default
+    assert response.json()["outcome"] == "applied"
+    method = PaymentMethod.objects.get(account=account)
+    assert again.pk == method.pk
+    assert (method.type, method.last4, method.is_default) == ("sepa_debit", "3000", True)
+    assert method.mandate_reference
