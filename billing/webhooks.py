@@ -87,13 +87,21 @@ def _apply(gateway: str, event: GatewayEvent) -> tuple[str, str]:
 
 
 def _payment_for(gateway: str, obj: dict) -> Payment | None:
-    """The payment a PaymentIntent is for: by its id, else by the payment id billing put in its metadata."""
+    """The payment a PaymentIntent is for: by its id, else by the payment id billing put in its metadata, if
+    nothing contradicts it (another charge id, another customer: an installation sharing the Stripe account)."""
     reference = obj.get("id") or ""
     payment = Payment.objects.filter(gateway=gateway, reference=reference).first() if reference else None
-    if payment is None:
-        payment_id = str((obj.get("metadata") or {}).get("cos_payment") or "")
-        if payment_id.isdigit():
-            payment = Payment.objects.filter(gateway=gateway, pk=int(payment_id)).first()
+    if payment is not None:
+        return payment
+    payment_id = str((obj.get("metadata") or {}).get("cos_payment") or "")
+    if not payment_id.isdigit():
+        return None
+    payment = Payment.objects.select_related("account").filter(gateway=gateway, pk=int(payment_id)).first()
+    if payment is None or (payment.reference and payment.reference != reference):
+        return None
+    customer = obj.get("customer") or ""
+    if customer and payment.account.gateway_customer and customer != payment.account.gateway_customer:
+        return None
     return payment
 
 

@@ -410,3 +410,15 @@ def test_a_confirmation_that_expired_at_stripe_cancels_the_waiting_payment(clien
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELED
     assert Invoice.objects.get(pk=payment.invoice_id).status == InvoiceStatus.OPEN
+
+
+def test_an_event_naming_our_payment_id_for_another_charge_or_customer_is_not_applied(client):
+    # given: a charge under way; another installation sharing the Stripe account has a payment with the same id
+    payment = _charged(method_type="sepa_debit")
+    theirs = _intent(payment, "succeeded", id="pi_of_another_installation", customer="cus_someone_else")
+    # when
+    response = _post(client, _event("payment_intent.succeeded", theirs))
+    # then
+    assert response.json()["outcome"] == GatewayEventOutcome.UNMATCHED
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PROCESSING
