@@ -52,21 +52,23 @@ def dunning_after_failure(payment: Payment, invoice: Invoice | None) -> None:
 
 def dunning_retries_due(*, now=None) -> int:
     """Failed automatic payments whose retry is due are charged again, with the account's current default."""
-    from billing.payments import _payment_start, _submit_after_commit, default_method
+    from billing.payments import _payment_start, _submit_after_commit, default_method, failed_charges_cancel
 
     now = now or timezone.now()
     due = Payment.objects.filter(
         status=PaymentStatus.FAILED, channel=PaymentChannel.AUTOMATIC, next_retry_at__lte=now
-    ).values_list("pk", flat=True)
+    ).order_by("next_retry_at")
     retried = 0
-    for payment_id in list(due[:500]):
+    for payment_id, invoice_id in list(due.values_list("pk", "invoice_id")[:500]):
+        failed_charges_cancel(invoice_id=invoice_id)  # at the gateway, outside the transaction
         with transaction.atomic():
+            # the invoice first, then its payments: the order every payment path locks in
+            invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account").get(pk=invoice_id)
             failed = Payment.objects.select_for_update().get(pk=payment_id)
             if failed.next_retry_at is None or failed.next_retry_at > now:
                 continue
             failed.next_retry_at = None
             failed.save(update_fields=["next_retry_at", "updated_at"])
-            invoice = Invoice.objects.select_for_update().select_related("account").get(pk=failed.invoice_id)
             if invoice.status not in PAYABLE_STATUSES or invoice.open_amount <= 0:
                 continue
             if invoice.account.collection != Collection.AUTOMATIC:

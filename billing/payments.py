@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q, Sum
+from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
 
 from billing import engine
@@ -269,7 +269,7 @@ def invoice_collect(*, invoice_id: int) -> Payment | None:
     """`invoice.finalized`: a credit note is settled; an invoice is paid from credit first, then, where the
     account pays automatically, charged to its default method (the charge is sent after commit)."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("account__customer").get(pk=invoice_id)
+        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account__customer").get(pk=invoice_id)
         if invoice.kind == InvoiceKind.CREDIT_NOTE:
             from billing.refunds import credit_note_settle
 
@@ -332,8 +332,17 @@ def payment_submit(*, payment_id: int) -> Payment:
     Raises GatewayUnavailable when the outcome is unknown: the payment stays pending and is sent again, with the
     same idempotency key, by the caller's retry or the sweep; the gateway answers with the same charge.
     """
-    payment = Payment.objects.select_related("method", "account__customer").get(pk=payment_id)
+    payment = Payment.objects.select_related("method", "account__customer", "invoice").get(pk=payment_id)
     if payment.status != PaymentStatus.PENDING:
+        return payment
+    invoice = payment.invoice
+    if payment.submit_errors == 0 and invoice is not None and invoice.status not in PAYABLE_STATUSES:
+        # never sent, and the invoice was paid (or voided) meanwhile: nothing to charge
+        with transaction.atomic():
+            payment = Payment.objects.select_for_update().get(pk=payment.pk)
+            if payment.status == PaymentStatus.PENDING:
+                transition_apply(payment, "cancel", reason=f"invoice {invoice} is {invoice.status}: not sent")
+                payment.save()
         return payment
     gateway = gateway_for(payment.gateway)
     try:
@@ -349,7 +358,9 @@ def payment_submit(*, payment_id: int) -> Payment:
         )
     except GatewayUnavailable as exc:
         Payment.objects.filter(pk=payment.pk).update(
-            submit_errors=payment.submit_errors + 1, failure_message=f"Gateway did not answer: {exc}"[:300]
+            submit_errors=F("submit_errors") + 1,
+            failure_message=f"Gateway did not answer: {exc}"[:300],
+            updated_at=timezone.now(),
         )
         raise
     return payment_result_apply(payment_id=payment.pk, result=result)
@@ -359,7 +370,7 @@ def payment_result_apply(*, payment_id: int, result: ChargeResult, source: str =
     """Move the payment forward to what the gateway says, and the invoice with it. A stale or repeated answer
     (an event out of order, a second delivery) moves nothing."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().select_related("account__customer").get(pk=payment_id)
+        payment = Payment.objects.select_for_update(of=("self",)).select_related("account__customer").get(pk=payment_id)
         changed = []
         for field, value in (
             ("reference", result.reference),
@@ -474,6 +485,19 @@ def payment_cancel(*, payment_id: int, actor=None, reason: str = "") -> Payment:
     return payment
 
 
+def failed_charges_cancel(*, invoice_id: int) -> None:
+    """Before a new attempt: the invoice's failed charges are canceled at the gateway, so that a subscriber who
+    completes an old one (a 3-D Secure dialog left open) cannot pay the invoice twice."""
+    failed = Payment.objects.filter(invoice_id=invoice_id, status=PaymentStatus.FAILED).exclude(reference="")
+    for payment in failed.exclude(note="canceled at the gateway"):
+        try:
+            gateway_for(payment.gateway).charge_cancel(reference=payment.reference)
+        except (GatewayUnavailable, ApplicationError) as exc:
+            logger.warning("Could not cancel failed charge %s: %s", payment.reference, exc)
+            continue
+        Payment.objects.filter(pk=payment.pk).update(note="canceled at the gateway")
+
+
 def invoice_pay_now(*, invoice_id: int, method_id: int, actor=None) -> Payment:
     """The subscriber pays an open invoice now with one of their saved methods (on session). A payment still
     waiting for a confirmation is canceled first (the subscriber chose to pay another way)."""
@@ -483,6 +507,7 @@ def invoice_pay_now(*, invoice_id: int, method_id: int, actor=None) -> Payment:
     if invoice.kind == InvoiceKind.INVOICE and invoice.status in PAYABLE_STATUSES and invoice.open_amount > 0:
         for waiting in Payment.objects.filter(invoice_id=invoice_id, status=PaymentStatus.REQUIRES_ACTION):
             payment_cancel(payment_id=waiting.pk, actor=actor)
+        failed_charges_cancel(invoice_id=invoice_id)
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
         if invoice.kind != InvoiceKind.INVOICE or invoice.status not in PAYABLE_STATUSES or invoice.open_amount <= 0:
@@ -607,6 +632,11 @@ def payments_sweep(*, now=None) -> dict[str, int]:
             counts["resubmitted"] += 1
         except GatewayUnavailable:
             continue
+        except Exception:  # one payment's problem never stops the sweep; it is logged for operations
+            logger.exception("Payment %s could not be sent again", payment_id)
+            Payment.objects.filter(pk=payment_id).update(
+                submit_errors=F("submit_errors") + 1, updated_at=timezone.now()
+            )
     sync_before = now - timedelta(seconds=settings.PAYMENTS_SYNC_AFTER_SECONDS)
     open_ = Payment.objects.filter(
         Q(status=PaymentStatus.PROCESSING) | Q(status=PaymentStatus.REQUIRES_ACTION),
@@ -619,7 +649,10 @@ def payments_sweep(*, now=None) -> dict[str, int]:
                 counts["synced"] += 1
             else:
                 Payment.objects.filter(pk=payment_id).update(updated_at=now)
-        except (GatewayUnavailable, ApplicationError):
+        except GatewayUnavailable:
+            continue
+        except Exception:
+            logger.exception("Payment %s could not be looked up", payment_id)
             continue
     refunds = Refund.objects.filter(status=RefundStatus.PENDING, reference="", updated_at__lte=resubmit_before)
     for refund_id in refunds.values_list("pk", flat=True)[:500]:
@@ -627,6 +660,9 @@ def payments_sweep(*, now=None) -> dict[str, int]:
             refund_submit(refund_id=refund_id)
             counts["refunds"] += 1
         except GatewayUnavailable:
+            continue
+        except Exception:
+            logger.exception("Refund %s could not be sent again", refund_id)
             continue
     counts["retried"] = dunning_retries_due(now=now)
     return counts

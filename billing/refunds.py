@@ -150,6 +150,13 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
         raise ApplicationError("Enter the amount to refund, e.g. 25.00.", code="invalid_amount") from None
     with transaction.atomic():
         reason = _guard(actor, reason_code, "refund a payment")
+        invoice_id = Payment.objects.values_list("invoice_id", flat=True).get(pk=payment_id)
+        # the invoice first, then its payment: the order every payment path locks in
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",)).select_related("marketplace", "account").get(pk=invoice_id)
+            if invoice_id
+            else None
+        )
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         if gross <= 0:
             raise ApplicationError("The refund must be more than zero.", code="invalid_amount")
@@ -163,9 +170,6 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
                 code="refund_exceeds_payment",
                 extra={"refundable": str(left)},
             )
-        invoice = (
-            Invoice.objects.select_for_update().select_related("marketplace", "account").get(pk=payment.invoice_id)
-        )
         net = _net_for_gross(gross, invoice.marketplace.tax_rate)
         line = engine.Line(kind=engine.CREDIT, amount=-net, description=f"Refund on invoice {invoice} ({reason.label})")
         credit_note = _persist(

@@ -21,7 +21,7 @@ from billing.choices import (
     RefundStatus,
 )
 from billing.gateways import gateway_for
-from billing.gateways.base import GatewayEvent
+from billing.gateways.base import GatewayEvent, minor_units
 from billing.gateways.stripe_gateway import amount_of, charge_result
 from billing.models import BillingAccount, Dispute, Invoice, Payment, PaymentMethod, Refund
 from billing.models import GatewayEvent as GatewayEventRow
@@ -77,6 +77,9 @@ def _apply(gateway: str, event: GatewayEvent) -> tuple[str, str]:
         "setup_intent.succeeded": _setup_succeeded,
         "setup_intent.setup_failed": _setup_failed,
         "charge.refunded": _charge_refunded,
+        "refund.updated": _refund_updated,
+        "refund.failed": _refund_updated,
+        "charge.refund.updated": _refund_updated,
         "charge.dispute.created": _dispute_created,
         "charge.dispute.closed": _dispute_closed,
         "payment_method.detached": _method_detached,
@@ -102,6 +105,15 @@ def _payment_for(gateway: str, obj: dict) -> Payment | None:
     customer = obj.get("customer") or ""
     if customer and payment.account.gateway_customer and customer != payment.account.gateway_customer:
         return None
+    invoice = str((obj.get("metadata") or {}).get("cos_invoice") or "")
+    if invoice and invoice != str(payment.invoice_id or ""):
+        return None
+    if obj.get("amount") is not None and obj.get("currency"):
+        same_money = obj["currency"].upper() == payment.currency.upper() and int(obj["amount"]) == minor_units(
+            payment.amount, payment.currency
+        )
+        if not same_money:
+            return None
     return payment
 
 
@@ -193,6 +205,29 @@ def _charge_refunded(gateway: str, event: GatewayEvent) -> tuple[str, str]:
     if not applied:
         return GatewayEventOutcome.IGNORED, "refunds known already"
     return GatewayEventOutcome.APPLIED, f"refunds {', '.join(applied)}"
+
+
+def _refund_updated(gateway: str, event: GatewayEvent) -> tuple[str, str]:
+    """A refund Stripe first answered as pending (bank debits) succeeded or failed later; a failed one stays with
+    the customer as credit."""
+    from billing.refunds import refund_result_apply
+
+    obj = event.object
+    refund = Refund.objects.filter(reference=obj.get("id") or "-", payment__gateway=gateway).first()
+    if refund is None:
+        refund_id = str((obj.get("metadata") or {}).get("cos_refund") or "")
+        refund = (
+            Refund.objects.filter(pk=int(refund_id), payment__gateway=gateway).first() if refund_id.isdigit() else None
+        )
+    if refund is None:
+        return GatewayEventOutcome.UNMATCHED, f"no refund {obj.get('id')}"
+    status = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(obj.get("status"))
+    if status is None or refund.status != RefundStatus.PENDING:
+        return GatewayEventOutcome.IGNORED, f"refund #{refund.pk} is {refund.status}; Stripe says {obj.get('status')}"
+    refund_result_apply(
+        refund_id=refund.pk, status=status, reference=obj.get("id") or "", message=obj.get("failure_reason") or ""
+    )
+    return GatewayEventOutcome.APPLIED, f"refund #{refund.pk} {status}"
 
 
 def _dispute_created(gateway: str, event: GatewayEvent) -> tuple[str, str]:

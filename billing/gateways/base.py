@@ -13,15 +13,17 @@ from cos.errors import ApplicationError
 
 SUCCEEDED, PROCESSING, REQUIRES_ACTION, FAILED = "succeeded", "processing", "requires_action", "failed"
 
-# Currencies without minor units (Stripe's list, the ones an operator could plausibly bill in).
-ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "CLP", "ISK", "VND", "XOF", "XAF", "PYG", "UGX"}
+# Currencies without minor units, sent in whole units (Stripe's list; ISK and UGX it takes in hundredths).
+ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "CLP", "VND", "XOF", "XAF", "PYG"}
 
 
 def minor_units(amount: Decimal, currency: str) -> int:
-    """An amount as the gateway counts it: cents, or whole units for zero-decimal currencies."""
-    if currency.upper() in ZERO_DECIMAL_CURRENCIES:
-        return int(amount)
-    return int((amount * 100).to_integral_value())
+    """An amount as the gateway counts it: cents, or whole units for zero-decimal currencies. An amount the
+    currency cannot carry is refused rather than rounded (the invoice would be paid for more than was charged)."""
+    units = amount if currency.upper() in ZERO_DECIMAL_CURRENCIES else amount * 100
+    if units != units.to_integral_value():
+        raise ValueError(f"{amount} {currency} has more decimals than {currency} can be charged in")
+    return int(units)
 
 
 def from_minor_units(value: int, currency: str) -> Decimal:

@@ -221,7 +221,8 @@ class StripeGateway(Gateway):
             raise GatewayUnavailable(str(exc)) from exc
         except stripe.StripeError as exc:
             return RefundResult("", FAILED, exc.user_message or str(exc))
-        status = {"succeeded": SUCCEEDED, "pending": "pending"}.get(refund.status, FAILED)
+        # pending and requires_action are still on their way (bank debits): a webhook tells how they end
+        status = {"succeeded": SUCCEEDED, "pending": "pending", "requires_action": "pending"}.get(refund.status, FAILED)
         return RefundResult(refund.id, status, "" if status != FAILED else (refund.get("failure_reason") or ""))
 
     def event_parse(self, *, payload: bytes, signature: str) -> GatewayEvent:

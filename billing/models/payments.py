@@ -129,9 +129,12 @@ class Payment(StatefulModel):
     def fail(self, *, code: str = "", message: str = "", by=None, reason: str = "") -> None:
         self.failure_code, self.failure_message = code[:60], message[:300]
 
-    @transition(field=status, source=[PaymentStatus.REQUIRES_ACTION], target=PaymentStatus.CANCELED)
+    @transition(
+        field=status, source=[PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION], target=PaymentStatus.CANCELED
+    )
     def cancel(self, *, by=None, reason: str = "") -> None:
-        """Nothing was charged and nothing will be (the invoice was paid otherwise, or voided)."""
+        """Nothing was charged and nothing will be (never sent and the invoice paid otherwise, or a confirmation
+        given up)."""
 
 
 class Refund(TimeStampedModel):

@@ -5,11 +5,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from billing import dunning, payments, services
 from billing.choices import Collection, InvoiceStatus, MethodType, NoticeKind, PaymentChannel, PaymentStatus
 from billing.gateways.base import FAILED, ChargeResult
+from billing.gateways.offline import OfflineGateway
 from billing.models import BillingAccount, BillingNotice, DunningSuspension, Invoice, Payment
 from billing.runs import billing_chunk
 from cos.models import Event
@@ -317,3 +319,34 @@ def test_a_subscription_held_by_two_unpaid_invoices_is_restored_when_both_are_pa
     sub.refresh_from_db()
     assert sub.status == SubscriptionStatus.ACTIVE
     assert _suspend(django_capture_on_commit_callbacks, march.due_on + timedelta(days=30)) == 0
+
+
+def test_the_failed_charge_is_canceled_at_the_gateway_before_the_retry(django_capture_on_commit_callbacks, monkeypatch):
+    # given: a declined first attempt (an old 3-D Secure dialog could still complete it)
+    account, invoice, first = _declined(django_capture_on_commit_callbacks)
+    canceled = []
+    monkeypatch.setattr(OfflineGateway, "charge_cancel", lambda self, *, reference: canceled.append(reference))
+    # when: the retry is due
+    _retry(django_capture_on_commit_callbacks, first.next_retry_at + timedelta(minutes=1))
+    # then: the first charge can no longer be paid: the invoice cannot be paid twice
+    assert canceled == [first.reference]
+
+
+def test_a_charge_not_yet_sent_for_an_invoice_paid_meanwhile_is_canceled_not_sent(django_capture_on_commit_callbacks):
+    # given: an automatic charge waiting to be sent (its task not run yet)
+    sub = subscription()
+    account = _account(sub)
+    payments.payment_method_add(account_id=account.pk, details=TEST_CARD)
+    BillingAccount.objects.filter(pk=account.pk).update(collection=Collection.MANUAL)
+    invoice = _issue(sub, django_capture_on_commit_callbacks)
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        pending = payments._payment_start(locked, account.payment_methods.get(), channel=PaymentChannel.AUTOMATIC)
+    # and the subscriber pays by bank transfer first
+    _record(invoice)
+    # when: the charge's task runs
+    payment = payments.payment_submit(payment_id=pending.pk)
+    # then: nothing is charged; no money is made up
+    assert payment.status == PaymentStatus.CANCELED
+    assert payments.credit_balance(account.pk) == 0
+    assert Invoice.objects.get(pk=invoice.pk).amount_paid == TOTAL

@@ -422,3 +422,29 @@ def test_an_event_naming_our_payment_id_for_another_charge_or_customer_is_not_ap
     assert response.json()["outcome"] == GatewayEventOutcome.UNMATCHED
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PROCESSING
+
+
+def test_a_pending_refund_that_fails_later_is_kept_as_credit(client):
+    # given: a refund Stripe answered as pending (a bank debit is refunded by transfer, days later)
+    payment = _charged(status="succeeded", method_type="sepa_debit")
+    refund = Refund.objects.create(payment=payment, amount=25, idempotency_key="k-pending", reference="re_pending")
+    failed = {"id": "re_pending", "object": "refund", "status": "failed", "failure_reason": "expired_or_canceled_card"}
+    # when: Stripe says it failed
+    response = _post(client, _event("refund.failed", failed))
+    # then: the money stays with the customer, as credit; nothing counts as refunded
+    assert response.json()["outcome"] == GatewayEventOutcome.APPLIED
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert refund.status == RefundStatus.FAILED
+    assert payment.amount_refunded == 0
+    assert payments.credit_balance(payment.account_id) == 25
+    # and a later update changes nothing more
+    assert _post(client, _event("refund.updated", failed, event_id="evt_2")).json()["outcome"] == "ignored"
+
+
+def test_an_event_for_our_payment_id_with_another_amount_is_not_applied(client):
+    payment = _charged(method_type="sepa_debit")
+    other = _intent(payment, "succeeded", id="pi_elsewhere", amount=123)
+    assert _post(client, _event("payment_intent.succeeded", other)).json()["outcome"] == GatewayEventOutcome.UNMATCHED
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PROCESSING
