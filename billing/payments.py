@@ -232,18 +232,23 @@ def _settle(invoice: Invoice, amount: Decimal, *, payment: Payment | None, by=No
     return excess
 
 
-def _credit_applied_payment(invoice: Invoice, amount: Decimal, *, method_type: str, note: str) -> Payment:
+def _payment_received(
+    invoice: Invoice, amount: Decimal, *, method_type: str, channel: str, reason: str, by=None, **fields
+) -> Payment:
+    """Money received without a gateway (credit applied, a transfer recorded): a succeeded payment on the (locked)
+    invoice, applied to it."""
     payment = Payment.objects.create(
         account_id=invoice.account_id,
         invoice=invoice,
         method_type=method_type,
-        channel=PaymentChannel.CREDIT,
+        channel=channel,
         amount=amount,
         currency=invoice.currency,
-        note=note,
+        **fields,
     )
-    transition_apply(payment, "succeed", at=timezone.now(), reason=note)
+    transition_apply(payment, "succeed", by=by, at=timezone.now(), reason=reason)
     payment.save()
+    _settle(invoice, amount, payment=payment, by=by)
     return payment
 
 
@@ -254,11 +259,11 @@ def credit_balance_apply(invoice: Invoice) -> Decimal:
     use = min(available, max(invoice.open_amount, ZERO)) if invoice.status in PAYABLE_STATUSES else ZERO
     if use <= 0:
         return ZERO
-    payment = _credit_applied_payment(
-        invoice, use, method_type=MethodType.CREDIT_BALANCE, note="Credit balance applied"
-    )
     _credit(invoice.account_id, -use, kind=CreditKind.APPLIED, description=f"Applied to {invoice}", invoice=invoice)
-    _settle(invoice, use, payment=payment)
+    note = "Credit balance applied"
+    _payment_received(
+        invoice, use, method_type=MethodType.CREDIT_BALANCE, channel=PaymentChannel.CREDIT, reason=note, note=note
+    )
     return use
 
 
@@ -579,21 +584,18 @@ def payment_record(
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
         if invoice.kind != InvoiceKind.INVOICE or invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
             raise Conflict(f"{invoice} cannot take a payment: it is not an issued invoice.", code="not_payable")
-        payment = Payment.objects.create(
-            account_id=invoice.account_id,
-            invoice=invoice,
+        payment = _payment_received(
+            invoice,
+            amount,
             method_type=method_type,
             channel=PaymentChannel.STAFF,
-            amount=amount,
-            currency=invoice.currency,
+            reason=f"recorded: {external_reference}",
+            by=actor,
             external_reference=external_reference.strip(),
             received_on=received_on or timezone.localdate(),
             recorded_by=actor if getattr(actor, "pk", None) else None,
             note=note.strip()[:300],
         )
-        transition_apply(payment, "succeed", by=actor, at=timezone.now(), reason=f"recorded: {external_reference}")
-        payment.save()
-        _settle(invoice, amount, payment=payment, by=actor)
         events.publish(
             "payment.succeeded",
             payment_id=payment.pk,

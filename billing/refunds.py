@@ -20,6 +20,7 @@ from billing.choices import (
     InvoiceStatus,
     MethodType,
     OverrideKind,
+    PaymentChannel,
     PaymentStatus,
     RefundStatus,
 )
@@ -30,13 +31,10 @@ from billing.models import (
     Payment,
     Refund,
 )
-from billing.payments import _credit, _credit_applied_payment, _settle
+from billing.payments import ZERO, _credit, _payment_received
 from cos import events
 from cos.errors import ApplicationError, Conflict
 from cos.fsm import transition_apply
-
-ZERO = Decimal("0.00")
-
 
 # --- credit notes and refunds --------------------------------------------------------------------------------
 
@@ -66,10 +64,10 @@ def credit_note_settle(credit_note: Invoice) -> None:
         if amount <= 0 or invoice.open_amount <= 0:
             continue
         use = min(amount, invoice.open_amount)
-        payment = _credit_applied_payment(
-            invoice, use, method_type=MethodType.CREDIT_NOTE, note=f"Credit note {credit_note.number}"
+        note = f"Credit note {credit_note.number}"
+        _payment_received(
+            invoice, use, method_type=MethodType.CREDIT_NOTE, channel=PaymentChannel.CREDIT, reason=note, note=note
         )
-        _settle(invoice, use, payment=payment)
         amount -= use
     if amount > 0:
         ordered = list(

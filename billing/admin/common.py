@@ -52,6 +52,22 @@ def _the_one_selected(modeladmin, request, queryset, *, what: str):
     return queryset.get()
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown beside their parent, written only by billing itself: every listed field read-only."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 def _method_on_file(account_ref: str) -> Exists:
     """Whether the account (the outer row's `account_ref`) has a default payment method that was not removed."""
     return Exists(PaymentMethod.objects.filter(account_id=OuterRef(account_ref), is_default=True, removed_at=None))

@@ -14,6 +14,7 @@ from billing.admin.common import (
     MethodOnFileFilter,
     OverridePermissionMixin,
     ReadOnlyAdmin,
+    ReadOnlyInline,
     ReasonCodeForm,
     ReasonForm,
     _report,
@@ -84,18 +85,9 @@ class ReasonCodeAdmin(admin.ModelAdmin):
 # --- accounts ----------------------------------------------------------------------------------
 
 
-class ScheduleInline(admin.TabularInline):
+class ScheduleInline(ReadOnlyInline):
     model = BillingSchedule
-    extra = 0
-    can_delete = False
     fields = ("subscription", "cycle", "activated_on", "billed_until", "ends_on", "equipment_returned")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("subscription__product", "subscription__address")
@@ -117,10 +109,8 @@ class AutomaticCollectionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class PaymentMethodInline(admin.TabularInline):
+class PaymentMethodInline(ReadOnlyInline):
     model = PaymentMethod
-    extra = 0
-    can_delete = False
     fields = (
         "type",
         "brand",
@@ -134,14 +124,7 @@ class PaymentMethodInline(admin.TabularInline):
         "created_at",
         "removed_at",
     )
-    readonly_fields = fields
     verbose_name_plural = "payment methods (removed ones kept)"
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(BillingAccount)
@@ -261,45 +244,25 @@ class InvoiceMethodOnFileFilter(MethodOnFileFilter):
     account_ref = "account_id"
 
 
-class LineInline(admin.TabularInline):
+class LineInline(ReadOnlyInline):
     model = InvoiceLine
     fk_name = "invoice"
-    extra = 0
-    can_delete = False
     fields = ("kind", "description", "amount", "period_start", "period_end", "rate", "days", "coverage", "voided")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
-class OverrideInline(admin.TabularInline):
+class OverrideInline(ReadOnlyInline):
     model = PricingOverride
     fk_name = "invoice"
-    extra = 0
-    can_delete = False
     fields = ("created_at", "kind", "old_value", "new_value", "reason_code", "actor", "note", "result")
-    readonly_fields = fields
     verbose_name_plural = "pricing overrides"
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("reason_code", "actor", "result")
 
 
-class InvoicePaymentInline(admin.TabularInline):
+class InvoicePaymentInline(ReadOnlyInline):
     model = Payment
     fk_name = "invoice"
-    extra = 0
-    can_delete = False
     fields = (
         "created_at",
         "method_type",
@@ -313,14 +276,7 @@ class InvoicePaymentInline(admin.TabularInline):
         "amount_refunded",
         "failure_message",
     )
-    readonly_fields = fields
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("recorded_by")

@@ -10,6 +10,7 @@ from billing import payments, refunds
 from billing.admin.common import (
     OverridePermissionMixin,
     ReadOnlyAdmin,
+    ReadOnlyInline,
     ReasonCodeForm,
     _report,
     _the_one_selected,
@@ -39,19 +40,10 @@ class RefundForm(ReasonCodeForm):
     field_order = ["_selected_action", "amount", "reason_code", "note"]
 
 
-class RefundInline(admin.TabularInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
     fk_name = "payment"
-    extra = 0
-    can_delete = False
     fields = ("created_at", "amount", "status", "reason_code", "actor", "credit_note", "reference", "failure_message")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("reason_code", "actor", "credit_note")
