@@ -1,5 +1,7 @@
-"""Reactions of billing to events: the verified activation starts billing, the verified deactivation stops it;
-a finalized invoice is collected; a paid one restores a service suspended for it."""
+"""Reactions of billing to events. Billing follows only the network's verified events: the activation starts it,
+the deactivation stops it, a verified suspension pauses it and a resumption ends the pause, a verified plan change
+brings the new rate, a lifted block bills (or credits) what was held. A finalized invoice is collected; a paid one
+restores a service suspended for it."""
 
 from cos import events
 
@@ -13,23 +15,52 @@ def first_invoice_on_activation(event) -> None:
 
 @events.handler("service.deactivated")
 def billing_stops_on_deactivation(event) -> None:
-    from billing.services import billing_stop
+    from billing.changes import billing_stop
 
     billing_stop(subscription_id=event.payload["subscription_id"], deactivated_at=event.payload["deactivated_at"])
 
 
-@events.handler("subscription.suspended")
+@events.handler("service.suspended")
 def pause_on_suspension(event) -> None:
-    from billing.services import pause_start
+    from billing.changes import pause_start
 
     pause_start(subscription_id=event.payload["subscription_id"], at=event.payload["suspended_at"])
 
 
-@events.handler("subscription.resumed")
+@events.handler("service.resumed")
 def pause_ends_on_resumption(event) -> None:
-    from billing.services import pause_end
+    from billing.changes import pause_end
 
     pause_end(subscription_id=event.payload["subscription_id"], at=event.payload["resumed_at"])
+
+
+@events.handler("service.modified")
+def rate_follows_plan_change(event) -> None:
+    """A verified change of plan: the new rate from that day (a modify without a plan change bills nothing)."""
+    from billing.changes import rate_change_apply
+
+    p = event.payload
+    if p.get("change_id"):
+        rate_change_apply(
+            subscription_id=p["subscription_id"],
+            at=p["modified_at"],
+            monthly_amount=p["monthly_amount"],
+            product_id=p.get("product_id"),
+        )
+
+
+@events.handler("service.billing_unblocked")
+def held_days_billed_or_credited(event) -> None:
+    from billing.changes import billing_catch_up
+
+    p = event.payload
+    billing_catch_up(
+        subscription_id=p["subscription_id"],
+        blocked_at=p.get("blocked_at"),
+        unblocked_at=p.get("unblocked_at"),
+        credit_held_days=not p.get("bill_held_days", True),
+        note=p.get("reason", ""),
+    )
 
 
 @events.handler("invoice.finalized")

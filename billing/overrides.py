@@ -14,7 +14,7 @@ from django.db.models import Sum
 from billing import engine
 from billing.choices import InvoiceKind, InvoiceReason, InvoiceStatus, LineKind, OverrideKind
 from billing.models import Invoice, InvoiceLine, PricingOverride, ReasonCode
-from billing.services import _finalize_if_due, _persist, _recompute
+from billing.services import draft_recompute, finalize_if_due, invoice_persist
 from cos import events
 from cos.errors import ApplicationError, Conflict, NotFound
 from cos.fsm import transition_apply
@@ -60,7 +60,7 @@ def _amount(value, *, positive: bool) -> Decimal:
     return amount
 
 
-def _guard(actor, reason_code, what: str) -> ReasonCode:
+def override_guard(actor, reason_code, what: str) -> ReasonCode:
     _check_permission(actor, what)
     return _reason(reason_code)
 
@@ -96,7 +96,7 @@ def _correction_kind(invoice: Invoice, kind: str) -> str:
 def line_price_override(*, line_id: int, amount, reason_code, actor, note: str = "") -> PricingOverride:
     """A manual price on a line of a draft invoice; the draft's tax and totals follow. Finalized invoices
     never change (Conflict): correct them with a discount or a credit note."""
-    reason = _guard(actor, reason_code, "set a manual price")
+    reason = override_guard(actor, reason_code, "set a manual price")
     amount = _amount(amount, positive=False)
     invoice_id = InvoiceLine.objects.filter(pk=line_id).values_list("invoice_id", flat=True).first()
     if invoice_id is None:
@@ -118,7 +118,7 @@ def line_price_override(*, line_id: int, amount, reason_code, actor, note: str =
     old = line.amount
     line.amount = amount
     line.save(update_fields=["amount"])
-    _recompute(invoice)
+    draft_recompute(invoice)
     return _audit(
         OverrideKind.MANUAL_PRICE,
         invoice,
@@ -171,7 +171,7 @@ def _credit_note(
             code="credit_exceeds_invoice",
             extra={"left": str(left)},
         )
-    credit_note = _persist(
+    credit_note = invoice_persist(
         invoice.account, lines, marketplace=invoice.marketplace, reason=InvoiceReason.MANUAL, corrects=invoice
     )
     override = _audit(
@@ -191,7 +191,7 @@ def invoice_discount(*, invoice_id: int, amount, reason_code, actor, note: str =
     """A manual discount (net of tax): on a draft, a negative adjustment line; on an open or late invoice, a credit
     note that corrects it (finalized at once when its review window is zero). The invoice itself never changes."""
     with transaction.atomic():
-        reason = _guard(actor, reason_code, "give a discount")
+        reason = override_guard(actor, reason_code, "give a discount")
         amount = _amount(amount, positive=True)
         invoice = _locked_invoice(invoice_id)
         if invoice.status == InvoiceStatus.DRAFT:
@@ -212,7 +212,7 @@ def invoice_discount(*, invoice_id: int, amount, reason_code, actor, note: str =
             actor=actor,
             note=note,
         )
-    _finalize_if_due(credit_note)
+    finalize_if_due(credit_note)
     return override
 
 
@@ -231,7 +231,7 @@ def _draft_discount(invoice: Invoice, amount: Decimal, *, reason: ReasonCode, ac
         description=f"Discount ({reason.label})",
         amount=-amount,
     )
-    _recompute(invoice)
+    draft_recompute(invoice)
     return _audit(
         OverrideKind.DISCOUNT,
         invoice,
@@ -248,7 +248,7 @@ def invoice_credit(*, invoice_id: int, amount, reason_code, actor, note: str = "
     """A credit note (net of tax) against a finalized invoice, never more than the invoice's total less the credits
     already given against it. The credit note is finalized at once when its review window is zero."""
     with transaction.atomic():
-        reason = _guard(actor, reason_code, "give a credit")
+        reason = override_guard(actor, reason_code, "give a credit")
         amount = _amount(amount, positive=True)
         invoice = _locked_invoice(invoice_id)
         if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.LATE, InvoiceStatus.PAID):
@@ -269,7 +269,7 @@ def invoice_credit(*, invoice_id: int, amount, reason_code, actor, note: str = "
             actor=actor,
             note=note,
         )
-    _finalize_if_due(credit_note)
+    finalize_if_due(credit_note)
     return override
 
 
@@ -279,7 +279,7 @@ def invoice_credit(*, invoice_id: int, amount, reason_code, actor, note: str = "
 @transaction.atomic
 def invoice_write_off(*, invoice_id: int, reason_code, actor, note: str = "") -> PricingOverride:
     """A late invoice's debt is given up: late -> uncollectible. Publishes invoice.written_off."""
-    reason = _guard(actor, reason_code, "write off a debt")
+    reason = override_guard(actor, reason_code, "write off a debt")
     invoice = _locked_invoice(invoice_id)
     if invoice.status != InvoiceStatus.LATE:
         raise Conflict(

@@ -137,8 +137,8 @@ def _credit_note_to_the_cent(credit_note: Invoice, gross: Decimal) -> None:
 def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "") -> Refund:
     """Finance gives money back on a gateway payment: a credit note (audited, with its reason code) for the amount,
     refunded through the gateway. Never more than is left to refund on the payment."""
-    from billing.overrides import _audit, _guard
-    from billing.services import _persist, invoice_finalize
+    from billing.overrides import _audit, override_guard
+    from billing.services import invoice_finalize, invoice_persist
 
     try:
         gross = engine.money(Decimal(str(amount)))
@@ -147,7 +147,7 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
     except ArithmeticError:
         raise ApplicationError("Enter the amount to refund, e.g. 25.00.", code="invalid_amount") from None
     with transaction.atomic():
-        reason = _guard(actor, reason_code, "refund a payment")
+        reason = override_guard(actor, reason_code, "refund a payment")
         invoice_id = Payment.objects.values_list("invoice_id", flat=True).get(pk=payment_id)
         # the invoice first, then its payment: the order every payment path locks in
         invoice = (
@@ -170,7 +170,7 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
             )
         net = _net_for_gross(gross, invoice.marketplace.tax_rate)
         line = engine.Line(kind=engine.CREDIT, amount=-net, description=f"Refund on invoice {invoice} ({reason.label})")
-        credit_note = _persist(
+        credit_note = invoice_persist(
             invoice.account, [line], marketplace=invoice.marketplace, reason=InvoiceReason.MANUAL, corrects=invoice
         )
         _credit_note_to_the_cent(credit_note, gross)

@@ -18,15 +18,18 @@ from billing import engine
 from billing.choices import InvoiceReason, RunStatus
 from billing.models import BillingRun, BillingSchedule, Invoice, InvoiceLine, Pause, RateChange
 from billing.selectors import config_for, terms_for
-from billing.services import _line_row, invoice_draft_build
+from billing.services import invoice_draft_build, invoice_line_row
 
 CHUNK_SIZE = 500
 
 
 def _due(as_of: date):
-    """Schedules with a period begun and not yet billed, while billing runs (not past the deactivation)."""
-    return BillingSchedule.objects.filter(billed_until__lte=as_of).filter(
-        Q(ends_on__isnull=True) | Q(billed_until__lt=F("ends_on"))
+    """Schedules with a period begun and not yet billed, while billing runs (not past the deactivation). A service
+    whose billing is blocked waits: its held periods are billed when the block is lifted (billing.changes)."""
+    return (
+        BillingSchedule.objects.filter(billed_until__lte=as_of)
+        .filter(Q(ends_on__isnull=True) | Q(billed_until__lt=F("ends_on")))
+        .exclude(subscription__service_instance__billing_blocked=True)
     )
 
 
@@ -110,7 +113,7 @@ def _invoices(run_id, by_account) -> tuple[list[Invoice], list[InvoiceLine]]:
         invoices.append(invoice)
         pending.append(every)
     Invoice.objects.bulk_create(invoices, batch_size=1000)
-    rows = [_line_row(invoice, line) for invoice, every in zip(invoices, pending, strict=True) for line in every]
+    rows = [invoice_line_row(invoice, line) for invoice, every in zip(invoices, pending, strict=True) for line in every]
     InvoiceLine.objects.bulk_create(rows, batch_size=2000)
     return invoices, rows
 

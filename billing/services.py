@@ -1,4 +1,5 @@
-"""Use cases of billing that write: activation invoices, changes of service, finalization, late fees.
+"""Use cases of billing that write: activation invoices, drafts, finalization, voids, late fees (changes of
+service: billing.changes).
 
 Each function persists what the pure engine (billing.engine) returns. Billing starts at the verified activation
 and stops at the verified deactivation; every charge is guarded by database constraints, so a second delivery of
@@ -9,7 +10,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -21,17 +21,17 @@ from billing.models import (
     Invoice,
     InvoiceLine,
     InvoiceSequence,
-    Pause,
     RateChange,
 )
-from billing.selectors import billed_lines, config_for, local_date, terms_for
+from billing.selectors import config_for, local_date, terms_for
 from cos import events
 from cos.errors import ApplicationError, Conflict
 from cos.fsm import transition_apply
 from marketplace.models import Subscription
+from provisioning.models import ServiceInstance
 
 
-def _moment(value) -> datetime:
+def moment_of(value) -> datetime:
     return parse_datetime(value) if isinstance(value, str) else value
 
 
@@ -78,7 +78,7 @@ def invoice_draft_build(
     return invoice, every
 
 
-def _persist(
+def invoice_persist(
     account: BillingAccount,
     lines: list[engine.Line],
     *,
@@ -98,11 +98,11 @@ def _persist(
         corrects=corrects,
     )
     invoice.save()
-    InvoiceLine.objects.bulk_create([_line_row(invoice, line) for line in every])
+    InvoiceLine.objects.bulk_create([invoice_line_row(invoice, line) for line in every])
     return invoice
 
 
-def _line_row(invoice: Invoice, line: engine.Line) -> InvoiceLine:
+def invoice_line_row(invoice: Invoice, line: engine.Line) -> InvoiceLine:
     return InvoiceLine(
         invoice=invoice,
         subscription_id=line.subscription_id,
@@ -119,7 +119,7 @@ def _line_row(invoice: Invoice, line: engine.Line) -> InvoiceLine:
     )
 
 
-def _finalize_if_due(invoice: Invoice | None) -> Invoice | None:
+def finalize_if_due(invoice: Invoice | None) -> Invoice | None:
     """A document whose review window is zero is finalized at once (after the transaction that made it)."""
     if invoice is not None and invoice.finalize_after <= timezone.now():
         return invoice_finalize(invoice_id=invoice.pk)
@@ -144,7 +144,7 @@ def activation_invoice(*, subscription_id: int, activated_at) -> Invoice | None:
         )
         if BillingSchedule.objects.filter(subscription=subscription).exists():
             return None
-        activated_on = local_date(_moment(activated_at), subscription.marketplace.time_zone)
+        activated_on = local_date(moment_of(activated_at), subscription.marketplace.time_zone)
         account = account_for(subscription)
         config = config_for(subscription.marketplace_id, subscription.provider_id)
         cycle = config.billing_cycle or subscription.billing_cycle
@@ -161,84 +161,23 @@ def activation_invoice(*, subscription_id: int, activated_at) -> Invoice | None:
             monthly_amount=subscription.monthly_amount,
             product=subscription.product,
         )
+        if billing_held(subscription.pk):
+            return None  # no charge while billing is blocked: the first invoice follows when the block is lifted
         terms = terms_for(schedule, rates=[(activated_on, subscription.monthly_amount)], pauses=[])
         lines = engine.first_invoice_lines(terms)
         schedule.billed_until = terms.first_period.end
         schedule.save(update_fields=["billed_until", "updated_at"])
-        invoice = _persist(account, lines, marketplace=subscription.marketplace, reason=InvoiceReason.ACTIVATION)
-    return _finalize_if_due(invoice)
+        invoice = invoice_persist(account, lines, marketplace=subscription.marketplace, reason=InvoiceReason.ACTIVATION)
+    return finalize_if_due(invoice)
 
 
-# --- changes of service ------------------------------------------------------------------------
+def billing_held(subscription_id: int) -> bool:
+    """Provisioned = paid, enforced: a service whose billing is blocked (e.g. its ONT left the address) gets no
+    new charge until the block is lifted."""
+    return ServiceInstance.objects.filter(subscription_id=subscription_id, billing_blocked=True).exists()
 
 
-def _reconcile(schedule: BillingSchedule, *, reason: str, extra: list[engine.Line] = ()) -> Invoice | None:
-    """Bill the difference between what was billed and what is now due (credits and charges) on one document."""
-    terms = terms_for(schedule)
-    lines = engine.reconcile(terms, billed_lines(schedule.subscription_id), schedule.billed_until) + list(extra)
-    return _persist(schedule.account, lines, marketplace=schedule.subscription.marketplace, reason=reason)
-
-
-def _schedule(subscription_id: int) -> BillingSchedule | None:
-    return (
-        BillingSchedule.objects.select_for_update()
-        .select_related("subscription__marketplace", "subscription__product", "account")
-        .filter(subscription_id=subscription_id)
-        .first()
-    )
-
-
-def billing_stop(*, subscription_id: int, deactivated_at) -> Invoice | None:
-    """`service.deactivated`: billing stops at the deactivation day; the subscription's draft charges are voided;
-    unused days of the paid period are refunded on a credit note (when the rules say so); final charges are added.
-    """
-    with transaction.atomic():
-        schedule = _schedule(subscription_id)
-        if schedule is None or schedule.ends_on is not None:
-            return None  # never billed, or stopped already (a second delivery)
-        ends_on = local_date(_moment(deactivated_at), schedule.subscription.marketplace.time_zone)
-        if ends_on < schedule.activated_on:
-            raise ApplicationError(
-                f"The deactivation ({ends_on}) is dated before the activation ({schedule.activated_on}).",
-                code="termination_before_activation",
-            )
-        _void_draft_lines(subscription_id)
-        config = config_for(schedule.subscription.marketplace_id, schedule.account.provider_id)
-        # Without refunds, the days paid for stay paid: billing ends where it had reached.
-        schedule.ends_on = ends_on if config.refund_on_termination else max(ends_on, schedule.billed_until)
-        schedule.save(update_fields=["ends_on", "updated_at"])
-        extra = []
-        if config.recovery_fee and not schedule.equipment_returned:
-            extra.append(
-                engine.Line(
-                    kind=engine.FEE,
-                    amount=config.recovery_fee,
-                    description="Equipment not returned: recovery fee",
-                    subscription_id=subscription_id,
-                )
-            )
-        invoice = _reconcile(schedule, reason=InvoiceReason.FINAL, extra=extra)
-    return _finalize_if_due(invoice)
-
-
-def _void_draft_lines(subscription_id: int) -> None:
-    """Drafts are not yet issued: the subscription's lines on them are voided (a draft left empty is voided)."""
-    ids = set(
-        InvoiceLine.objects.filter(
-            subscription_id=subscription_id, voided=False, invoice__status=InvoiceStatus.DRAFT
-        ).values_list("invoice_id", flat=True)
-    )
-    drafts = list(Invoice.objects.select_for_update().filter(pk__in=ids, status=InvoiceStatus.DRAFT).order_by("pk"))
-    for draft in drafts:
-        draft.lines.filter(subscription_id=subscription_id).update(voided=True)
-        if not draft.lines.filter(voided=False).exclude(kind=LineKind.TAX).exists():
-            transition_apply(draft, "void", at=timezone.now(), reason="the service was deactivated")
-            draft.save()
-        else:
-            _recompute(draft)
-
-
-def _recompute(invoice: Invoice) -> None:
+def draft_recompute(invoice: Invoice) -> None:
     """A draft's tax and totals from its lines (drafts only: finalized invoices never change)."""
     assert invoice.status == InvoiceStatus.DRAFT
     lines = [
@@ -254,125 +193,6 @@ def _recompute(invoice: Invoice) -> None:
     invoice.total = invoice.subtotal + invoice.tax
     invoice.kind = InvoiceKind.CREDIT_NOTE if invoice.subtotal < 0 else InvoiceKind.INVOICE
     invoice.save(update_fields=["subtotal", "tax", "total", "kind", "updated_at"])
-
-
-def _day(at, schedule: BillingSchedule) -> date:
-    if isinstance(at, str):
-        at = parse_datetime(at)
-    if isinstance(at, datetime):
-        return local_date(at, schedule.subscription.marketplace.time_zone)
-    return at
-
-
-def pause_start(*, subscription_id: int, at) -> Invoice | None:
-    """Suspension from `at` (a moment or a day): the paused days are not billed; what was billed ahead for them
-    is credited."""
-    with transaction.atomic():
-        schedule = _schedule(subscription_id)
-        if schedule is None or schedule.pauses.filter(ends_on__isnull=True).exists():
-            return None
-        on = _day(at, schedule)
-        Pause.objects.create(schedule=schedule, starts_on=max(on, schedule.activated_on))
-        invoice = _reconcile(schedule, reason=InvoiceReason.ADJUSTMENT)
-    return _finalize_if_due(invoice)
-
-
-def pause_end(*, subscription_id: int, at) -> Invoice | None:
-    """Resumption from `at`: the days from then to the end of the billed period are charged again."""
-    with transaction.atomic():
-        schedule = _schedule(subscription_id)
-        pause = schedule and schedule.pauses.filter(ends_on__isnull=True).first()
-        if pause is None:
-            return None
-        on = _day(at, schedule)
-        pause.ends_on = max(on, pause.starts_on)
-        pause.save(update_fields=["ends_on", "updated_at"])
-        invoice = _reconcile(schedule, reason=InvoiceReason.ADJUSTMENT)
-    return _finalize_if_due(invoice)
-
-
-def plan_change(*, subscription_id: int, product_id: int, actor=None, today: date | None = None) -> RateChange:
-    """Change the plan: an upgrade takes effect today (the old plan's unused days credited, the new plan's
-    charged, prorated); a downgrade takes effect at the next period. The network follows (`service.modified`).
-    """
-    from marketplace.models import Price, Product
-
-    with transaction.atomic():
-        schedule = _schedule(subscription_id)
-        if schedule is None or schedule.ends_on is not None:
-            raise Conflict("Only a billed, live subscription can change plan.", code="not_billed")
-        subscription = schedule.subscription
-        product = Product.objects.filter(pk=product_id, provider_id=subscription.provider_id).first()
-        if product is None:
-            raise ApplicationError("No such product of this provider.", code="product_not_found")
-        if product.pk == subscription.product_id:
-            raise ApplicationError("The subscription is already on this plan.", code="same_plan")
-        today = today or local_date(timezone.now(), subscription.marketplace.time_zone)
-        price = (
-            Price.objects.filter(product=product, marketplace_id=subscription.marketplace_id, valid_from__lte=today)
-            .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today))
-            .order_by("-valid_from")
-            .first()
-        )
-        if price is None:
-            raise ApplicationError(f"{product.name} has no current price.", code="price_missing")
-        if price.currency != schedule.account.currency:
-            raise ApplicationError(
-                f"{product.name} is priced in {price.currency}; this subscription is billed in "
-                f"{schedule.account.currency}.",
-                code="currency_mismatch",
-            )
-        upgrade = price.monthly_amount > subscription.monthly_amount
-        effective = max(today, schedule.activated_on) if upgrade else schedule.billed_until
-        if RateChange.objects.filter(schedule=schedule, effective_on__gte=today).exists():
-            raise Conflict("The plan of this subscription already changes on that day.", code="plan_change_pending")
-        change = RateChange.objects.create(
-            schedule=schedule,
-            effective_on=effective,
-            monthly_amount=price.monthly_amount,
-            product=product,
-            applied=upgrade,
-        )
-        if upgrade:
-            _apply_plan(subscription, product, price.monthly_amount, actor=actor)
-            invoice = _reconcile(schedule, reason=InvoiceReason.ADJUSTMENT)
-        else:
-            invoice = None
-    _finalize_if_due(invoice)
-    return change
-
-
-def _apply_plan(subscription: Subscription, product, monthly_amount: Decimal, *, actor=None) -> None:
-    old = subscription.product_id
-    subscription.product, subscription.monthly_amount = product, monthly_amount
-    subscription.save(update_fields=["product", "monthly_amount", "updated_at"])
-    events.publish(
-        "subscription.plan_changed",
-        subscription_id=subscription.pk,
-        old_product_id=old,
-        product_id=product.pk,
-        profile=product.service_profile,
-        download_mbps=product.download_mbps,
-        upload_mbps=product.upload_mbps,
-    )
-
-
-def plan_changes_apply(*, today: date) -> int:
-    """Downgrades whose period has come take effect on the subscription (the network follows)."""
-    applied = 0
-    for change in RateChange.objects.filter(applied=False, effective_on__lte=today).select_related(
-        "schedule__subscription", "product"
-    ):
-        with transaction.atomic():
-            locked = RateChange.objects.select_for_update().get(pk=change.pk)
-            if locked.applied:
-                continue
-            locked.applied = True
-            locked.save(update_fields=["applied", "updated_at"])
-            subscription = Subscription.objects.select_for_update().get(pk=change.schedule.subscription_id)
-            _apply_plan(subscription, change.product, change.monthly_amount)
-            applied += 1
-    return applied
 
 
 # --- finalization, numbering, late fees --------------------------------------------------------
@@ -491,7 +311,7 @@ def late_invoice(*, invoice_id: int, config) -> Invoice | None:
             )
             try:
                 with transaction.atomic():
-                    fee = _persist(
+                    fee = invoice_persist(
                         invoice.account,
                         [line],
                         marketplace=invoice.marketplace,
@@ -501,5 +321,5 @@ def late_invoice(*, invoice_id: int, config) -> Invoice | None:
             except IntegrityError:
                 fee = None  # charged already
         events.publish("invoice.late", invoice_id=invoice.pk, account_id=invoice.account_id)
-    _finalize_if_due(fee)
+    finalize_if_due(fee)
     return invoice

@@ -15,14 +15,13 @@ def billing_chunk_task(run_id: int, account_ids: list[int], as_of: str) -> None:
 
 @shared_task(ignore_result=True)
 def billing_daily_task(as_of: str | None = None) -> None:
-    """Daily (Celery beat): due downgrades take effect, the cycle bills what has come due, late invoices, and
-    services suspended for invoices unpaid too long."""
+    """Daily (Celery beat): the cycle bills what has come due, late invoices, and services suspended for invoices
+    unpaid too long."""
     from billing.dunning import dunning_suspend_due
     from billing.runs import billing_run
-    from billing.services import invoices_mark_late, plan_changes_apply
+    from billing.services import invoices_mark_late
 
     day = date.fromisoformat(as_of) if as_of else timezone.localdate()
-    plan_changes_apply(today=day)
     billing_run(as_of=day)
     invoices_mark_late(today=day)
     dunning_suspend_due(today=day)

@@ -17,6 +17,7 @@ from cos.models import (
     Membership,
     Organization,
     PonPort,
+    ProviderNotification,
     TransitionLog,
 )
 from cos.selectors import address_search
@@ -216,6 +217,22 @@ class TransitionLogAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ProviderNotification)
+class ProviderNotificationAdmin(admin.ModelAdmin):
+    """What each provider is told (infrastructure ready, a switch away from it, ...), kept until delivered."""
+
+    list_display = ("topic", "provider", "created_at", "delivered_at")
+    list_filter = ("topic", "provider", ("delivered_at", admin.EmptyFieldListFilter))
+    list_select_related = ("provider",)
+    readonly_fields = ("provider", "event", "topic", "payload", "delivered_at")
+
+    def has_add_permission(self, request) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:

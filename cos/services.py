@@ -11,7 +11,7 @@ from django.utils import timezone
 from cos import events
 from cos.choices import AddressStatus, OrganizationKind, Role
 from cos.fsm import transition_apply, transition_locked
-from cos.models import AddressObject, AddressStreet, Area, Membership, Organization, TransitionLog
+from cos.models import AddressObject, AddressStreet, Area, Membership, Organization, ProviderNotification, TransitionLog
 from cos.roles import STAFF_ROLES, role_group
 
 MOVABLE_TO_DEPLOYMENT = (AddressStatus.PLANNED, AddressStatus.SURVEYED)
@@ -165,3 +165,15 @@ def membership_grant(*, user, organization: Organization, role: str) -> Membersh
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     return membership
+
+
+def providers_notify(*, provider_ids, event, topic: str, payload: dict | None = None) -> int:
+    """Record one notification per provider for this event and topic (a second delivery of the event adds none)."""
+    rows = ProviderNotification.objects.bulk_create(
+        [
+            ProviderNotification(provider_id=pid, event=event, topic=topic, payload=payload or event.payload)
+            for pid in sorted(set(provider_ids))
+        ],
+        ignore_conflicts=True,
+    )
+    return len(rows)

@@ -161,6 +161,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provisioning.tasks.contract_sync_task",
         "schedule": env.float("CONTRACT_SYNC_SECONDS", default=3600.0),
     },
+    "lifecycle-due": {
+        "task": "marketplace.tasks.lifecycle_due_task",
+        "schedule": env.float("LIFECYCLE_SWEEP_SECONDS", default=900.0),
+    },
 }
 
 # --- Event outbox ------------------------------------------------------------------------

@@ -43,7 +43,8 @@ class OrderStatus(models.TextChoices):
 
 
 OPEN_ORDER_STATUSES = (OrderStatus.DRAFT, OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.IN_FULFILLMENT)
-CANCELLABLE_ORDER_STATUSES = (OrderStatus.DRAFT, OrderStatus.SUBMITTED, OrderStatus.ACCEPTED)
+# An order can be cancelled while it is open; once field work has started, only while nothing of it is live yet.
+CANCELLABLE_ORDER_STATUSES = OPEN_ORDER_STATUSES
 
 
 class Channel(models.TextChoices):
@@ -61,11 +62,69 @@ class SubscriptionStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     ACTIVE = "active", "Active"
     SUSPENDED = "suspended", "Suspended"
+    AWAITING_CANCELLATION = "awaiting_cancellation", "Awaiting cancellation"
     TERMINATED = "terminated", "Terminated"
     CANCELLED = "cancelled", "Cancelled"
 
 
-LIVE_SUBSCRIPTION_STATUSES = (SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED)
+# Held at the address (a second one of the category is a duplicate): from acceptance until it ends.
+LIVE_SUBSCRIPTION_STATUSES = (
+    SubscriptionStatus.PENDING,
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.SUSPENDED,
+    SubscriptionStatus.AWAITING_CANCELLATION,
+)
+# Delivered on the network (the service runs).
+IN_SERVICE_STATUSES = (
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.SUSPENDED,
+    SubscriptionStatus.AWAITING_CANCELLATION,
+)
+ENDED_SUBSCRIPTION_STATUSES = (SubscriptionStatus.TERMINATED, SubscriptionStatus.CANCELLED)
+
+
+class CancellationReason(models.TextChoices):
+    """Why a subscription ends: a fixed list, so the reasons can be counted."""
+
+    PROVIDER_CHANGED = "provider_changed", "Changed provider"
+    SERVICE_CANCELLED = "service_cancelled", "Service no longer wanted"
+    SERVICE_CHANGED = "service_changed", "Changed to another service"
+    MOVED = "moved", "Moved away"
+    OTHER = "other", "Other (say why)"
+
+
+class LifecycleReason(models.TextChoices):
+    """Why operator staff or a provider suspend, resume or change a subscription."""
+
+    CUSTOMER_REQUEST = "customer_request", "The customer asked for it"
+    NON_PAYMENT = "non_payment", "Non-payment"
+    FRAUD_OR_ABUSE = "fraud_or_abuse", "Fraud or abuse"
+    TECHNICAL = "technical", "Technical reason"
+    CORRECTION = "correction", "Correction of an error"
+    OTHER = "other", "Other (say why)"
+
+
+class ChangeKind(models.TextChoices):
+    UPGRADE = "upgrade", "Upgrade (at once)"
+    DOWNGRADE = "downgrade", "Downgrade (at the next period)"
+
+
+class ChangeStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    REQUESTED = "requested", "Sent to the network"
+    APPLIED = "applied", "Applied"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class SwitchStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for the new provider's acceptance"
+    SCHEDULED = "scheduled", "Hand-over scheduled"
+    HANDING_OVER = "handing_over", "Handing over on the network"
+    COMPLETED = "completed", "Completed"
+    ABORTED = "aborted", "Aborted"
+
+
+OPEN_SWITCH_STATUSES = (SwitchStatus.PENDING, SwitchStatus.SCHEDULED, SwitchStatus.HANDING_OVER)
 
 
 class ValidationCode(models.TextChoices):

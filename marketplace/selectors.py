@@ -2,19 +2,24 @@
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from cos.choices import AddressStatus
 from cos.models import AddressObject, Organization
+from cos.periods import add_months, period_containing
 from marketplace.catalog import Rules, market_snapshot
 from marketplace.choices import (
     LIVE_SUBSCRIPTION_STATUSES,
     OPEN_ORDER_STATUSES,
+    OPEN_SWITCH_STATUSES,
+    SubscriptionStatus,
     ValidationCode,
 )
-from marketplace.models import Marketplace, OrderLine, Participation, Price, Product, Promotion, Subscription
+from marketplace.models import Marketplace, OrderLine, Participation, Price, Product, Promotion, Subscription, Switch
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,93 @@ def offers_for_address(
         for c in candidates_at_address(address=address, customer_type=customer_type, on=on, provider_ids=provider_ids)
         if not c.problems
     ]
+
+
+def local_day(moment: datetime, time_zone: str) -> date:
+    """The calendar day of a moment in the marketplace's time zone (billing and contract days are local)."""
+    return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
+def marketplace_today(marketplace: Marketplace) -> date:
+    return local_day(timezone.now(), marketplace.time_zone)
+
+
+@dataclass(frozen=True)
+class EndDates:
+    """When a live subscription can end, by its contract terms, if notice is given today.
+
+    Days are service days: the end day is the first day without service (not billed).
+    """
+
+    today: date
+    notice_end: date  # today + the notice days
+    minimum_end: date | None  # the first day after the minimum term (None: no minimum term)
+    fee: Decimal | None  # the early-termination fee; None: the minimum term must be served
+
+    @property
+    def earliest(self) -> date:
+        """The earliest end day: after the notice, and after the minimum term unless an early fee buys it out."""
+        if self.minimum_end and self.fee is None:
+            return max(self.notice_end, self.minimum_end)
+        return self.notice_end
+
+    @property
+    def earliest_without_fee(self) -> date:
+        return max(self.notice_end, self.minimum_end or self.notice_end)
+
+    def fee_for(self, ends_on: date) -> Decimal | None:
+        """The fee charged for ending on `ends_on` (None when none is due)."""
+        if self.minimum_end and ends_on < self.minimum_end and self.fee is not None:
+            return self.fee
+        return None
+
+
+def subscription_end_dates(subscription: Subscription, *, today: date | None = None) -> EndDates:
+    """The subscription's end dates by its notice days, minimum months and early-termination fee."""
+    time_zone = subscription.marketplace.time_zone
+    today = today or local_day(timezone.now(), time_zone)
+    minimum_end = None
+    if subscription.minimum_months and subscription.activated_at:
+        minimum_end = add_months(local_day(subscription.activated_at, time_zone), subscription.minimum_months)
+    return EndDates(
+        today=today,
+        notice_end=today + timedelta(days=subscription.notice_days),
+        minimum_end=minimum_end if minimum_end and minimum_end > today else None,
+        fee=subscription.early_termination_fee,
+    )
+
+
+def next_period_start(subscription: Subscription, *, today: date) -> date:
+    """The first day of the subscription's next billing period (where a downgrade takes effect)."""
+    activated = subscription.activated_at
+    anchor = local_day(activated, subscription.marketplace.time_zone) if activated else today
+    return period_containing(subscription.billing_cycle, anchor, today).end
+
+
+def switchable_subscriptions(
+    *, address_id: int, customer, categories, other_than_provider_id: int
+) -> dict[str, Subscription]:
+    """Another provider's live subscriptions of this customer at the address that an order in these categories can
+    take over (a switch), by category: in service (active, or under a notice of its own) and not switching already.
+
+    The customer is the same person when the e-mail and the customer type agree (each provider keeps its own
+    customer records).
+    """
+    if not customer.email:
+        return {}
+    found = (
+        Subscription.objects.filter(
+            address_id=address_id,
+            category__in=list(categories),
+            status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.AWAITING_CANCELLATION],
+            customer__email__iexact=customer.email,
+            customer__customer_type=customer.customer_type,
+        )
+        .exclude(provider_id=other_than_provider_id)
+        .exclude(pk__in=Switch.objects.filter(status__in=OPEN_SWITCH_STATUSES).values("from_subscription_id"))
+        .select_related("provider", "marketplace", "order_line__order")
+    )
+    return {s.category: s for s in found}
 
 
 def categories_at_address(*, address_id: int) -> list[tuple[str, int]]:

@@ -11,7 +11,13 @@ from django.utils import timezone
 from cos.models import AddressObject, Customer
 from marketplace.choices import Channel, InstallSlot, ValidationCode
 from marketplace.models import Marketplace, Participation, Product
-from marketplace.selectors import Candidate, Problem, candidates_at_address, categories_at_address
+from marketplace.selectors import (
+    Candidate,
+    Problem,
+    candidates_at_address,
+    categories_at_address,
+    switchable_subscriptions,
+)
 
 Code = ValidationCode
 
@@ -67,6 +73,8 @@ class Validated:
     participation: Participation | None = None
     matched: dict[int, Candidate] = field(default_factory=dict)
     is_preorder: bool = False
+    # category -> another provider's subscription of this customer that the order takes over (a switch)
+    switches: dict = field(default_factory=dict)
 
 
 def order_request_validate(request: OrderRequest, *, address: AddressObject | None) -> Validated:
@@ -137,7 +145,7 @@ def order_request_validate(request: OrderRequest, *, address: AddressObject | No
         else:
             result.matched[line.product_id] = candidates[line.product_id]
     if result.matched:
-        problems.extend(_order_level_problems(request, address, result.matched))
+        problems.extend(_order_level_problems(request, address, result))
     return result
 
 
@@ -182,14 +190,34 @@ def _line_problem(line, product, candidates, request, marketplace) -> Problem | 
     return None
 
 
-def _order_level_problems(request: OrderRequest, address: AddressObject, matched: dict) -> list[Problem]:
+def _order_level_problems(request: OrderRequest, address: AddressObject, result: Validated) -> list[Problem]:
+    """Duplicates and dependencies. A category another provider serves this customer in is a switch, not a
+    duplicate (open access); one served for someone else, or being switched already, is a duplicate."""
     problems = []
-    ordered = [c.product for c in matched.values()]
+    ordered = [c.product for c in result.matched.values()]
     held = categories_at_address(address_id=address.pk)
-    existing = {category for category, _ in held}
+    holders: dict[str, set[int]] = {}
+    for category, provider_id in held:
+        holders.setdefault(category, set()).add(provider_id)
+    others = {c for c, providers in holders.items() if providers - {request.provider_id}}
+    wanted = {product.category for product in ordered}
+    switchable = (
+        switchable_subscriptions(
+            address_id=address.pk,
+            customer=request.customer,
+            categories=others & wanted,
+            other_than_provider_id=request.provider_id,
+        )
+        if others & wanted and request.customer.email
+        else {}
+    )
     seen: set[str] = set()
     for product in ordered:
-        if product.category in existing or product.category in seen:
+        category = product.category
+        takeover = switchable.get(category)
+        if category in holders and category not in seen and takeover and holders[category] == {takeover.provider_id}:
+            result.switches[category] = takeover
+        elif category in holders or category in seen:
             problems.append(
                 Problem(
                     Code.DUPLICATE,
@@ -197,7 +225,7 @@ def _order_level_problems(request: OrderRequest, address: AddressObject, matched
                     product.pk,
                 )
             )
-        seen.add(product.category)
+        seen.add(category)
     own = {category for category, provider_id in held if provider_id == request.provider_id} | seen
     for product in ordered:
         if product.requires_category and product.requires_category not in own:

@@ -12,6 +12,7 @@ from provisioning.sync import contract_exception_resolve
 
 class JobInline(admin.TabularInline):
     model = ProvisioningJob
+    fk_name = "service"
     extra = 0
     can_delete = False
     fields = ("action", "status", "attempts", "last_error", "started_at", "finished_at")

@@ -10,12 +10,35 @@ class ServiceStatus(models.TextChoices):
     DEACTIVATING = "deactivating", "Deactivating"
     INACTIVE = "inactive", "Inactive"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled (never live)"
+
+
+# On the network, delivering (or about to stop delivering) the service.
+LIVE_SERVICE_STATUSES = (ServiceStatus.ACTIVE, ServiceStatus.DEACTIVATING)
 
 
 class JobAction(models.TextChoices):
     ACTIVATE = "activate", "Activate"
     DEACTIVATE = "deactivate", "Deactivate"
     MODIFY = "modify", "Modify"
+    SUSPEND = "suspend", "Suspend (to the suspended profile)"
+    RESUME = "resume", "Resume (back to the plan's profile)"
+    SWITCH = "switch", "Switch (take over another provider's service on the ONT)"
+
+
+# Jobs that change a live service in place (the adapter's modify).
+MODIFYING_ACTIONS = (JobAction.MODIFY, JobAction.SUSPEND, JobAction.RESUME, JobAction.SWITCH)
+
+
+class PeriodCause(models.TextChoices):
+    """What opened or closed a service period: each one a verified network operation."""
+
+    ACTIVATE = "activate", "Activated"
+    MODIFY = "modify", "Modified"
+    SUSPEND = "suspend", "Suspended"
+    RESUME = "resume", "Resumed"
+    DEACTIVATE = "deactivate", "Deactivated"
+    SWITCH = "switch", "Switched between providers"
 
 
 class JobStatus(models.TextChoices):
@@ -32,6 +55,8 @@ class ExceptionKind(models.TextChoices):
     PROFILE_MISMATCH = "profile_mismatch", "Speed or VLAN differ from the contract"
     DEVICE_UNBOUND = "device_unbound", "ONT no longer bound to the service's address"
     ACTIVATION_WITHOUT_ORDER = "activation_without_order", "Service on the network without an order"
+    LIVE_UNBILLED = "live_unbilled", "Live period on the ledger, not billed"
+    BILLED_NOT_LIVE = "billed_not_live", "Billed, no live period on the ledger"
 
 
 SEVERITY = {
@@ -40,6 +65,8 @@ SEVERITY = {
     ExceptionKind.DEVICE_UNBOUND: "red",
     ExceptionKind.PROFILE_MISMATCH: "amber",
     ExceptionKind.ACTIVATION_WITHOUT_ORDER: "amber",
+    ExceptionKind.LIVE_UNBILLED: "red",
+    ExceptionKind.BILLED_NOT_LIVE: "red",
 }
 
 

@@ -1,5 +1,7 @@
 """Provisioning jobs: apply the network contract through the vendor adapter, read it back, and only a
-verified match marks the service active (`service.activated` with the device-reported time).
+verified match changes anything: the service's state, the ledger (provisioning.ledger), the subscription
+(through marketplace's services) and the events billing follows (`service.activated`, `.modified`,
+`.suspended`, `.resumed`, `.deactivated`, each with the verified instant).
 
 A job is delivered by Celery with acks_late, so it may arrive twice or again after a worker died
 mid-job: it runs only from queued or failed, or from running once its lease has expired, and
@@ -15,13 +17,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cos import events
-from cos.errors import ApplicationError, Conflict
 from cos.fsm import transition_apply
 from cos.models import ONT
+from marketplace import services as marketplace_services
 from marketplace.choices import SubscriptionStatus
-from marketplace.models import Participation
 from provisioning.adapters import AdapterError, ServiceSpec, adapter_for
-from provisioning.choices import JobAction, JobStatus, ServiceStatus
+from provisioning.choices import JobAction, JobStatus, PeriodCause, ServiceStatus
+from provisioning.ledger import period_change, period_close, period_open
 from provisioning.models import ProvisioningJob, ServiceInstance
 
 
@@ -29,41 +31,22 @@ class JobRefused(Exception):
     """A precondition that no retry can fix (e.g. the ONT is not bound to the service's address)."""
 
 
-def jobs_for_provisioning_request(*, address_id: int, event=None) -> list[int]:
-    """One activation job per pending (or failed) service at the address; enqueued after commit.
-
-    Services of providers that activate their services themselves wait for the provider's API call.
-    """
-    self_activating = set(
-        Participation.objects.filter(activates_services_itself=True).values_list("marketplace_id", "provider_id")
-    )
-    services = [
-        service
-        for service in ServiceInstance.objects.filter(
-            address_id=address_id, status__in=[ServiceStatus.PENDING, ServiceStatus.FAILED]
-        ).select_related("subscription")
-        if (service.subscription.marketplace_id, service.provider_id) not in self_activating
-    ]
-    job_ids = []
-    for service in services:
-        job, _ = ProvisioningJob.objects.get_or_create(
-            service=service, action=JobAction.ACTIVATE, requested_by_event=event
-        )
-        job_ids.append(job.pk)
-    transaction.on_commit(partial(_enqueue, job_ids))
-    return job_ids
-
-
-def _enqueue(job_ids: list[int], countdown: float | None = None) -> None:
+def enqueue(job_ids: list[int], countdown: float | None = None) -> None:
+    """Hand jobs to Celery (after commit: callers use transaction.on_commit)."""
     from provisioning.tasks import provisioning_job_run_task
 
     for job_id in job_ids:
         provisioning_job_run_task.apply_async((job_id,), countdown=countdown)
 
 
+def enqueue_after_commit(job_ids: list[int]) -> None:
+    if job_ids:
+        transaction.on_commit(partial(enqueue, list(job_ids)))
+
+
 def service_spec(service: ServiceInstance) -> ServiceSpec:
     return ServiceSpec(
-        service_id=f"cos-{service.pk}",
+        service_id=service.device_service_id,
         ont_serial=service.ont.serial,
         profile=service.service_profile,
         download_mbps=service.download_mbps,
@@ -78,7 +61,9 @@ def _claim(job_id: int) -> ProvisioningJob | None:
     """Take the job for this run, or None when it is done or another run holds a live lease."""
     now = timezone.now()
     with transaction.atomic():
-        job = ProvisioningJob.objects.select_for_update().select_related("service").filter(pk=job_id).first()
+        job = (
+            ProvisioningJob.objects.select_for_update(of=("self",)).select_related("service").filter(pk=job_id).first()
+        )
         if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.DEAD):
             return None
         lease = timedelta(seconds=settings.PROVISIONING_JOB_LEASE_SECONDS)
@@ -88,11 +73,22 @@ def _claim(job_id: int) -> ProvisioningJob | None:
             if job.started_at and job.started_at > now - lease:
                 return None
             transition_apply(job, "fail", retry_at=now, reason="the worker running it was lost")
-        service = ServiceInstance.objects.select_for_update().get(pk=job.service_id)
+        service = (
+            ServiceInstance.objects.select_for_update(of=("self",))
+            .select_related("subscription")
+            .get(pk=job.service_id)
+        )
         if job.action == JobAction.ACTIVATE:
+            if service.subscription.status == SubscriptionStatus.CANCELLED:
+                raise JobRefused("The order was cancelled before the service went live.")
             _bind_device(service)
             if service.status in (ServiceStatus.PENDING, ServiceStatus.FAILED):
                 transition_apply(service, "start_provisioning")
+            service.save()
+        elif job.action == JobAction.SWITCH:
+            _take_over_device(service, job.from_service_id)
+            if service.status in (ServiceStatus.PENDING, ServiceStatus.FAILED):
+                transition_apply(service, "start_provisioning", reason="switch from another provider")
             service.save()
         transition_apply(job, "run", at=now)
         job.save()
@@ -112,6 +108,17 @@ def _bind_device(service: ServiceInstance) -> None:
         service.c_vlan = 100 + service.pk % 3900
 
 
+def _take_over_device(service: ServiceInstance, from_service_id: int) -> None:
+    """A switch: the new provider's service takes the old one's place on the same ONT (no truck roll)."""
+    old = ServiceInstance.objects.select_related("ont", "pon_port__olt").get(pk=from_service_id)
+    if old.status != ServiceStatus.ACTIVE or old.ont is None:
+        raise JobRefused(f"The service to take over is {old.status}: nothing to hand over on the network.")
+    service.ont, service.pon_port, service.olt = old.ont, old.pon_port, old.olt
+    service.network_service_id = old.device_service_id
+    if service.c_vlan is None:
+        service.c_vlan = 100 + service.pk % 3900
+
+
 def provisioning_job_execute(*, job_id: int) -> ProvisioningJob | None:
     """Run one job once: apply through the adapter, read back, and record the verified outcome."""
     try:
@@ -126,10 +133,10 @@ def provisioning_job_execute(*, job_id: int) -> ProvisioningJob | None:
     try:
         if job.action == JobAction.DEACTIVATE:
             adapter.deactivate(spec)
-        elif job.action == JobAction.MODIFY:
-            adapter.modify(spec)
-        else:
+        elif job.action == JobAction.ACTIVATE:
             adapter.activate(spec)
+        else:  # modify, suspend, resume, switch: the service changes in place on the ONT
+            adapter.modify(spec)
         state = adapter.read_state(spec.ont_serial)
     except AdapterError as error:
         return _failed(job, str(error), transient=error.transient)
@@ -142,28 +149,90 @@ def provisioning_job_execute(*, job_id: int) -> ProvisioningJob | None:
 
 @transaction.atomic
 def _succeeded(job: ProvisioningJob, *, activated_at) -> ProvisioningJob:
+    """The verified outcome, all in one transaction: job, service, ledger, subscription, events."""
     job = ProvisioningJob.objects.select_for_update().get(pk=job.pk)
-    service = ServiceInstance.objects.select_for_update().select_related("subscription").get(pk=job.service_id)
+    if job.status != JobStatus.RUNNING:
+        return job
+    from_service = None
+    if job.action == JobAction.SWITCH:  # locked first: the old service gives up its place before the new one takes it
+        from_service = ServiceInstance.objects.select_for_update().get(pk=job.from_service_id)
+    service = (
+        ServiceInstance.objects.select_for_update(of=("self",))
+        .select_related("subscription", "ont")
+        .get(pk=job.service_id)
+    )
     now = timezone.now()
     transition_apply(job, "succeed", at=now)
     job.save()
     ids = {"service_id": service.pk, "subscription_id": service.subscription_id, "provider_id": service.provider_id}
     if job.action == JobAction.ACTIVATE:
-        at = activated_at or now
-        transition_apply(service, "activate", at=at)
-        service.save()
-        subscription = service.subscription
-        if subscription.status == SubscriptionStatus.PENDING:
-            transition_apply(subscription, "activate", at=at, reason="service verified active on the network")
-            subscription.save(update_fields=["status", "activated_at", "updated_at"])
-        events.publish("service.activated", activated_at=at, address_id=service.address_id, **ids)
+        _activated(job, service, at=activated_at or now, ids=ids)
     elif job.action == JobAction.DEACTIVATE:
         transition_apply(service, "deactivate", at=now)
         service.save()
-        events.publish("service.deactivated", deactivated_at=now, **ids)
+        period_close(service, at=now, cause=PeriodCause.DEACTIVATE, job=job)
+        events.publish("service.deactivated", deactivated_at=now, cause=PeriodCause.DEACTIVATE, **ids)
+    elif job.action == JobAction.SWITCH:
+        _switched(job, from_service, service, at=now, ids=ids)
     else:
-        events.publish("service.modified", modified_at=now, profile=service.service_profile, **ids)
+        cause = {JobAction.SUSPEND: PeriodCause.SUSPEND, JobAction.RESUME: PeriodCause.RESUME}.get(
+            job.action, PeriodCause.MODIFY
+        )
+        period_change(service, at=now, cause=cause, job=job)
+        if job.action == JobAction.SUSPEND:
+            events.publish("service.suspended", suspended_at=now, **ids)
+        elif job.action == JobAction.RESUME:
+            events.publish("service.resumed", resumed_at=now, **ids)
+        else:
+            change = {}
+            if job.subscription_change_id:
+                subscription = marketplace_services.subscription_change_product(
+                    change_id=job.subscription_change_id, at=now
+                )
+                change = {
+                    "change_id": job.subscription_change_id,
+                    "product_id": subscription.product_id,
+                    "monthly_amount": str(subscription.monthly_amount),
+                }
+            events.publish("service.modified", modified_at=now, profile=service.service_profile, **change, **ids)
     return job
+
+
+def _activated(job: ProvisioningJob, service: ServiceInstance, *, at, ids: dict) -> None:
+    transition_apply(service, "activate", at=at)
+    service.network_service_id = service.device_service_id
+    service.save()
+    period_open(service, at=at, cause=PeriodCause.ACTIVATE, job=job)
+    if service.subscription.status == SubscriptionStatus.CANCELLED:
+        # The order was cancelled while the activation was on its way: the service comes off again at once.
+        transition_apply(service, "start_deactivation", reason="its order was cancelled")
+        service.save()
+        off = ProvisioningJob.objects.create(service=service, action=JobAction.DEACTIVATE)
+        enqueue_after_commit([off.pk])
+        return
+    marketplace_services.subscription_activate(subscription_id=service.subscription_id, at=at)
+    events.publish("service.activated", activated_at=at, address_id=service.address_id, **ids)
+
+
+def _switched(job: ProvisioningJob, old: ServiceInstance, service: ServiceInstance, *, at, ids: dict) -> None:
+    """One verified operation moved the ONT's service from the old provider to the new: the old period ends and
+    the new one starts at the same instant, so no day is billed to both and none to neither."""
+    transition_apply(old, "hand_over", at=at, reason=f"taken over by service {service.pk}")
+    old.save()
+    period_close(old, at=at, cause=PeriodCause.SWITCH, job=job)
+    transition_apply(service, "activate", at=at, reason=f"took over service {old.pk}")
+    service.save()
+    period_open(service, at=at, cause=PeriodCause.SWITCH, job=job)
+    marketplace_services.switch_complete(switch_id=job.switch_id, at=at)
+    events.publish(
+        "service.deactivated",
+        deactivated_at=at,
+        cause=PeriodCause.SWITCH,
+        service_id=old.pk,
+        subscription_id=old.subscription_id,
+        provider_id=old.provider_id,
+    )
+    events.publish("service.activated", activated_at=at, address_id=service.address_id, cause=PeriodCause.SWITCH, **ids)
 
 
 def _failed(job: ProvisioningJob, reason: str, *, transient: bool) -> ProvisioningJob:
@@ -175,7 +244,7 @@ def _failed(job: ProvisioningJob, reason: str, *, transient: bool) -> Provisioni
             delay = min(settings.PROVISIONING_RETRY_BASE_SECONDS * 2 ** (job.attempts - 1), 3600)
             transition_apply(job, "fail", retry_at=now + timedelta(seconds=delay), reason=reason)
             job.save()
-            transaction.on_commit(partial(_enqueue, [job.pk], countdown=delay))
+            transaction.on_commit(partial(enqueue, [job.pk], countdown=delay))
             return job
         transition_apply(job, "give_up", at=now, reason=reason)
         job.save()
@@ -196,88 +265,6 @@ def _refused(job_id: int, reason: str) -> ProvisioningJob | None:
     return job
 
 
-@transaction.atomic
-def service_deactivation_request(*, subscription_id: int, event=None) -> ProvisioningJob | None:
-    """The subscription ended: turn its live service off (verified like an activation)."""
-    service = ServiceInstance.objects.select_for_update().filter(subscription_id=subscription_id).first()
-    if service is None:
-        return None
-    if service.status in (ServiceStatus.PENDING, ServiceStatus.FAILED):
-        return None  # never live on the network: nothing to turn off
-    if service.status == ServiceStatus.ACTIVE:
-        transition_apply(service, "start_deactivation", reason="subscription terminated")
-        service.save()
-    job, _ = ProvisioningJob.objects.get_or_create(
-        service=service, action=JobAction.DEACTIVATE, requested_by_event=event
-    )
-    transaction.on_commit(partial(_enqueue, [job.pk]))
-    return job
-
-
-@transaction.atomic
-def service_modify(
-    *, service_id: int, profile: str, download_mbps: int | None, upload_mbps: int | None, actor=None
-) -> ProvisioningJob:
-    """Change a live service's profile and speeds (e.g. a plan change); applied and verified by a modify job."""
-    service = ServiceInstance.objects.select_for_update().get(pk=service_id)
-    if service.status != ServiceStatus.ACTIVE:
-        raise ApplicationError(
-            f"Only an active service can be changed; this one is {service.status}.", code="service_not_active"
-        )
-    service.service_profile, service.download_mbps, service.upload_mbps = profile, download_mbps, upload_mbps
-    service.save(update_fields=["service_profile", "download_mbps", "upload_mbps", "updated_at"])
-    job = ProvisioningJob.objects.create(service=service, action=JobAction.MODIFY)
-    transaction.on_commit(partial(_enqueue, [job.pk]))
-    return job
-
-
-def service_modify_for_plan(
-    *, subscription_id: int, profile: str, download_mbps, upload_mbps
-) -> ProvisioningJob | None:
-    """The plan changed: a live service gets the new profile; one not live yet is changed before activation."""
-    service = ServiceInstance.objects.filter(subscription_id=subscription_id).first()
-    if service is None:
-        return None
-    if (service.service_profile, service.download_mbps, service.upload_mbps) == (profile, download_mbps, upload_mbps):
-        return None  # applied already (a second delivery)
-    if service.status == ServiceStatus.ACTIVE:
-        return service_modify(
-            service_id=service.pk, profile=profile, download_mbps=download_mbps, upload_mbps=upload_mbps
-        )
-    ServiceInstance.objects.filter(pk=service.pk).update(
-        service_profile=profile, download_mbps=download_mbps, upload_mbps=upload_mbps
-    )
-    return None
-
-
-@transaction.atomic
-def service_activate_by_provider(*, service_id: int, provider, actor=None) -> ProvisioningJob:
-    """A provider that activates its own services turns one on, once the infrastructure at the address is ready."""
-    service = (
-        ServiceInstance.objects.select_for_update()
-        .select_related("address", "subscription")
-        .get(pk=service_id, provider=provider)
-    )
-    participation = Participation.objects.filter(
-        marketplace_id=service.subscription.marketplace_id, provider=provider
-    ).first()
-    if participation is None or not participation.activates_services_itself:
-        raise Conflict(
-            "Your services here are activated automatically when the installation is done.",
-            code="activated_automatically",
-        )
-    if service.address.status != "connected":
-        raise Conflict(
-            "The infrastructure at this address is not ready yet (infrastructure.ready).",
-            code="infrastructure_not_ready",
-        )
-    if service.status not in (ServiceStatus.PENDING, ServiceStatus.FAILED):
-        raise Conflict(f"The service is {service.status}.", code="service_not_pending")
-    job = ProvisioningJob.objects.create(service=service, action=JobAction.ACTIVATE)
-    transaction.on_commit(partial(_enqueue, [job.pk]))
-    return job
-
-
 def provisioning_jobs_sweep(*, now=None, limit: int = 1000) -> int:
     """Enqueue again the jobs whose delivery was lost: still queued after the grace time (the broker was
     down after commit), failed and past their retry time, or running past their lease (the worker died)."""
@@ -293,7 +280,7 @@ def provisioning_jobs_sweep(*, now=None, limit: int = 1000) -> int:
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
-    _enqueue(due)
+    enqueue(due)
     return len(due)
 
 
@@ -303,39 +290,5 @@ def provisioning_job_retry(*, job_id: int, actor=None) -> ProvisioningJob:
     job = ProvisioningJob.objects.select_for_update().get(pk=job_id)
     transition_apply(job, "requeue", by=actor, reason="retried by operations")
     job.save()
-    transaction.on_commit(partial(_enqueue, [job.pk]))
+    enqueue_after_commit([job.pk])
     return job
-
-
-def service_suspend_for_subscription(*, subscription_id: int) -> ProvisioningJob | None:
-    """The subscription is suspended (e.g. for non-payment): its live service moves to the suspended profile
-    (a walled garden at minimal speed), applied and verified by a modify job. Once per suspension."""
-    service = ServiceInstance.objects.filter(subscription_id=subscription_id).first()
-    if service is None or service.status != ServiceStatus.ACTIVE:
-        return None
-    if service.service_profile == settings.PROVISIONING_SUSPENDED_PROFILE:
-        return None  # suspended already (a second delivery)
-    return service_modify(
-        service_id=service.pk,
-        profile=settings.PROVISIONING_SUSPENDED_PROFILE,
-        download_mbps=settings.PROVISIONING_SUSPENDED_MBPS,
-        upload_mbps=settings.PROVISIONING_SUSPENDED_MBPS,
-    )
-
-
-def service_restore_for_subscription(*, subscription_id: int) -> ProvisioningJob | None:
-    """The subscription is resumed: the service gets its plan's profile and speeds back (verified)."""
-    service = (
-        ServiceInstance.objects.select_related("subscription__product").filter(subscription_id=subscription_id).first()
-    )
-    if service is None or service.status != ServiceStatus.ACTIVE:
-        return None
-    if service.service_profile != settings.PROVISIONING_SUSPENDED_PROFILE:
-        return None  # restored already
-    product = service.subscription.product
-    return service_modify(
-        service_id=service.pk,
-        profile=product.service_profile,
-        download_mbps=product.download_mbps,
-        upload_mbps=product.upload_mbps,
-    )

@@ -5,6 +5,7 @@ one open row per (kind, ONT, device service): a re-run refreshes `last_seen_at` 
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -13,14 +14,15 @@ from django.utils import timezone
 
 from cos.fsm import transition_apply
 from cos.models import ONT
-from marketplace.choices import SubscriptionStatus
+from marketplace.choices import IN_SERVICE_STATUSES, SubscriptionStatus
 from provisioning.adapters import AdapterError, adapter_for
-from provisioning.choices import SEVERITY, ExceptionKind, ExceptionStatus, ResolutionCode
+from provisioning.choices import SEVERITY, ExceptionKind, ExceptionStatus, ResolutionCode, ServiceStatus
 from provisioning.jobs import service_spec
 from provisioning.models import ContractException, ServiceInstance
+from provisioning.requests import service_billing_block
 
-BILLABLE = (SubscriptionStatus.ACTIVE,)
-LIVE_ON_PAPER = (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED)
+BILLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.AWAITING_CANCELLATION)
+LIVE_ON_PAPER = IN_SERVICE_STATUSES
 
 
 @dataclass
@@ -30,11 +32,34 @@ class SyncResult:
     found: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
+# Checks that higher apps add to each run (e.g. billing compares its schedules with the ledger): `fn(result)`.
+_checks: list[Callable[[SyncResult], None]] = []
+
+
+def sync_check(fn: Callable[[SyncResult], None]) -> Callable[[SyncResult], None]:
+    """Register a check the contract sync runs after reading the network (from a higher app's handlers module)."""
+    if fn not in _checks:
+        _checks.append(fn)
+    return fn
+
+
 def contract_sync() -> SyncResult:
-    """Read every bound ONT that carries (or should carry) a service and record each difference found."""
+    """Read every bound ONT that carries (or should carry) a service and record each difference found; then run
+    the registered checks (the ledger against billing), so one run flags every gap it can see."""
     result = SyncResult()
+    _network_read(result)
+    for check in _checks:
+        check(result)
+    return result
+
+
+def _network_read(result: SyncResult) -> None:
     services = defaultdict(list)
-    for service in ServiceInstance.objects.filter(ont__isnull=False).select_related("ont", "subscription", "olt"):
+    for service in (
+        ServiceInstance.objects.filter(ont__isnull=False)
+        .exclude(status__in=[ServiceStatus.INACTIVE, ServiceStatus.CANCELLED])
+        .select_related("ont", "subscription", "olt")
+    ):
         services[service.ont.serial].append(service)
     onts = ONT.objects.filter(pon_port__isnull=False, address__isnull=False).select_related("pon_port__olt")
     serials = {ont.serial: ont for ont in onts} | {s.ont.serial: s.ont for group in services.values() for s in group}
@@ -49,15 +74,16 @@ def contract_sync() -> SyncResult:
             continue
         result.onts_read += 1
         for kind, service, device_service_id, detail in _differences(ont, state, services.get(serial, [])):
-            _record(kind, service=service, ont_serial=serial, device_service_id=device_service_id, detail=detail)
+            contract_exception_record(
+                kind, service=service, ont_serial=serial, device_service_id=device_service_id, detail=detail
+            )
             result.found[kind] += 1
-    return result
 
 
 def _differences(ont, state, services):
-    known = {f"cos-{service.pk}" for service in services}
+    known = {service.device_service_id for service in services}
     for service in services:
-        device_id = f"cos-{service.pk}"
+        device_id = service.device_service_id
         on_device = state.services.get(device_id)
         live = on_device is not None and on_device.enabled
         if ont.address_id != service.address_id:
@@ -103,10 +129,14 @@ def _differences(ont, state, services):
 
 
 @transaction.atomic
-def _record(kind: str, *, service, ont_serial: str, device_service_id: str, detail: str) -> ContractException:
+def contract_exception_record(
+    kind: str, *, service, ont_serial: str = "", device_service_id: str = "", detail: str
+) -> ContractException:
+    """Open an exception of this kind, or refresh the open one (a re-run never duplicates it). An unbound device
+    also blocks billing of the service."""
     now = timezone.now()
     if kind == ExceptionKind.DEVICE_UNBOUND and service is not None and not service.billing_blocked:
-        ServiceInstance.objects.filter(pk=service.pk).update(billing_blocked=True, updated_at=now)
+        service_billing_block(service_id=service.pk, reason=detail)
     existing = (
         ContractException.objects.select_for_update()
         .filter(kind=kind, ont_serial=ont_serial, device_service_id=device_service_id, status=ExceptionStatus.OPEN)

@@ -12,7 +12,6 @@ from workorders.choices import TaskStatus, WorkOrderStatus
 from workorders.models import (
     Evidence,
     InstallationRecord,
-    ProviderNotification,
     Task,
     TaskTemplate,
     WorkOrder,
@@ -242,11 +241,3 @@ class InstallationRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-
-@admin.register(ProviderNotification)
-class ProviderNotificationAdmin(admin.ModelAdmin):
-    list_display = ("topic", "provider", "created_at", "delivered_at")
-    list_filter = ("topic", "provider", ("delivered_at", admin.EmptyFieldListFilter))
-    list_select_related = ("provider",)
-    readonly_fields = ("provider", "event", "topic", "payload", "delivered_at")

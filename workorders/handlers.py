@@ -34,6 +34,13 @@ def work_order_for_order(event) -> None:
     work_order_for_accepted_order(order_id=event.payload["order_id"])
 
 
+@events.handler("order.cancelled")
+def work_order_no_longer_needed(event) -> None:
+    from workorders.services import work_orders_cancel_for_order
+
+    work_orders_cancel_for_order(order_id=event.payload["order_id"])
+
+
 @events.handler("address.connected")
 def installation_work_order_no_longer_needed(event) -> None:
     from workorders.services import work_order_cancel_if_connected_elsewhere

@@ -9,9 +9,10 @@ from cos.choices import AddressStatus, OrganizationKind
 from cos.errors import ApplicationError
 from cos.fsm import transition_apply
 from cos.models import ONT, Membership, Organization
-from cos.services import address_mark_connected
+from cos.services import address_mark_connected, providers_notify
 from marketplace.choices import OrderStatus, ProductCategory
 from marketplace.models import Order, OrderLine
+from marketplace.services import order_start_fulfillment
 from workorders import evidence as checks
 from workorders.choices import (
     OPEN_WORK_ORDER_STATUSES,
@@ -55,6 +56,10 @@ def work_order_for_accepted_order(*, order_id: int) -> WorkOrder | None:
     if order.status != OrderStatus.ACCEPTED or order.work_orders.exists():
         return None
     address = order.address
+    if order.switches.exclude(status="aborted").exists():
+        return None  # a switch between providers is a hand-over on the network: no visit
+    if address.status == AddressStatus.CONNECTED and ONT.objects.filter(address=address).exists():
+        return None  # the ONT is in place: provisioning activates remotely
     if address.status == AddressStatus.CONNECTED:
         template = (
             WorkOrderTemplate.objects.filter(kind=WorkOrderKind.CONNECTION, is_active=True).order_by("pk").first()
@@ -92,6 +97,22 @@ def work_order_create(*, address, template: WorkOrderTemplate, **fields) -> Work
         ]
     )
     return work_order
+
+
+@transaction.atomic
+def work_orders_cancel_for_order(*, order_id: int) -> int:
+    """The order was cancelled: a connection work order made for it alone is not needed any more (an area's
+    installation work order stays: the network is built anyway)."""
+    cancelled = 0
+    for work_order in WorkOrder.objects.select_for_update().filter(
+        orders=order_id, kind=WorkOrderKind.CONNECTION, status__in=OPEN_WORK_ORDER_STATUSES
+    ):
+        if work_order.orders.exclude(pk=order_id).exclude(status=OrderStatus.CANCELLED).exists():
+            continue
+        transition_apply(work_order, "cancel", reason=f"order {order_id} cancelled")
+        work_order.save(update_fields=["status", "updated_at"])
+        cancelled += 1
+    return cancelled
 
 
 @transaction.atomic
@@ -249,9 +270,8 @@ def _work_order_start(work_order: WorkOrder, actor) -> None:
     if work_order.status in (WorkOrderStatus.CREATED, WorkOrderStatus.SCHEDULED):
         transition_apply(work_order, "start", by=actor)
         work_order.save(update_fields=["status", "updated_at"])
-        for order in work_order.orders.filter(status=OrderStatus.ACCEPTED):
-            transition_apply(order, "start_fulfillment", by=actor, reason=f"field work started ({work_order})")
-            order.save(update_fields=["status", "updated_at"])
+        for order_id in work_order.orders.filter(status=OrderStatus.ACCEPTED).values_list("pk", flat=True):
+            order_start_fulfillment(order_id=order_id, actor=actor, reason=f"field work started ({work_order})")
 
 
 def _latest(task_evidence, kind):
@@ -483,18 +503,10 @@ def _installation_record_write(work_order: WorkOrder) -> InstallationRecord:
 
 def infrastructure_ready_notify(*, event) -> int:
     """Tell each provider with an order at the address that the infrastructure is ready (recorded for delivery)."""
-    from workorders.models import ProviderNotification
-
     provider_ids = set(
         Order.objects.filter(address_id=event.payload["address_id"])
         .exclude(status__in=[OrderStatus.CANCELLED, OrderStatus.REJECTED])
         .values_list("provider_id", flat=True)
     )
-    ProviderNotification.objects.bulk_create(
-        [
-            ProviderNotification(provider_id=pid, event=event, topic="infrastructure.ready", payload=event.payload)
-            for pid in provider_ids
-        ],
-        ignore_conflicts=True,
-    )
+    providers_notify(provider_ids=provider_ids, event=event, topic="infrastructure.ready")
     return len(provider_ids)

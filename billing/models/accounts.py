@@ -146,7 +146,6 @@ class RateChange(TimeStampedModel):
     effective_on = models.DateField()
     monthly_amount = models.DecimalField(**MONEY)
     product = models.ForeignKey("marketplace.Product", null=True, blank=True, on_delete=models.PROTECT)
-    applied = models.BooleanField(default=True, help_text="False while a downgrade waits for its period.")
 
     class Meta:
         ordering = ["effective_on", "id"]
@@ -156,11 +155,13 @@ class RateChange(TimeStampedModel):
 
 
 class Pause(TimeStampedModel):
-    """Days a subscription was suspended: not billed. `ends_on` empty while it lasts."""
+    """Days a subscription is not billed: a suspension (`ends_on` empty while it lasts), or days an operator
+    credited (e.g. while its billing was blocked; `note` says why)."""
 
     schedule = models.ForeignKey(BillingSchedule, on_delete=models.CASCADE, related_name="pauses")
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True, help_text="Why the days are credited (empty: a suspension).")
 
     class Meta:
         ordering = ["starts_on", "id"]

@@ -2,6 +2,7 @@ from cos.models.base import StatefulModel, TimeStampedModel, TransitionLog
 from cos.models.events import Event, HandlerRun
 from cos.models.geography import AddressObject, AddressStreet, Area
 from cos.models.network import OLT, ONT, PonPort
+from cos.models.notifications import ProviderNotification
 from cos.models.parties import Customer, Membership, Organization
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Membership",
     "Organization",
     "PonPort",
+    "ProviderNotification",
     "StatefulModel",
     "TimeStampedModel",
     "TransitionLog",

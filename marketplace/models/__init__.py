@@ -1,6 +1,14 @@
 from marketplace.models.catalog import CatalogVersion, ContractTerm, EligibilityRule, Price, Product, Promotion
 from marketplace.models.marketplaces import Marketplace, Participation
-from marketplace.models.orders import Interest, Order, OrderLine, Subscription, ValidationFailure
+from marketplace.models.orders import (
+    Interest,
+    Order,
+    OrderLine,
+    Subscription,
+    SubscriptionChange,
+    Switch,
+    ValidationFailure,
+)
 
 __all__ = [
     "CatalogVersion",
@@ -15,5 +23,7 @@ __all__ = [
     "Product",
     "Promotion",
     "Subscription",
+    "SubscriptionChange",
+    "Switch",
     "ValidationFailure",
 ]

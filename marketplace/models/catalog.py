@@ -22,6 +22,14 @@ class ContractTerm(TimeStampedModel):
     name = models.CharField(max_length=100)
     minimum_months = models.PositiveSmallIntegerField(default=0)
     notice_days = models.PositiveSmallIntegerField(default=30)
+    early_termination_fee = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Charged on the final invoice when a subscription ends before its minimum term. "
+        "Empty: the minimum term must be served.",
+    )
 
     class Meta:
         ordering = ["provider__name", "minimum_months"]

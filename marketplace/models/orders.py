@@ -10,12 +10,16 @@ from cos.models import StatefulModel, TimeStampedModel
 from marketplace.choices import (
     CANCELLABLE_ORDER_STATUSES,
     BillingCycle,
+    CancellationReason,
+    ChangeKind,
+    ChangeStatus,
     Channel,
     InstallSlot,
     OrderStatus,
     ProductCategory,
     PromotionKind,
     SubscriptionStatus,
+    SwitchStatus,
     ValidationCode,
 )
 from marketplace.models.catalog import MONEY
@@ -43,6 +47,15 @@ class Order(StatefulModel):
     placed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    replaces = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replaced_by",
+        help_text="The order whose service this one takes over (a switch from another provider).",
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -81,8 +94,9 @@ class Order(StatefulModel):
         """Field work for the order has started."""
 
     @transition(field=status, source=OrderStatus.IN_FULFILLMENT, target=OrderStatus.COMPLETED)
-    def complete(self, *, by=None, reason: str = "") -> None:
-        """Every service of the order is live."""
+    def complete(self, *, at, by=None, reason: str = "") -> None:
+        """Every line's subscription is live or ended."""
+        self.completed_at = at
 
     @transition(field=status, source=list(CANCELLABLE_ORDER_STATUSES), target=OrderStatus.CANCELLED)
     def cancel(self, *, by=None, reason: str = "") -> None:
@@ -107,6 +121,7 @@ class OrderLine(TimeStampedModel):
     promotion_periods = models.PositiveSmallIntegerField(null=True, blank=True)
     minimum_months = models.PositiveSmallIntegerField()
     notice_days = models.PositiveSmallIntegerField()
+    early_termination_fee = models.DecimalField(**MONEY, null=True, blank=True)
 
     class Meta:
         ordering = ["order", "id"]
@@ -159,9 +174,29 @@ class Subscription(StatefulModel):
     promotion_periods = models.PositiveSmallIntegerField(null=True, blank=True)
     minimum_months = models.PositiveSmallIntegerField()
     notice_days = models.PositiveSmallIntegerField()
+    early_termination_fee = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Charged when it ends before the minimum term; empty: no early end."
+    )
     billing_cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
     activated_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
+    ends_on = models.DateField(
+        null=True, blank=True, help_text="While awaiting cancellation: the day the service ends (not billed)."
+    )
+    notice_given_at = models.DateTimeField(null=True, blank=True)
+    cancellation_reason = models.CharField(max_length=32, choices=CancellationReason.choices, blank=True)
+    cancellation_note = models.TextField(blank=True)
+    early_termination_charged = models.BooleanField(
+        default=False, help_text="It ended before its minimum term: the early-termination fee is on the final invoice."
+    )
+    ends_with = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dependents_ending",
+        help_text="The subscription it depends on (e.g. TV on internet) whose end it follows.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -185,17 +220,143 @@ class Subscription(StatefulModel):
     def resume(self, *, by=None, reason: str = "") -> None:
         """Service restored."""
 
+    @transition(field=status, source=SubscriptionStatus.ACTIVE, target=SubscriptionStatus.AWAITING_CANCELLATION)
+    def give_notice(
+        self, *, at, ends_on, cause: str, note: str = "", early_fee: bool = False, ends_with=None, by=None, reason=""
+    ) -> None:
+        """A notice (or another provider's switch) runs until `ends_on`."""
+        self.notice_given_at, self.ends_on = at, ends_on
+        self.cancellation_reason, self.cancellation_note = cause, note
+        self.early_termination_charged, self.ends_with = early_fee, ends_with
+
+    @transition(field=status, source=SubscriptionStatus.AWAITING_CANCELLATION, target=SubscriptionStatus.ACTIVE)
+    def abort_cancellation(self, *, by=None, reason: str = "") -> None:
+        """The notice or the switch was withdrawn before its day: the subscription runs on."""
+        self.notice_given_at, self.ends_on = None, None
+        self.cancellation_reason, self.cancellation_note = "", ""
+        self.early_termination_charged, self.ends_with = False, None
+
     @transition(
         field=status,
-        source=[SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED],
+        source=[SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED, SubscriptionStatus.AWAITING_CANCELLATION],
         target=SubscriptionStatus.TERMINATED,
     )
-    def terminate(self, *, at, by=None, reason: str = "") -> None:
+    def terminate(self, *, at, cause: str, note: str = "", early_fee: bool = False, by=None, reason: str = "") -> None:
         self.terminated_at = at
+        self.cancellation_reason, self.cancellation_note = cause, note
+        self.early_termination_charged = early_fee
 
     @transition(field=status, source=SubscriptionStatus.PENDING, target=SubscriptionStatus.CANCELLED)
     def cancel(self, *, by=None, reason: str = "") -> None:
         """The order was cancelled before the service went live."""
+
+
+class SubscriptionChange(StatefulModel):
+    """One change of plan of a subscription: what it was, what it becomes, from when (the history of its product).
+
+    An upgrade is sent to the network at once, a downgrade at the start of the next billing period. The product
+    and price of the subscription change only when the network has verifiably applied the new profile
+    (`subscription_change_apply`), or at once when the service is not live yet.
+    """
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="changes")
+    kind = models.CharField(max_length=16, choices=ChangeKind.choices)
+    status = FSMField(default=ChangeStatus.SCHEDULED, choices=ChangeStatus.choices, protected=True)
+    from_product = models.ForeignKey("marketplace.Product", on_delete=models.PROTECT, related_name="+")
+    to_product = models.ForeignKey("marketplace.Product", on_delete=models.PROTECT, related_name="+")
+    from_amount = models.DecimalField(**MONEY)
+    to_amount = models.DecimalField(**MONEY)
+    effective_on = models.DateField(help_text="The day it is due to take effect (the network decides the moment).")
+    requested_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True, help_text="When the network verified it.")
+    reason_code = models.CharField(max_length=32, blank=True)
+    note = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One change at a time: a second one waits until the first is applied or cancelled.
+            models.UniqueConstraint(
+                fields=["subscription"],
+                condition=Q(status__in=[ChangeStatus.SCHEDULED, ChangeStatus.REQUESTED]),
+                name="subscription_change_one_open",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "effective_on"], name="subscription_change_due")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.from_product.name} -> {self.to_product.name}"
+
+    @transition(field=status, source=ChangeStatus.SCHEDULED, target=ChangeStatus.REQUESTED)
+    def request(self, *, at, by=None, reason: str = "") -> None:
+        self.requested_at = at
+
+    @transition(field=status, source=[ChangeStatus.SCHEDULED, ChangeStatus.REQUESTED], target=ChangeStatus.APPLIED)
+    def apply(self, *, at, by=None, reason: str = "") -> None:
+        self.applied_at = at
+
+    @transition(field=status, source=ChangeStatus.SCHEDULED, target=ChangeStatus.CANCELLED)
+    def cancel(self, *, by=None, reason: str = "") -> None:
+        """Withdrawn before it was sent to the network."""
+
+
+class Switch(StatefulModel):
+    """Open access: the subscriber moves a service from provider A to provider B at the same address.
+
+    B's order starts it; once B accepts, A's subscription awaits cancellation until the hand-over day, when the
+    network moves the ONT's service from A's profile to B's in one verified operation: A's billing stops and B's
+    starts at that instant. The subscriber or B may abort before the hand-over.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="switches")
+    from_subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="switches_away")
+    to_subscription = models.OneToOneField(
+        Subscription, null=True, blank=True, on_delete=models.PROTECT, related_name="switch_in"
+    )
+    category = models.CharField(max_length=16, choices=ProductCategory.choices)
+    status = FSMField(default=SwitchStatus.PENDING, choices=SwitchStatus.choices, protected=True)
+    handover_on = models.DateField(help_text="The day the service moves to the new provider.")
+    requested_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True, help_text="The verified hand-over on the network.")
+    abort_reason = models.TextField(blank=True)
+    gave_notice = models.BooleanField(
+        default=False, help_text="The switch put the old subscription under notice (an abort withdraws it)."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A's subscription is handed over once: a second switch away from it waits until this one ends.
+            models.UniqueConstraint(
+                fields=["from_subscription"],
+                condition=Q(status__in=[SwitchStatus.PENDING, SwitchStatus.SCHEDULED, SwitchStatus.HANDING_OVER]),
+                name="switch_one_open_per_subscription",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "handover_on"], name="switch_due")]
+        verbose_name_plural = "switches"
+
+    def __str__(self) -> str:
+        return f"Switch of {self.get_category_display()} at order {self.order_id} on {self.handover_on}"
+
+    @transition(field=status, source=SwitchStatus.PENDING, target=SwitchStatus.SCHEDULED)
+    def schedule(self, *, to_subscription, gave_notice: bool, by=None, reason: str = "") -> None:
+        self.to_subscription, self.gave_notice = to_subscription, gave_notice
+
+    @transition(field=status, source=SwitchStatus.SCHEDULED, target=SwitchStatus.HANDING_OVER)
+    def start_handover(self, *, at, by=None, reason: str = "") -> None:
+        self.requested_at = at
+
+    @transition(field=status, source=SwitchStatus.HANDING_OVER, target=SwitchStatus.COMPLETED)
+    def complete(self, *, at, by=None, reason: str = "") -> None:
+        self.completed_at = at
+
+    @transition(field=status, source=[SwitchStatus.PENDING, SwitchStatus.SCHEDULED], target=SwitchStatus.ABORTED)
+    def abort(self, *, by=None, reason: str = "") -> None:
+        self.abort_reason = reason
 
 
 class Interest(TimeStampedModel):

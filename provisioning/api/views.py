@@ -6,8 +6,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cos.api.providers import ProviderScopedMixin
-from provisioning.jobs import service_activate_by_provider
 from provisioning.models import ServiceInstance
+from provisioning.requests import service_activate_by_provider
 
 ERROR = inline_serializer("ServiceError", {"code": serializers.CharField(), "message": serializers.CharField()})
 

@@ -95,15 +95,15 @@ def test_anniversary_subscriptions_are_billed_on_their_day_clamped_to_the_month_
 
 
 def test_paused_days_in_a_new_period_are_not_billed():
-    from billing import services
+    from billing import changes
 
     sub = subscription()
     activate(sub, date(2026, 3, 1))
-    services.pause_start(subscription_id=sub.pk, at=date(2026, 3, 20))
+    changes.pause_start(subscription_id=sub.pk, at=date(2026, 3, 20))
     billing_run(as_of=date(2026, 4, 1), dispatch=_in_process([]))
     assert not InvoiceLine.objects.filter(subscription=sub, period_start__gte=date(2026, 4, 1)).exists()
     # resuming on 10 April bills 10..30 April
-    services.pause_end(subscription_id=sub.pk, at=date(2026, 4, 10))
+    changes.pause_end(subscription_id=sub.pk, at=date(2026, 4, 10))
     line = InvoiceLine.objects.get(subscription=sub, period_start=date(2026, 4, 10))
     assert (line.period_end, line.amount) == (date(2026, 4, 30), Decimal("279.30"))  # 399 x 21 / 30
 

@@ -85,7 +85,7 @@ def test_a_connection_is_billed_from_its_verified_activation_and_refunded_at_ter
     assert invoice.number.startswith(f"INV-{timezone.localdate().year}-")
 
     # when: the subscriber terminates; the worker turns the service off and billing stops
-    marketplace_services.subscription_terminate(subscription_id=subscription.pk, reason="moving")
+    marketplace_services.subscription_terminate(subscription_id=subscription.pk, reason="moved", waive_notice=True)
     wait_until(
         lambda: Invoice.objects.filter(account__customer=w.customer, kind=InvoiceKind.CREDIT_NOTE).exists(),
         timeout=30,

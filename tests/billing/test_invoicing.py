@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import services
+from billing import changes, services
 from billing.choices import InvoiceKind, InvoiceReason, InvoiceStatus, LineKind
 from billing.models import BillingSchedule, Invoice, InvoiceLine
 from cos import events
@@ -101,7 +101,7 @@ def test_numbers_are_gapless_per_issuer_and_series():
     second = subscription(w)
     a = activate(first, date(2026, 2, 10))
     b = activate(second, date(2026, 2, 11))
-    credit = services.billing_stop(subscription_id=first.pk, deactivated_at=at(date(2026, 2, 20)))
+    credit = changes.billing_stop(subscription_id=first.pk, deactivated_at=at(date(2026, 2, 20)))
     # then: each provider numbers from 1; credit notes have their own series
     year = timezone.localdate().year
     assert a.number == f"INV-{year}-000001"
@@ -148,7 +148,7 @@ def test_termination_refunds_the_unused_days_on_a_credit_note():
     sub = subscription()
     activate(sub, date(2026, 3, 1))
     # when: the service is verified off on 21 March
-    credit = services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+    credit = changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
     # then: 21..31 March (11 days) are refunded, with their tax
     line = credit.lines.get(kind=LineKind.CREDIT)
     assert (line.period_start, line.period_end, line.amount) == (
@@ -167,7 +167,7 @@ def test_after_termination_the_cycle_bills_nothing_more():
 
     sub = subscription()
     activate(sub, date(2026, 3, 1))
-    services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+    changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
     schedule = BillingSchedule.objects.get(subscription=sub)
     assert billing_chunk(run_id=None, account_ids=[schedule.account_id], as_of=date(2026, 4, 1)) == (0, 0)
 
@@ -178,7 +178,7 @@ def test_termination_voids_the_drafts_of_the_subscription():
     rules(sub.marketplace, review_minutes=60)
     draft = activate(sub, date(2026, 3, 1))
     # when
-    final = services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 11)))
+    final = changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 11)))
     # then: the draft is void, and the final invoice bills exactly the 10 days used (no refund of unpaid days)
     draft.refresh_from_db()
     assert draft.status == InvoiceStatus.VOID
@@ -192,7 +192,7 @@ def test_a_termination_dated_before_activation_is_refused_and_changes_nothing():
     sub = subscription()
     activate(sub, date(2026, 3, 10))
     with pytest.raises(ApplicationError, match="before the activation"):
-        services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 9)))
+        changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 9)))
     assert BillingSchedule.objects.get(subscription=sub).ends_on is None
     assert Invoice.objects.filter(account__customer=sub.customer).count() == 1
 
@@ -200,8 +200,8 @@ def test_a_termination_dated_before_activation_is_refused_and_changes_nothing():
 def test_a_second_delivery_of_service_deactivated_credits_nothing_more():
     sub = subscription()
     activate(sub, date(2026, 3, 1))
-    services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
-    assert services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21))) is None
+    changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+    assert changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21))) is None
     assert Invoice.objects.filter(kind=InvoiceKind.CREDIT_NOTE).count() == 1
 
 
@@ -210,7 +210,7 @@ def test_without_refunds_the_paid_period_stays_paid_and_a_recovery_fee_is_charge
     rules(sub.marketplace, refund_on_termination=False, recovery_fee=Decimal("800.00"))
     activate(sub, date(2026, 3, 1))
     BillingSchedule.objects.filter(subscription=sub).update(equipment_returned=False)
-    final = services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+    final = changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
     assert _amounts(final) == {LineKind.FEE: Decimal("800.00"), LineKind.TAX: Decimal("200.00")}
 
 
@@ -220,8 +220,8 @@ def test_without_refunds_the_paid_period_stays_paid_and_a_recovery_fee_is_charge
 def test_a_pause_credits_the_paused_days_and_resuming_charges_the_rest():
     sub = subscription()
     activate(sub, date(2026, 3, 1))
-    paused = services.pause_start(subscription_id=sub.pk, at=date(2026, 3, 11))
-    resumed = services.pause_end(subscription_id=sub.pk, at=date(2026, 3, 21))
+    paused = changes.pause_start(subscription_id=sub.pk, at=date(2026, 3, 11))
+    resumed = changes.pause_end(subscription_id=sub.pk, at=date(2026, 3, 21))
     # then: 11..31 credited (21 days), 21..31 charged again (11 days): net 10 paused days not billed
     assert _amounts(paused)[LineKind.CREDIT] == Decimal("-270.29")  # 399 x 21 / 31
     assert _amounts(resumed)[LineKind.PRORATED] == Decimal("141.58")  # 399 x 11 / 31
@@ -232,18 +232,16 @@ def test_a_pause_credits_the_paused_days_and_resuming_charges_the_rest():
     assert net == Decimal("270.29")  # 399 - 270.29 + 141.58 ~ 399 x 21 / 31 = 270.29
 
 
-def test_the_suspension_event_pauses_billing(django_capture_on_commit_callbacks):
-    from marketplace import services as marketplace_services
-
+def test_the_verified_suspension_pauses_billing_and_the_resumption_ends_the_pause(django_capture_on_commit_callbacks):
     sub = subscription()
     activate(sub, date(2026, 3, 1))
     with django_capture_on_commit_callbacks(execute=True):
-        marketplace_services.subscription_suspend(subscription_id=sub.pk, reason="unpaid")
+        events.publish("service.suspended", subscription_id=sub.pk, suspended_at=at(date(2026, 3, 11)))
     schedule = BillingSchedule.objects.get(subscription=sub)
     assert schedule.pauses.filter(ends_on__isnull=True).count() == 1
     with django_capture_on_commit_callbacks(execute=True):
-        marketplace_services.subscription_resume(subscription_id=sub.pk)
-    assert schedule.pauses.filter(ends_on__isnull=True).count() == 0
+        events.publish("service.resumed", subscription_id=sub.pk, resumed_at=at(date(2026, 3, 21)))
+    assert list(schedule.pauses.values_list("starts_on", "ends_on")) == [(date(2026, 3, 11), date(2026, 3, 21))]
 
 
 def _faster_plan(sub, amount="599.00", currency=None):
@@ -260,50 +258,47 @@ def _faster_plan(sub, amount="599.00", currency=None):
     return product
 
 
-def test_an_upgrade_credits_the_old_plan_and_charges_the_new_from_today(django_capture_on_commit_callbacks):
+def test_a_verified_upgrade_credits_the_old_plan_and_charges_the_new_from_that_day():
+    # given: 399 a month, billed for March
     sub = subscription()
     activate(sub, date(2026, 3, 1))
     product = _faster_plan(sub)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.plan_change(subscription_id=sub.pk, product_id=product.pk, today=date(2026, 3, 21))
+    # when: the network verified the 599 plan on 21 March
+    changes.rate_change_apply(
+        subscription_id=sub.pk, at=at(date(2026, 3, 21)), monthly_amount="599.00", product_id=product.pk
+    )
+    # then: the 11 days left are credited at the old rate and charged at the new one
     adjustment = Invoice.objects.get(reason=InvoiceReason.ADJUSTMENT)
     assert _amounts(adjustment)[LineKind.CREDIT] == Decimal("-141.58")  # 399 x 11 / 31
     assert _amounts(adjustment)[LineKind.PRORATED] == Decimal("212.55")  # 599 x 11 / 31
-    sub.refresh_from_db()
-    assert (sub.product_id, sub.monthly_amount) == (product.pk, Decimal("599.00"))
-    assert Event.objects.filter(name="subscription.plan_changed", payload__subscription_id=sub.pk).exists()
 
 
-def test_a_downgrade_takes_effect_at_the_next_period():
+def test_a_verified_rate_change_delivered_twice_bills_once():
+    sub = subscription()
+    activate(sub, date(2026, 3, 1))
+    product = _faster_plan(sub)
+    for _ in range(2):
+        changes.rate_change_apply(
+            subscription_id=sub.pk, at=at(date(2026, 3, 21)), monthly_amount="599.00", product_id=product.pk
+        )
+    assert Invoice.objects.filter(reason=InvoiceReason.ADJUSTMENT).count() == 1
+
+
+def test_a_downgrade_verified_on_the_first_bills_the_new_month_at_the_new_rate_whatever_ran_first():
     from billing.runs import billing_chunk
 
-    # given: on 599, downgrading to 399 on 21 March
-    sub = subscription()
-    cheaper = sub.product
-    cheaper.prices.update(valid_from=date(2020, 1, 1))
-    upgraded = _faster_plan(sub)
+    # given: on 599 from 1 March; the cycle run billed April at 599 before the network applied the downgrade
+    sub = subscription(monthly_amount=Decimal("599.00"))
     activate(sub, date(2026, 3, 1))
-    services.plan_change(subscription_id=sub.pk, product_id=upgraded.pk, today=date(2026, 3, 2))
-    change = services.plan_change(subscription_id=sub.pk, product_id=cheaper.pk, today=date(2026, 3, 21))
-    # then: nothing changes in March; April is billed at the new rate
-    assert change.effective_on == date(2026, 4, 1)
-    assert not change.applied
     schedule = BillingSchedule.objects.get(subscription=sub)
     billing_chunk(run_id=None, account_ids=[schedule.account_id], as_of=date(2026, 4, 1))
-    april = InvoiceLine.objects.get(subscription=sub, period_start=date(2026, 4, 1), kind=LineKind.RECURRING)
-    assert april.amount == Decimal("399.00")
-    assert services.plan_changes_apply(today=date(2026, 4, 1)) == 1
-    sub.refresh_from_db()
-    assert sub.product_id == cheaper.pk
-
-
-def test_a_plan_priced_in_another_currency_is_refused():
-    sub = subscription()
-    activate(sub, date(2026, 3, 1))
-    product = _faster_plan(sub, currency="EUR")
-    with pytest.raises(ApplicationError, match="priced in EUR"):
-        services.plan_change(subscription_id=sub.pk, product_id=product.pk, today=date(2026, 3, 21))
-    assert not Invoice.objects.filter(reason=InvoiceReason.ADJUSTMENT).exists()
+    # when: the downgrade to 399 is verified on 1 April
+    changes.rate_change_apply(
+        subscription_id=sub.pk, at=at(date(2026, 4, 1)), monthly_amount="399.00", product_id=sub.product_id
+    )
+    # then: April nets to 399: 599 credited, 399 charged
+    april = InvoiceLine.objects.filter(subscription=sub, period_start=date(2026, 4, 1), voided=False)
+    assert sum(line.amount for line in april if line.kind != LineKind.TAX) == Decimal("399.00")
 
 
 # --- late fees ------------------------------------------------------------------------------

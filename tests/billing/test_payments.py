@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from billing import overrides, payments, refunds, services
+from billing import changes, overrides, payments, refunds, services
 from billing.choices import (
     Collection,
     InvoiceKind,
@@ -700,7 +700,7 @@ def test_a_manual_payment_on_a_document_that_cannot_take_one_is_refused(state, d
     if state == "void":
         document = services.invoice_void(invoice_id=document.pk, reason="issued by mistake")
     if state == "credit note":
-        document = services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+        document = changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
     # when
     with pytest.raises(ApplicationError) as refused:
         _record(document, "100.00")
@@ -722,7 +722,7 @@ def test_a_termination_credit_note_on_a_card_paid_invoice_is_refunded_to_the_car
     sub = invoice.lines.exclude(subscription=None).first().subscription
     # when: the service is verified off on 21 March
     with django_capture_on_commit_callbacks(execute=True):
-        credit_note = services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+        credit_note = changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
     # then: the unused days go back to the card
     refund = Refund.objects.get()
     assert (refund.payment, refund.credit_note, refund.amount, refund.status) == (
@@ -752,7 +752,7 @@ def test_a_termination_credit_note_on_an_invoice_paid_by_bank_transfer_becomes_c
     sub = invoice.lines.exclude(subscription=None).first().subscription
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        credit_note = services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+        credit_note = changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
     # then: nothing to refund through a gateway; the money is the customer's credit
     assert not Refund.objects.exists()
     assert payments.credit_balance(invoice.account_id) == MARCH_21_CREDIT
@@ -765,7 +765,7 @@ def test_a_termination_credit_note_on_an_unpaid_invoice_reduces_what_is_owed(dja
     sub = invoice.lines.exclude(subscription=None).first().subscription
     # when: the service is turned off on the 21st
     with django_capture_on_commit_callbacks(execute=True):
-        credit_note = services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+        credit_note = changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
     # then: the unused days are taken off the open invoice; no refund, no credit left over
     invoice.refresh_from_db()
     assert invoice.open_amount == MARCH_TOTAL - MARCH_21_CREDIT
@@ -784,7 +784,7 @@ def test_a_refund_the_gateway_refuses_is_kept_as_credit(django_capture_on_commit
     sub = invoice.lines.exclude(subscription=None).first().subscription
     # when: the termination credit note is settled
     with django_capture_on_commit_callbacks(execute=True):
-        services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+        changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
     # then: the refund failed with the gateway's reason, and the money is the customer's credit
     refund = Refund.objects.get()
     assert (refund.status, refund.failure_message) == (RefundStatus.FAILED, "The card was closed.")
@@ -809,7 +809,7 @@ def test_a_refund_whose_gateway_timed_out_is_sent_again_by_the_sweep(django_capt
     monkeypatch.setattr(OfflineGateway, "refund", timing_out_once)
     sub = invoice.lines.exclude(subscription=None).first().subscription
     with django_capture_on_commit_callbacks(execute=True):
-        services.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
+        changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 21)))
     assert Refund.objects.get().status == RefundStatus.PENDING
     # when
     with django_capture_on_commit_callbacks(execute=True):

@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing import payments, refunds
+from billing.changes import billing_stop
 from billing.choices import (
     Collection,
     InvoiceKind,
@@ -22,7 +23,7 @@ from billing.choices import (
 )
 from billing.gateways import gateway_for
 from billing.models import BillingAccount, BillingNotice, Invoice, Payment, PaymentMethod, Refund
-from billing.services import account_for, billing_stop
+from billing.services import account_for
 from cos.errors import Conflict
 from tests.billing.factories import activate, at, subscription
 from tests.billing.stripe_helpers import signed, stripe_slow

@@ -264,16 +264,34 @@ def test_accept_reject_and_cancel(django_capture_on_commit_callbacks):
     assert Subscription.objects.get().status == SubscriptionStatus.CANCELLED
 
 
-def test_an_order_in_fulfillment_cannot_be_cancelled(django_capture_on_commit_callbacks):
+def test_an_order_in_fulfillment_is_cancelled_while_nothing_of_it_is_live(django_capture_on_commit_callbacks):
+    # given: field work has started, no service is live yet
     w = world()
-    order, _ = _place(w.request(), django_capture_on_commit_callbacks)
+    order, _ = _place(w.request(w.internet, w.tv), django_capture_on_commit_callbacks)
+    services.order_start_fulfillment(order_id=order.pk)
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_cancel(order_id=order.pk, reason="changed my mind")
+    # then
     order.refresh_from_db()
-    order.start_fulfillment()
-    order.save()
-    with pytest.raises(TransitionRefused):
+    assert (order.status, order.cancellation_reason) == (OrderStatus.CANCELLED, "changed my mind")
+    assert set(Subscription.objects.values_list("status", flat=True)) == {SubscriptionStatus.CANCELLED}
+
+
+def test_an_order_with_a_live_service_is_not_cancelled(django_capture_on_commit_callbacks):
+    # given: one line of the order is live
+    w = world()
+    order, _ = _place(w.request(w.internet, w.tv), django_capture_on_commit_callbacks)
+    internet = Subscription.objects.get(product=w.internet)
+    services.subscription_activate(subscription_id=internet.pk, at=timezone.now())
+    # when
+    with pytest.raises(ApplicationError) as refused:
         services.order_cancel(order_id=order.pk)
+    # then
+    assert refused.value.code == "order_partly_live"
     order.refresh_from_db()
     assert order.status == OrderStatus.IN_FULFILLMENT
+    assert Subscription.objects.get(product=w.tv).status == SubscriptionStatus.PENDING
 
 
 @pytest.mark.postgres

@@ -108,7 +108,7 @@ def test_the_request_delivered_twice_makes_one_job(ordered, django_capture_on_co
     w, ont, service = ordered()
     with django_capture_on_commit_callbacks(execute=True):
         event = events.publish("workorder.provisioning_requested", address_id=w.address.pk, work_order_id=0, task_id=0)
-    from provisioning.jobs import jobs_for_provisioning_request
+    from provisioning.requests import jobs_for_provisioning_request
 
     with django_capture_on_commit_callbacks(execute=True):
         jobs_for_provisioning_request(address_id=w.address.pk, event=event)
@@ -149,7 +149,9 @@ def test_termination_turns_the_service_off_verified(ordered, simulator, vendor, 
     w, ont, service = _activated(ordered, django_capture_on_commit_callbacks, vendor)
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        marketplace_services.subscription_terminate(subscription_id=service.subscription_id, reason="moving")
+        marketplace_services.subscription_terminate(
+            subscription_id=service.subscription_id, reason="moved", waive_notice=True
+        )
     # then
     service.refresh_from_db()
     assert service.status == ServiceStatus.INACTIVE
@@ -161,16 +163,17 @@ def test_termination_turns_the_service_off_verified(ordered, simulator, vendor, 
 
 
 def test_a_pending_service_needs_no_deactivation(ordered, django_capture_on_commit_callbacks):
-    from cos.errors import TransitionRefused
+    from cos.errors import ApplicationError
 
     w, ont, service = ordered()
-    with pytest.raises(TransitionRefused):
-        marketplace_services.subscription_terminate(subscription_id=service.subscription_id)
+    with pytest.raises(ApplicationError) as refused:
+        marketplace_services.subscription_terminate(subscription_id=service.subscription_id, reason="moved")
+    assert refused.value.code == "subscription_not_live"
     assert not ProvisioningJob.objects.exists()
 
 
 def test_modify_applies_and_verifies_the_new_profile(ordered, simulator, django_capture_on_commit_callbacks):
-    from provisioning.jobs import service_modify
+    from provisioning.requests import service_modify
 
     w, ont, service = _activated(ordered, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
@@ -184,19 +187,24 @@ def test_modify_applies_and_verifies_the_new_profile(ordered, simulator, django_
 
 
 def test_a_plan_change_reaches_the_network_verified_once(ordered, simulator, django_capture_on_commit_callbacks):
-    # given: a live service
+    from decimal import Decimal
+
+    from marketplace.choices import ChangeStatus
+    from tests.marketplace.factories import PriceFactory, ProductFactory
+
+    # given: a live service, and a faster plan of the same provider
     w, ont, service = _activated(ordered, django_capture_on_commit_callbacks)
-    payload = {
-        "subscription_id": service.subscription_id,
-        "profile": "HSI_2000_2000",
-        "download_mbps": 2000,
-        "upload_mbps": 2000,
-    }
-    # when: the plan change is delivered, twice
+    faster = ProductFactory(
+        provider=w.provider, name="Fiber 2000", download_mbps=2000, upload_mbps=2000, service_profile="HSI_2000_2000"
+    )
+    PriceFactory(product=faster, marketplace=w.marketplace, monthly_amount=Decimal("599.00"))
+    # when: the subscriber asks for it, twice
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
-            events.publish("subscription.plan_changed", **payload)
-    # then: one modify job, verified on the device
+            change = marketplace_services.subscription_change_request(
+                subscription_id=service.subscription_id, product_id=faster.pk
+            )
+    # then: one modify job, verified on the device; only then the subscription is on the new plan
     from provisioning.choices import JobAction
 
     job = ProvisioningJob.objects.get(service=service, action=JobAction.MODIFY)
@@ -205,6 +213,10 @@ def test_a_plan_change_reaches_the_network_verified_once(ordered, simulator, dja
     device = requests.get(f"{simulator.url}/_sim/state", timeout=5).json()["onts"][ont.serial]
     (state,) = device["services"].values()
     assert (state["profile"], state["down"], state["up"]) == ("HSI_2000_2000", 2000, 2000)
+    change.refresh_from_db()
+    service.subscription.refresh_from_db()
+    assert change.status == ChangeStatus.APPLIED
+    assert (service.subscription.product, service.subscription.monthly_amount) == (faster, Decimal("599.00"))
 
 
 def test_a_dead_job_is_retried_from_the_admin(
@@ -270,9 +282,9 @@ def test_a_suspension_reaches_the_network_and_resumption_restores_the_plan(
         events.publish(
             "subscription.suspended", subscription_id=service.subscription_id, suspended_at=django_now(), reason=""
         )
-    # then: the device carries the suspended profile, verified by one modify job
+    # then: the device carries the suspended profile, verified by one suspend job
     assert on_device() == ("suspended", 1, 1)
-    assert Event.objects.filter(name="service.modified", payload__profile="suspended").count() == 1
+    assert Event.objects.filter(name="service.suspended", payload__service_id=service.pk).count() == 1
     # when: it is resumed
     with django_capture_on_commit_callbacks(execute=True):
         subscription_resume(subscription_id=service.subscription_id, reason="paid")

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from cos.choices import AddressStatus
 from cos.errors import ApplicationError
-from cos.models import Event
+from cos.models import Event, ProviderNotification
 from marketplace import services as marketplace_services
 from marketplace.choices import ProductCategory
 from tests.cos.factories import CustomerFactory, ONTFactory
@@ -15,7 +15,7 @@ from tests.marketplace.factories import ParticipationFactory, PriceFactory, Prod
 from tests.workorders.factories import assign, installation_work_order, prove, record, task_at, work_through
 from workorders import handlers, services
 from workorders.choices import TaskStatus, WorkOrderStatus
-from workorders.models import InstallationRecord, ProviderNotification, WorkOrder
+from workorders.models import InstallationRecord, WorkOrder
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("templates")]
 

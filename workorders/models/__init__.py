@@ -1,10 +1,9 @@
 from workorders.models.templates import TaskTemplate, WorkOrderTemplate
-from workorders.models.work import Evidence, InstallationRecord, ProviderNotification, Task, WorkOrder
+from workorders.models.work import Evidence, InstallationRecord, Task, WorkOrder
 
 __all__ = [
     "Evidence",
     "InstallationRecord",
-    "ProviderNotification",
     "Task",
     "TaskTemplate",
     "WorkOrder",

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, transition
 
-from cos.models import StatefulModel, TimeStampedModel
+from cos.models import StatefulModel
 from workorders.choices import (
     OPEN_WORK_ORDER_STATUSES,
     EvidenceKind,
@@ -220,20 +220,3 @@ class InstallationRecord(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("An installation record is never deleted.")
-
-
-class ProviderNotification(TimeStampedModel):
-    """A message for a provider (e.g. infrastructure ready at an address), kept until the provider has it."""
-
-    provider = models.ForeignKey("cos.Organization", on_delete=models.CASCADE, related_name="notifications")
-    event = models.ForeignKey("cos.Event", on_delete=models.CASCADE, related_name="+")
-    topic = models.CharField(max_length=64)
-    payload = models.JSONField(default=dict)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["provider", "event"], name="notification_once")]
-
-    def __str__(self) -> str:
-        return f"{self.topic} for {self.provider}"

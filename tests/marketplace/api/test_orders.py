@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cos.fsm import transition_apply
 from cos.models import Customer
 from marketplace import services
 from marketplace.models import Order, OrderLine, Subscription, ValidationFailure
@@ -362,24 +361,21 @@ def test_a_cancelled_order_frees_the_address_for_a_new_order(w, api, place):
     assert response.status_code == 201, response.content
 
 
-def test_an_order_in_fulfillment_cannot_be_cancelled(w, api, place):
+def test_an_order_with_a_live_service_cannot_be_cancelled(w, api, place):
     # given
-    order = Order.objects.get(pk=place(api, order_body(w)).json()["id"])
-    transition_apply(order, "start_fulfillment")
-    order.save()
+    order = Order.objects.get(pk=place(api, order_body(w, w.internet, w.tv)).json()["id"])
+    internet = Subscription.objects.get(product=w.internet)
+    services.subscription_activate(subscription_id=internet.pk, at=timezone.now())
 
     # when
     response = api.post(f"/api/v1/orders/{order.pk}/cancel/", {}, format="json")
 
     # then
     assert response.status_code == 409
-    assert response.json()["code"] == "transition_not_allowed"
+    assert response.json()["code"] == "order_partly_live"
     order.refresh_from_db()
     assert order.status == "in_fulfillment"
-    assert set(Subscription.objects.values_list("status", flat=True)) == {"pending"}
-
-
-# --- listing -----------------------------------------------------------------------------------
+    assert sorted(Subscription.objects.values_list("status", flat=True)) == ["active", "pending"]
 
 
 def _order_at_new_address(w, api, place, key: str) -> Order:
