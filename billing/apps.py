@@ -5,4 +5,4 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self) -> None:
-        from billing import handlers  # noqa: F401 - registers the event handlers
+        from billing import handlers, ledger_checks  # noqa: F401 - registers the event handlers and sync checks

@@ -94,3 +94,28 @@ def action_with_form(modeladmin, request, queryset, *, form_class: type[ActionFo
         **modeladmin.admin_site.each_context(request),
     }
     return render(request, "admin/action_form.html", context)
+
+
+def form_action(
+    *, form_class: type[ActionForm], description: str, call: Callable, permission: str = "change"
+) -> Callable:
+    """An admin action that asks for `form_class`, then runs `call(obj, cleaned_data, actor)` for each selected
+    object in its own transaction (the service's), showing each refusal as an error message."""
+
+    def action(modeladmin, request, queryset):
+        def apply(data):
+            done = 0
+            for obj in queryset.order_by("pk"):
+                try:
+                    call(obj, data, request.user)
+                except REFUSALS as refused:
+                    modeladmin.message_user(request, f"{obj}: {refusal_text(refused)}", messages.ERROR)
+                else:
+                    done += 1
+            if done:
+                modeladmin.message_user(request, f"{description}: {done} done.", messages.SUCCESS)
+
+        return action_with_form(modeladmin, request, queryset, form_class=form_class, title=description, apply=apply)
+
+    action.__name__ = "action_" + "".join(c if c.isalnum() else "_" for c in description.lower()).strip("_")
+    return admin.action(description=description, permissions=[permission])(action)

@@ -204,6 +204,10 @@ SPECTACULAR_SETTINGS = {
         "ProductCategoryEnum": "marketplace.choices.ProductCategory",
         "PromotionKindEnum": "marketplace.choices.PromotionKind",
         "InstallSlotEnum": "marketplace.choices.InstallSlot",
+        "CancellationReasonEnum": "marketplace.choices.CancellationReason",
+        "LifecycleReasonEnum": "marketplace.choices.LifecycleReason",
+        "SubscriptionStatusEnum": "marketplace.choices.SubscriptionStatus",
+        "PeriodCauseEnum": "provisioning.choices.PeriodCause",
     },
 }
 
@@ -245,6 +249,8 @@ PROVISIONING_MAX_ATTEMPTS = env.int("PROVISIONING_MAX_ATTEMPTS", default=6)
 PROVISIONING_RETRY_BASE_SECONDS = env.int("PROVISIONING_RETRY_BASE_SECONDS", default=15)
 # A job found running longer than this (its worker was lost) is taken over by the next delivery.
 PROVISIONING_JOB_LEASE_SECONDS = env.int("PROVISIONING_JOB_LEASE_SECONDS", default=120)
+# The contract sync leaves a ledger period or billing schedule younger than this alone (its invoice is on its way).
+LEDGER_CHECK_GRACE_SECONDS = env.int("LEDGER_CHECK_GRACE_SECONDS", default=900)
 
 # --- Payments ----------------------------------------------------------------------------
 # "offline" (no network, deterministic test numbers; the default) or "stripe" (set when STRIPE_SECRET_KEY is).

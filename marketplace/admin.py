@@ -1,9 +1,11 @@
 """Admin for the marketplace: marketplaces, participations, catalog (read-mostly), orders, subscriptions."""
 
+from django import forms
 from django.contrib import admin
 
-from cos.admin_tools import TransitionLogInline, service_action
+from cos.admin_tools import ActionForm, TransitionLogInline, form_action, service_action
 from marketplace import services
+from marketplace.choices import CancellationReason, LifecycleReason
 from marketplace.models import (
     ContractTerm,
     EligibilityRule,
@@ -16,6 +18,8 @@ from marketplace.models import (
     Product,
     Promotion,
     Subscription,
+    SubscriptionChange,
+    Switch,
     ValidationFailure,
 )
 
@@ -174,16 +178,178 @@ class ValidationFailureAdmin(admin.ModelAdmin):
         return False
 
 
+class TerminateForm(ActionForm):
+    reason = forms.ChoiceField(choices=CancellationReason.choices)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note")
+    ends_on = forms.DateField(
+        required=False,
+        label="End day",
+        help_text="The first day without service. Empty: the earliest day the notice and minimum term allow.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    waive_notice = forms.BooleanField(
+        required=False, label="Waive the notice and minimum term: end today, no early-termination fee"
+    )
+
+
+class LifecycleForm(ActionForm):
+    reason = forms.ChoiceField(choices=LifecycleReason.choices, label="Reason code")
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note")
+
+
+class ChangePlanForm(LifecycleForm):
+    product = forms.ModelChoiceField(
+        Product.objects.filter(retired_at__isnull=True).select_related("provider"),
+        label="New plan",
+        help_text="A product of the subscription's provider and category, at its current price.",
+    )
+
+
+def _terminate(subscription, data, actor):
+    services.subscription_terminate(
+        subscription_id=subscription.pk,
+        reason=data["reason"],
+        note=data["note"],
+        ends_on=data["ends_on"],
+        waive_notice=data["waive_notice"],
+        actor=actor,
+    )
+
+
+def _suspend(subscription, data, actor):
+    services.subscription_suspend(
+        subscription_id=subscription.pk, reason_code=data["reason"], reason=data["note"], actor=actor
+    )
+
+
+def _resume(subscription, data, actor):
+    services.subscription_resume(
+        subscription_id=subscription.pk, reason_code=data["reason"], reason=data["note"], actor=actor
+    )
+
+
+def _change(subscription, data, actor):
+    services.subscription_change_request(
+        subscription_id=subscription.pk,
+        product_id=data["product"].pk,
+        reason_code=data["reason"],
+        note=data["note"],
+        actor=actor,
+    )
+
+
+class ChangeInline(admin.TabularInline):
+    model = SubscriptionChange
+    fk_name = "subscription"
+    extra = 0
+    can_delete = False
+    fields = ("kind", "status", "from_product", "to_product", "to_amount", "effective_on", "applied_at", "reason_code")
+    readonly_fields = fields
+    verbose_name_plural = "plan changes"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ("id", "product", "provider", "customer", "address", "status", "monthly_amount", "billing_cycle")
-    list_filter = ("status", "category", "provider", "marketplace", "billing_cycle")
-    search_fields = ("=id", "customer__email", "address__external_id")
+    list_display = (
+        "id",
+        "product",
+        "provider",
+        "customer",
+        "address",
+        "status",
+        "monthly_amount",
+        "ends_on",
+        "billing_cycle",
+    )
+    list_filter = ("status", "category", "provider", "marketplace", "billing_cycle", "cancellation_reason")
+    search_fields = ("=id", "customer__email", "address__external_id", "address__street")
     list_select_related = ("product", "provider", "customer", "address")
     readonly_fields = [f.name for f in Subscription._meta.fields]
-    inlines = [TransitionLogInline]
+    inlines = [ChangeInline, TransitionLogInline]
+    actions = [
+        form_action(
+            form_class=TerminateForm, description="Terminate (reason; notice and minimum term)", call=_terminate
+        ),
+        form_action(form_class=LifecycleForm, description="Suspend (reason code)", call=_suspend),
+        form_action(form_class=LifecycleForm, description="Resume (reason code)", call=_resume),
+        form_action(form_class=ChangePlanForm, description="Change plan (reason code)", call=_change),
+        service_action(
+            services.subscription_notice_withdraw, id_arg="subscription_id", description="Withdraw the notice"
+        ),
+    ]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SubscriptionChange)
+class SubscriptionChangeAdmin(admin.ModelAdmin):
+    """Every change of plan: what it was, what it became, from when (the network's verified moment)."""
+
+    list_display = ("subscription", "kind", "status", "from_product", "to_product", "effective_on", "applied_at")
+    list_filter = ("status", "kind", "subscription__provider")
+    list_select_related = ("subscription__product", "from_product", "to_product")
+    search_fields = ("=subscription__id",)
+    readonly_fields = [f.name for f in SubscriptionChange._meta.fields]
+    inlines = [TransitionLogInline]
+    actions = [service_action(services.subscription_change_cancel, id_arg="change_id", description="Withdraw")]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _switch_abort(switch, data, actor):
+    services.switch_abort(
+        switch_id=switch.pk, actor=actor, reason=data["note"] or LifecycleReason(data["reason"]).label
+    )
+
+
+@admin.register(Switch)
+class SwitchAdmin(admin.ModelAdmin):
+    """Switches between providers: from whom, to whom, the hand-over day and its verified moment."""
+
+    list_display = (
+        "id",
+        "category",
+        "status",
+        "from_provider",
+        "to_provider",
+        "address",
+        "handover_on",
+        "completed_at",
+    )
+    list_filter = ("status", "category", "order__provider", "from_subscription__provider")
+    list_select_related = ("order__provider", "order__address", "from_subscription__provider")
+    search_fields = ("=id", "=order__id", "order__address__street", "order__customer__email")
+    readonly_fields = [f.name for f in Switch._meta.fields]
+    inlines = [TransitionLogInline]
+    actions = [form_action(form_class=LifecycleForm, description="Abort before the hand-over", call=_switch_abort)]
+
+    @admin.display(description="from", ordering="from_subscription__provider__name")
+    def from_provider(self, switch):
+        return switch.from_subscription.provider
+
+    @admin.display(description="to", ordering="order__provider__name")
+    def to_provider(self, switch):
+        return switch.order.provider
+
+    @admin.display(description="address")
+    def address(self, switch):
+        return switch.order.address
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.utils import timezone
 
 from cos.choices import CustomerType
-from marketplace.choices import InstallSlot
+from marketplace.choices import CancellationReason, InstallSlot
 
 
 class InterestForm(forms.Form):
@@ -95,3 +95,36 @@ class ReviewForm(forms.Form):
     terms_accepted = forms.BooleanField(
         label="I accept the terms", error_messages={"required": "Accept the terms to place the order."}
     )
+
+
+class TerminateForm(forms.Form):
+    """Ending a subscription in the portal: why, and (optionally) a later end day than the earliest."""
+
+    reason = forms.ChoiceField(choices=CancellationReason.choices, label="Why are you ending it?")
+    note = forms.CharField(
+        required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}), label="Anything to add"
+    )
+    ends_on = forms.DateField(
+        required=False,
+        label="End day",
+        help_text="Leave empty to end on the earliest day your terms allow.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def __init__(self, *args, earliest, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ends_on"].widget.attrs["min"] = earliest.isoformat()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reason") == CancellationReason.OTHER and not (data.get("note") or "").strip():
+            self.add_error("note", "Tell us why.")
+        return data
+
+
+class ChangePlanForm(forms.Form):
+    product = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label="New plan")
+
+    def __init__(self, *args, options, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = [(o.product.pk, o.product.name) for o in options]

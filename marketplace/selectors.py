@@ -16,10 +16,21 @@ from marketplace.choices import (
     LIVE_SUBSCRIPTION_STATUSES,
     OPEN_ORDER_STATUSES,
     OPEN_SWITCH_STATUSES,
+    ChangeStatus,
     SubscriptionStatus,
     ValidationCode,
 )
-from marketplace.models import Marketplace, OrderLine, Participation, Price, Product, Promotion, Subscription, Switch
+from marketplace.models import (
+    Marketplace,
+    OrderLine,
+    Participation,
+    Price,
+    Product,
+    Promotion,
+    Subscription,
+    SubscriptionChange,
+    Switch,
+)
 
 
 @dataclass(frozen=True)
@@ -290,3 +301,93 @@ def categories_at_address(*, address_id: int) -> list[tuple[str, int]]:
         .order_by()
     )
     return list(subscriptions.union(lines))
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What an address already has in one category, as a subscriber choosing an offer sees it."""
+
+    category: str
+    provider_id: int
+    provider_name: str
+    product_name: str
+    mine: bool  # the viewing customer's own subscription
+    switchable: bool  # another provider's service of this customer that an order can take over
+    earliest_handover: date | None = None
+
+
+def address_holdings(*, address_id: int, customer=None) -> dict[str, Holding]:
+    """Per category, the live subscription (or open order) at the address and whether `customer` could switch it
+    (two queries)."""
+    found: dict[str, Holding] = {}
+    live = list(
+        Subscription.objects.filter(address_id=address_id, status__in=LIVE_SUBSCRIPTION_STATUSES)
+        .select_related("provider", "product", "customer", "marketplace")
+        .order_by("pk")
+    )
+    open_switches = (
+        set(
+            Switch.objects.filter(from_subscription__in=live, status__in=OPEN_SWITCH_STATUSES).values_list(
+                "from_subscription_id", flat=True
+            )
+        )
+        if live
+        else set()
+    )
+    for subscription in live:
+        same = customer is not None and (
+            subscription.customer_id == customer.pk
+            or (
+                bool(customer.email)
+                and subscription.customer.email.lower() == customer.email.lower()
+                and subscription.customer.customer_type == customer.customer_type
+            )
+        )
+        switchable = (
+            same
+            and subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.AWAITING_CANCELLATION)
+            and subscription.pk not in open_switches
+        )
+        earliest = None
+        if switchable:
+            if subscription.status == SubscriptionStatus.AWAITING_CANCELLATION and subscription.ends_on:
+                earliest = subscription.ends_on
+            else:
+                earliest = subscription_end_dates(subscription).earliest
+        found[subscription.category] = Holding(
+            category=subscription.category,
+            provider_id=subscription.provider_id,
+            provider_name=subscription.provider.name,
+            product_name=subscription.product.name,
+            mine=same,
+            switchable=switchable,
+            earliest_handover=earliest,
+        )
+    return found
+
+
+def change_options(subscription: Subscription) -> list:
+    """The provider's other products of the same category that can be had at the address now (candidates)."""
+    return [
+        candidate
+        for candidate in candidates_at_address(
+            address=subscription.address,
+            customer_type=subscription.marketplace.segment,
+            marketplace_ids={subscription.marketplace_id},
+            provider_ids={subscription.provider_id},
+        )
+        if candidate.product.category == subscription.category
+        and candidate.product.pk != subscription.product_id
+        and not [code for code, _ in candidate.problems if code != ValidationCode.MAX_PER_ADDRESS]
+    ]
+
+
+def open_changes_of(subscription_ids) -> dict[int, SubscriptionChange]:
+    """The change under way per subscription (one query)."""
+    return {
+        change.subscription_id: change
+        for change in SubscriptionChange.objects.filter(
+            subscription_id__in=list(subscription_ids),
+            status__in=[ChangeStatus.SCHEDULED, ChangeStatus.REQUESTED],
+        ).select_related("to_product")
+    }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketplace import views
+from marketplace import portal_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,4 +13,20 @@ urlpatterns = [
     path("checkout/done/<int:order_id>/", views.checkout_done, name="checkout-done"),
     path("portal/", views.portal, name="portal"),
     path("portal/orders/<int:order_id>/cancel/", views.portal_order_cancel, name="portal-order-cancel"),
+    path(
+        "portal/subscriptions/<int:subscription_id>/end/",
+        portal_views.subscription_terminate,
+        name="portal-subscription-terminate",
+    ),
+    path(
+        "portal/subscriptions/<int:subscription_id>/withdraw-notice/",
+        portal_views.subscription_notice_withdraw,
+        name="portal-subscription-withdraw",
+    ),
+    path(
+        "portal/subscriptions/<int:subscription_id>/change/",
+        portal_views.subscription_change,
+        name="portal-subscription-change",
+    ),
+    path("portal/switches/<int:switch_id>/abort/", portal_views.switch_abort, name="portal-switch-abort"),
 ]

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,12 +20,12 @@ from cos.models import AddressObject, Customer, TransitionLog
 from cos.portal import order_sections
 from cos.selectors import address_search
 from marketplace import services
-from marketplace.choices import Channel, ProductCategory
+from marketplace.choices import OPEN_SWITCH_STATUSES, Channel, ProductCategory
 from marketplace.errors import OrderInvalid
 from marketplace.forms import CheckoutDetailsForm, InterestForm, OfferSelectionForm, ReviewForm
-from marketplace.models import Marketplace, Order, Subscription
+from marketplace.models import Marketplace, Order, Subscription, Switch
 from marketplace.pricing import first_month_estimate
-from marketplace.selectors import candidates_at_address, offers_for_address
+from marketplace.selectors import address_holdings, candidates_at_address, offers_for_address, open_changes_of
 from marketplace.validation import LineRequest, OrderRequest
 
 SESSION_KEY = "checkout"
@@ -58,9 +59,11 @@ def address_offers(request, address_id: int):
     address = get_object_or_404(AddressObject.objects.select_related("area"), pk=address_id)
     customer_type = _customer_type_for(request)
     offers = offers_for_address(address=address, customer_type=customer_type)
+    customer = getattr(request.user, "customer", None) if request.user.is_authenticated else None
+    holdings = address_holdings(address_id=address.pk, customer=customer)
     grouped = defaultdict(list)
     for offer in sorted(offers, key=lambda o: (o.price.monthly_amount, o.provider.name)):
-        grouped[offer.category].append(offer)
+        grouped[offer.category].append(_offer_row(offer, holdings.get(offer.category), signed_in=customer is not None))
     categories = [(ProductCategory(c).label, grouped[c]) for c in CATEGORY_ORDER if grouped.get(c)]
     form = OfferSelectionForm(offers=offers, initial={"customer_type": customer_type})
     return render(
@@ -77,6 +80,34 @@ def address_offers(request, address_id: int):
             "any_preorder": any(o.is_preorder for o in offers),
         },
     )
+
+
+def _offer_row(offer, holding, *, signed_in: bool) -> dict:
+    """An offer as the subscriber may take it: freely, as a switch from their current provider (with the
+    earliest hand-over day), or not at all (the address has the category already), with the reason shown."""
+    row = {"offer": offer, "note": "", "switch": False, "disabled": False}
+    if holding is None:
+        return row
+    if holding.mine and holding.provider_id == offer.provider.pk:
+        row["disabled"] = True
+        row["note"] = (
+            f"You have {holding.product_name} from {holding.provider_name}: change plan under My services."
+            if holding.product_name != offer.product.name
+            else "Your current plan."
+        )
+    elif holding.switchable:
+        row["switch"] = True
+        row["note"] = (
+            f"Switch from {holding.provider_name}: it takes over on "
+            f"{holding.earliest_handover:%Y-%m-%d} at the earliest, with no gap in service."
+        )
+    else:
+        row["disabled"] = True
+        row["note"] = (
+            f"This address has {offer.product.get_category_display().lower()} from {holding.provider_name} already."
+            + ("" if signed_in else " If it is yours, log in to switch provider.")
+        )
+    return row
 
 
 @require_POST
@@ -334,11 +365,22 @@ def portal(request):
     )
     order_history, subscription_history = _timelines(orders), _timelines(subscriptions)
     sections = order_sections(orders)
+    switches = list(
+        Switch.objects.filter(Q(order__customer=customer) | Q(from_subscription__customer=customer))
+        .filter(status__in=OPEN_SWITCH_STATUSES)
+        .select_related("order__provider", "from_subscription__provider")
+    )
+    switches_by_order = {switch.order_id: switch for switch in switches}
+    switches_away = {switch.from_subscription_id: switch for switch in switches}
+    changes = open_changes_of([s.pk for s in subscriptions])
     for order in orders:
         order.timeline = order_history.get(order.pk, [])
         order.sections = sections.get(order.pk, [])
+        order.switch = switches_by_order.get(order.pk)
     for subscription in subscriptions:
         subscription.timeline = subscription_history.get(subscription.pk, [])
+        subscription.change = changes.get(subscription.pk)
+        subscription.switch_away = switches_away.get(subscription.pk)
     return render(
         request,
         "marketplace/portal.html",

@@ -6,7 +6,8 @@ from django.contrib import admin, messages
 from cos.admin_tools import ActionForm, TransitionLogInline, action_with_form, service_action
 from provisioning.choices import ResolutionCode
 from provisioning.jobs import provisioning_job_retry
-from provisioning.models import ContractException, ProvisioningJob, ServiceInstance
+from provisioning.models import ContractException, ProvisioningJob, ServiceInstance, ServicePeriod
+from provisioning.requests import service_billing_unblock
 from provisioning.sync import contract_exception_resolve
 
 
@@ -22,15 +23,87 @@ class JobInline(admin.TabularInline):
         return False
 
 
+PERIOD_FIELDS = (
+    "started_at",
+    "ended_at",
+    "cause",
+    "end_cause",
+    "provider",
+    "profile",
+    "download_mbps",
+    "upload_mbps",
+    "c_vlan",
+    "ont",
+    "network_service_id",
+)
+
+
+class PeriodInline(admin.TabularInline):
+    """The service's ledger, read-only."""
+
+    model = ServicePeriod
+    fk_name = "service"
+    extra = 0
+    can_delete = False
+    fields = PERIOD_FIELDS
+    readonly_fields = fields
+    verbose_name_plural = "ledger (verified service periods)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("provider", "ont")
+
+
+def _unblock(modeladmin, request, queryset):
+    for service in queryset.filter(billing_blocked=True).order_by("pk"):
+        service_billing_unblock(service_id=service.pk, actor=request.user, reason="lifted in the admin")
+    modeladmin.message_user(request, "Billing resumes; the held days are billed once.", messages.SUCCESS)
+
+
 @admin.register(ServiceInstance)
 class ServiceInstanceAdmin(admin.ModelAdmin):
     list_display = ("id", "service_profile", "address", "provider", "status", "ont", "activated_at", "billing_blocked")
     list_filter = ("status", "provider", "billing_blocked")
     search_fields = ("=id", "address__external_id", "ont__serial")
     list_select_related = ("address", "provider", "ont")
-    readonly_fields = ("subscription", "status", "activated_at", "deactivated_at", "failure_reason")
+    readonly_fields = (
+        "subscription",
+        "status",
+        "network_service_id",
+        "activated_at",
+        "deactivated_at",
+        "billing_blocked",
+        "billing_blocked_at",
+        "failure_reason",
+    )
     raw_id_fields = ("address", "ont", "olt", "pon_port")
-    inlines = [JobInline, TransitionLogInline]
+    inlines = [PeriodInline, JobInline, TransitionLogInline]
+    actions = [
+        admin.action(description="Lift the billing block (bill the held days)", permissions=["change"])(_unblock)
+    ]
+
+
+@admin.register(ServicePeriod)
+class ServicePeriodAdmin(admin.ModelAdmin):
+    """The ledger: what the network verifiably delivered, for which provider, from when to when. Append-only."""
+
+    list_display = ("service", "subscription", *PERIOD_FIELDS)
+    list_filter = ("cause", "end_cause", "provider", ("ended_at", admin.EmptyFieldListFilter))
+    search_fields = ("=service__id", "=subscription__id", "ont__serial", "network_service_id")
+    list_select_related = ("service", "subscription__product", "provider", "ont")
+    date_hierarchy = "started_at"
+    readonly_fields = [f.name for f in ServicePeriod._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(ProvisioningJob)

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import F, Prefetch
 from django.utils import timezone
 
-from billing import overrides, payments, services
+from billing import changes, overrides, payments, services
 from billing.admin.common import (
     AmountForm,
     MethodOnFileFilter,
@@ -42,7 +42,15 @@ from billing.models import (
     PricingOverride,
     ReasonCode,
 )
-from cos.admin_tools import REFUSALS, ActionForm, TransitionLogInline, action_with_form, refusal_text, service_action
+from cos.admin_tools import (
+    REFUSALS,
+    ActionForm,
+    TransitionLogInline,
+    action_with_form,
+    form_action,
+    refusal_text,
+    service_action,
+)
 
 # --- rules and reason codes --------------------------------------------------------------------
 
@@ -531,3 +539,69 @@ class BillingRunAdmin(ReadOnlyAdmin):
     list_display = ("as_of", "status", "chunks", "chunks_done", "invoices", "lines", "created_at", "finished_at")
     list_filter = ("status",)
     date_hierarchy = "as_of"
+
+
+# --- schedules and billing holds ---------------------------------------------------------------
+
+
+class HeldFilter(admin.SimpleListFilter):
+    title = "billing hold"
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Held (service blocked)"), ("no", "Not held")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(subscription__service_instance__billing_blocked=True)
+        if self.value() == "no":
+            return queryset.exclude(subscription__service_instance__billing_blocked=True)
+        return queryset
+
+
+class HoldCreditForm(ReasonCodeForm):
+    pass
+
+
+def _release_bill(schedule, data, actor):
+    changes.billing_hold_release(subscription_id=schedule.subscription_id, credit_held_days=False, actor=actor)
+
+
+def _release_credit(schedule, data, actor):
+    changes.billing_hold_release(
+        subscription_id=schedule.subscription_id,
+        credit_held_days=True,
+        actor=actor,
+        reason_code=data["reason_code"],
+        note=data["note"],
+    )
+
+
+@admin.register(BillingSchedule)
+class BillingScheduleAdmin(admin.ModelAdmin):
+    """Where billing of each subscription stands; a held one (its service's billing is blocked) is released here."""
+
+    list_display = ("subscription", "account", "cycle", "activated_on", "billed_until", "ends_on", "held")
+    list_filter = (HeldFilter, "cycle", "account__provider")
+    list_select_related = ("subscription__product", "subscription__service_instance", "account__customer")
+    search_fields = ("=subscription__id", "account__customer__email")
+    readonly_fields = [f.name for f in BillingSchedule._meta.fields]
+    actions = [
+        form_action(form_class=ActionForm, description="Release the hold: bill the held days", call=_release_bill),
+        form_action(
+            form_class=HoldCreditForm,
+            description="Release the hold: credit the held days (reason code)",
+            call=_release_credit,
+        ),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(boolean=True, description="held")
+    def held(self, schedule) -> bool:
+        service = getattr(schedule.subscription, "service_instance", None)
+        return bool(service and service.billing_blocked)

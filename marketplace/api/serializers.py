@@ -212,7 +212,17 @@ class OrderLineSerializer(serializers.ModelSerializer):
             "promotion_periods",
             "minimum_months",
             "notice_days",
+            "early_termination_fee",
         ]
+
+
+class OrderSwitchSerializer(serializers.Serializer):
+    """A switch the order makes: which of the customer's services another provider hands over, and when."""
+
+    category = serializers.CharField()
+    handover_on = serializers.DateField()
+    status = serializers.CharField()
+    completed_at = serializers.DateTimeField()
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -220,6 +230,7 @@ class OrderSerializer(serializers.ModelSerializer):
     customer = serializers.SerializerMethodField()
     address = AddressSerializer(read_only=True)
     status = serializers.ChoiceField(OrderStatus.choices, read_only=True)
+    switches = OrderSwitchSerializer(many=True, read_only=True, help_text="Services taken over from another provider.")
 
     class Meta:
         model = Order
@@ -239,6 +250,8 @@ class OrderSerializer(serializers.ModelSerializer):
             "decided_at",
             "rejection_reason",
             "cancellation_reason",
+            "completed_at",
+            "switches",
             "created_at",
         ]
 

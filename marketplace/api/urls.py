@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from marketplace.api import views
+from marketplace.api import subscriptions, views
 
 router = SimpleRouter()
 router.register("terms", views.ContractTermViewSet, basename="term")
@@ -10,6 +10,7 @@ router.register("prices", views.PriceViewSet, basename="price")
 router.register("promotions", views.PromotionViewSet, basename="promotion")
 router.register("eligibility", views.EligibilityViewSet, basename="eligibility")
 router.register("orders", views.OrderViewSet, basename="order")
+router.register("subscriptions", subscriptions.SubscriptionViewSet, basename="subscription")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),

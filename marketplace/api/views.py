@@ -166,7 +166,9 @@ class OrderViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
     """Your orders: list, read, place (idempotent), accept, reject, cancel."""
 
     queryset = (
-        Order.objects.select_related("customer", "address__area").prefetch_related("lines__product").order_by("-pk")
+        Order.objects.select_related("customer", "address__area")
+        .prefetch_related("lines__product", "switches")
+        .order_by("-pk")
     )
     serializer_class = s.OrderSerializer
     filterset_class = OrderFilter

@@ -9,7 +9,6 @@ Marketplace owns Subscription and SubscriptionChange: provisioning calls `subscr
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from cos import events
@@ -24,10 +23,9 @@ from marketplace.choices import (
     ChangeStatus,
     LifecycleReason,
     SubscriptionStatus,
-    ValidationCode,
 )
 from marketplace.models import Product, Subscription, SubscriptionChange, Switch
-from marketplace.selectors import candidates_at_address, marketplace_today, next_period_start, subscription_end_dates
+from marketplace.selectors import change_options, marketplace_today, next_period_start, subscription_end_dates
 from marketplace.services.orders import order_complete_if_done, order_start_fulfillment
 
 
@@ -368,22 +366,6 @@ def subscription_resume(*, subscription_id: int, actor=None, reason: str = "", r
 # --- changes of plan ----------------------------------------------------------------------------
 
 
-def change_options(subscription: Subscription) -> list:
-    """The provider's other products of the same category that can be had at the address now (candidates)."""
-    return [
-        candidate
-        for candidate in candidates_at_address(
-            address=subscription.address,
-            customer_type=subscription.marketplace.segment,
-            marketplace_ids={subscription.marketplace_id},
-            provider_ids={subscription.provider_id},
-        )
-        if candidate.product.category == subscription.category
-        and candidate.product.pk != subscription.product_id
-        and not [code for code, _ in candidate.problems if code != ValidationCode.MAX_PER_ADDRESS]
-    ]
-
-
 @transaction.atomic
 def subscription_change_request(
     *, subscription_id: int, product_id: int, actor=None, reason_code: str = "customer_request", note: str = ""
@@ -552,14 +534,3 @@ def subscription_changes_due(*, now=None) -> int:
             change_send(change)
             sent += 1
     return sent
-
-
-def open_changes_of(subscription_ids) -> dict[int, SubscriptionChange]:
-    """The change under way per subscription (one query)."""
-    return {
-        change.subscription_id: change
-        for change in SubscriptionChange.objects.filter(
-            Q(subscription_id__in=list(subscription_ids)),
-            status__in=[ChangeStatus.SCHEDULED, ChangeStatus.REQUESTED],
-        ).select_related("to_product")
-    }

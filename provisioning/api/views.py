@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cos.api.providers import ProviderScopedMixin
-from provisioning.models import ServiceInstance
+from provisioning.models import ServiceInstance, ServicePeriod
 from provisioning.requests import service_activate_by_provider
 
 ERROR = inline_serializer("ServiceError", {"code": serializers.CharField(), "message": serializers.CharField()})
@@ -33,6 +33,30 @@ class ServiceSerializer(serializers.ModelSerializer):
         ]
 
 
+class PeriodSerializer(serializers.ModelSerializer):
+    """One stretch of time the service was verifiably live with these values (the ledger)."""
+
+    ont = serializers.CharField(source="ont.serial")
+
+    class Meta:
+        model = ServicePeriod
+        fields = [
+            "id",
+            "started_at",
+            "ended_at",
+            "cause",
+            "end_cause",
+            "profile",
+            "download_mbps",
+            "upload_mbps",
+            "c_vlan",
+            "s_vlan",
+            "ont",
+            "network_service_id",
+            "subscription",
+        ]
+
+
 class JobSerializer(serializers.Serializer):
     job = serializers.IntegerField(source="pk")
     action = serializers.CharField()
@@ -46,6 +70,16 @@ class ServiceViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.Retrieve
     queryset = ServiceInstance.objects.select_related("address", "subscription__product").order_by("-pk")
     serializer_class = ServiceSerializer
     filterset_fields = ["status"]
+
+    @extend_schema(responses={200: PeriodSerializer(many=True), 404: OpenApiResponse(ERROR)})
+    @action(detail=True, methods=["get"])
+    def periods(self, request, pk=None):
+        """The service's ledger: each period it was verifiably live, with the profile, speeds and VLANs it had,
+        from when to when (an open period has no end), and what opened and closed it. Settlement is computed from
+        these rows."""
+        service = self.get_object()
+        periods = ServicePeriod.objects.filter(service=service).select_related("ont").order_by("started_at", "pk")
+        return Response(PeriodSerializer(periods, many=True).data)
 
     @extend_schema(
         request=None, responses={202: JobSerializer, 404: OpenApiResponse(ERROR), 409: OpenApiResponse(ERROR)}

@@ -8,15 +8,19 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.test import TestCase
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cos.models import Customer, Event, TransitionLog
 from cos.services import membership_grant
+from marketplace import services
 from marketplace.api import urls as api_urls
-from marketplace.api.urls import router
-from marketplace.models import ContractTerm, EligibilityRule, Order, Price, Product, Promotion
+from marketplace.api.urls import router as marketplace_router
+from marketplace.models import ContractTerm, EligibilityRule, Order, Price, Product, Promotion, Subscription
+from provisioning.api.urls import router as provisioning_router
+from provisioning.models import ServiceInstance
 from tests.cos.factories import AddressFactory, OrganizationFactory, UserFactory
 from tests.marketplace.api.conftest import order_body, provider_client
 from tests.marketplace.factories import (
@@ -38,6 +42,8 @@ OWNED = {
     "promotion": lambda provider: Promotion.objects.filter(product__provider=provider),
     "eligibility": lambda provider: EligibilityRule.objects.filter(product__provider=provider),
     "order": lambda provider: Order.objects.filter(provider=provider),
+    "subscription": lambda provider: Subscription.objects.filter(provider=provider),
+    "service": lambda provider: ServiceInstance.objects.filter(provider=provider),
 }
 
 # For each basename whose list route takes POST: a body that points at provider A's rows, and the field refused.
@@ -70,12 +76,14 @@ CREATE_WITH_OTHERS_ROWS = {
     "order": None,  # placing an order with another provider's product: see test_orders (product_of_other_provider)
 }
 
-BASENAMES = [basename for _, _, basename in router.registry]
+# Every router of the provider API: each app registers its viewsets into its own.
+ROUTERS = [marketplace_router, provisioning_router]
+BASENAMES = [basename for router in ROUTERS for _, _, basename in router.registry]
 
 
 def routes_of(basename: str):
     """(route name, detail?, HTTP methods) of every route the router built for the viewset."""
-    viewset = next(viewset for _, viewset, name in router.registry if name == basename)
+    router, viewset = next((r, v) for r in ROUTERS for _, v, name in r.registry if name == basename)
     for route in router.get_routes(viewset):
         methods = sorted(m for m in router.get_method_map(viewset, route.mapping) if m in viewset.http_method_names)
         yield route.name.format(basename=basename), route.detail, methods
@@ -94,8 +102,14 @@ def tenants():
     for w in (a, b):
         PromotionFactory(product=w.internet, marketplace=w.marketplace)
         client = provider_client(w.provider)
-        response = client.post("/api/v1/orders/", order_body(w), format="json", HTTP_IDEMPOTENCY_KEY="k")
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            response = client.post("/api/v1/orders/", order_body(w), format="json", HTTP_IDEMPOTENCY_KEY="k")
         assert response.status_code == 201, response.content
+    # A's second order, accepted by hand: A has subscriptions and services too
+    body = order_body(a, address=AddressFactory(area=a.area, status="connected").pk)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = provider_client(a.provider).post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="k2")
+        services.order_accept(order_id=response.json()["id"])
     return a, b
 
 
