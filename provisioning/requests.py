@@ -244,6 +244,8 @@ def service_switch_request(*, switch_id: int, event=None) -> ProvisioningJob | N
     if ProvisioningJob.objects.filter(switch=switch).exists():
         return None
     old = ServiceInstance.objects.filter(subscription_id=switch.from_subscription_id).first()
+    # The new provider's service may not be made yet when this runs first (events run in parallel on workers).
+    service_instances_for_subscriptions(subscription_ids=[switch.to_subscription_id])
     new = ServiceInstance.objects.select_for_update().filter(subscription_id=switch.to_subscription_id).first()
     if old is None or new is None:
         raise Conflict(f"Switch {switch.pk} has no service to hand over.", code="switch_without_service")

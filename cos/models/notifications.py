@@ -1,5 +1,6 @@
 """Messages for service providers, each a delivery record kept until the provider has it."""
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from cos.models.base import TimeStampedModel
@@ -11,7 +12,7 @@ class ProviderNotification(TimeStampedModel):
     provider = models.ForeignKey("cos.Organization", on_delete=models.CASCADE, related_name="notifications")
     event = models.ForeignKey("cos.Event", on_delete=models.CASCADE, related_name="+")
     topic = models.CharField(max_length=64)
-    payload = models.JSONField(default=dict)
+    payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

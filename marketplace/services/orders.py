@@ -158,7 +158,7 @@ def _validation_failures_record(request: OrderRequest, validated) -> None:
 def order_accept(*, order_id: int, actor=None) -> Order:
     """Accept a submitted order: one pending subscription per line; a switch is scheduled and the other provider's
     subscription awaits cancellation until the hand-over day. Emits order.accepted."""
-    from marketplace.services.switches import switch_schedule
+    from marketplace.services.switches import switch_schedule, switch_start_if_due
 
     order = _order_locked(order_id)
     transition_apply(order, "accept", by=actor, at=timezone.now())
@@ -201,6 +201,8 @@ def order_accept(*, order_id: int, actor=None) -> Order:
         subscription_ids=[s.pk for s in subscriptions],
         switch_ids=switch_ids,
     )
+    for switch in Switch.objects.select_for_update().filter(pk__in=switch_ids).select_related("order__marketplace"):
+        switch_start_if_due(switch)  # after order.accepted: the new services exist when the hand-over runs
     return order
 
 

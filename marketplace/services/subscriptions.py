@@ -438,6 +438,7 @@ def subscription_change_request(
     )
     if not live:
         subscription_change_product(change_id=change.pk, at=timezone.now())
+        change.refresh_from_db()
     elif change.effective_on <= today:
         change_send(change)
     return change

@@ -74,9 +74,16 @@ def switch_schedule(*, switch: Switch, to_subscription: Subscription, actor=None
                     actor=actor,
                     ends_with=old,
                 )
-    if switch.handover_on <= marketplace_today(old.marketplace):
-        _handover_start(switch)
     return switch
+
+
+def switch_start_if_due(switch: Switch) -> bool:
+    """A scheduled switch whose day has come (e.g. the old provider has no notice) is handed over now (caller holds
+    the switch's lock)."""
+    if switch.status == SwitchStatus.SCHEDULED and switch.handover_on <= marketplace_today(switch.order.marketplace):
+        _handover_start(switch)
+        return True
+    return False
 
 
 def _handover_start(switch: Switch) -> None:
@@ -109,12 +116,7 @@ def switches_due(*, now=None) -> int:
                 .select_related("order__marketplace", "order__provider")
                 .get(pk=switch_id)
             )
-            if switch.status != SwitchStatus.SCHEDULED or switch.handover_on > marketplace_today(
-                switch.order.marketplace
-            ):
-                continue
-            _handover_start(switch)
-            started += 1
+            started += switch_start_if_due(switch)
     return started
 
 

@@ -22,6 +22,10 @@ def _moment(value):
     return parse_datetime(value) if isinstance(value, str) else value
 
 
+def _close(Period, period, at, cause):
+    Period.objects.filter(pk=period.pk).update(ended_at=max(at, period.started_at), end_cause=cause)
+
+
 def backfill(apps, schema_editor):
     Event = apps.get_model("cos", "Event")
     Service = apps.get_model("provisioning", "ServiceInstance")
@@ -45,9 +49,7 @@ def backfill(apps, schema_editor):
         if event.name == "service.deactivated":
             period = open_periods.pop(service.pk, None)
             if period is not None:
-                period.ended_at = max(_moment(event.payload["deactivated_at"]), period.started_at)
-                period.end_cause = "deactivate"
-                period.save()
+                _close(Period, period, _moment(event.payload["deactivated_at"]), "deactivate")
             continue
         if event.name == "service.activated":
             if service.pk in open_periods:
@@ -60,8 +62,7 @@ def backfill(apps, schema_editor):
             if previous is None:
                 continue
             cause = "suspend" if profile == suspended else "resume" if previous.profile == suspended else "modify"
-            previous.ended_at, previous.end_cause = max(at, previous.started_at), cause
-            previous.save()
+            _close(Period, previous, at, cause)
         down, up = speeds.get((service.provider_id, profile), (service.download_mbps, service.upload_mbps))
         if profile == suspended:
             down = up = getattr(settings, "PROVISIONING_SUSPENDED_MBPS", 1)
