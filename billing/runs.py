@@ -18,7 +18,7 @@ from billing import engine
 from billing.choices import InvoiceReason, RunStatus
 from billing.models import BillingRun, BillingSchedule, Invoice, InvoiceLine, Pause, RateChange
 from billing.selectors import config_for, terms_for
-from billing.services import invoice_draft_build, invoice_line_row
+from billing.services import invoice_draft_build, invoice_line_row, lines_numbered
 
 CHUNK_SIZE = 500
 
@@ -114,7 +114,7 @@ def _invoices(run_id, by_account) -> tuple[list[Invoice], list[InvoiceLine]]:
         pending.append(every)
     Invoice.objects.bulk_create(invoices, batch_size=1000)
     rows = [invoice_line_row(invoice, line) for invoice, every in zip(invoices, pending, strict=True) for line in every]
-    InvoiceLine.objects.bulk_create(rows, batch_size=2000)
+    InvoiceLine.objects.bulk_create(lines_numbered(rows), batch_size=2000)
     return invoices, rows
 
 

@@ -6,6 +6,7 @@ and stops at the verified deactivation; every charge is guarded by database cons
 an event, or a rerun, bills nothing twice.
 """
 
+from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -98,8 +99,31 @@ def invoice_persist(
         corrects=corrects,
     )
     invoice.save()
-    InvoiceLine.objects.bulk_create([invoice_line_row(invoice, line) for line in every])
+    InvoiceLine.objects.bulk_create(lines_numbered([invoice_line_row(invoice, line) for line in every]))
     return invoice
+
+
+LINE_KEY = ("subscription_id", "kind", "period_start", "period_end", "rate", "coverage")
+
+
+def lines_numbered(rows: list[InvoiceLine]) -> list[InvoiceLine]:
+    """Number each days-bearing row by the identical lines already on the books (one query), so days credited and
+    charged again are a new repeat while a second write of the same line still collides (`days_billed_once`)."""
+    dated = [row for row in rows if row.subscription_id and row.period_start]
+    if not dated:
+        return rows
+    existing = Counter(
+        InvoiceLine.objects.filter(
+            voided=False,
+            subscription_id__in={row.subscription_id for row in dated},
+            period_start__gte=min(row.period_start for row in dated),
+        ).values_list(*LINE_KEY)
+    )
+    for row in dated:
+        key = tuple(getattr(row, field) for field in LINE_KEY)
+        row.repeat = existing[key]
+        existing[key] += 1
+    return rows
 
 
 def invoice_line_row(invoice: Invoice, line: engine.Line) -> InvoiceLine:

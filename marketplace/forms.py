@@ -100,9 +100,15 @@ class ReviewForm(forms.Form):
 class TerminateForm(forms.Form):
     """Ending a subscription in the portal: why, and (optionally) a later end day than the earliest."""
 
-    reason = forms.ChoiceField(choices=CancellationReason.choices, label="Why are you ending it?")
+    reason = forms.ChoiceField(
+        choices=[("", "Choose a reason")] + CancellationReason.choices, label="Why are you ending it?"
+    )
     note = forms.CharField(
-        required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}), label="Anything to add"
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Anything to add",
+        help_text="Needed when the reason is 'Other'.",
     )
     ends_on = forms.DateField(
         required=False,

@@ -4,8 +4,10 @@ messages and change nothing."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import date_format
 from django.views.decorators.http import require_POST
 
 from cos.errors import ApplicationError
@@ -66,11 +68,10 @@ def subscription_terminate(request, subscription_id: int):
         else:
             subscription.refresh_from_db()
             if subscription.status == SubscriptionStatus.TERMINATED:
-                messages.success(request, f"{subscription.product.name} is ended today.")
+                messages.success(request, f"{subscription.product.name} has ended today.")
             else:
-                messages.success(
-                    request, f"Notice received: {subscription.product.name} ends on {subscription.ends_on:%Y-%m-%d}."
-                )
+                ends = date_format(subscription.ends_on, "j F Y")
+                messages.success(request, f"Notice received: {subscription.product.name} ends on {ends}.")
             return redirect("portal")
     return render(
         request,
@@ -121,7 +122,9 @@ def subscription_change(request, subscription_id: int):
                     request, f"{change.to_product.name} is being switched on: the new price applies from today."
                 )
             else:
-                messages.success(request, f"{change.to_product.name} starts on {change.effective_on:%Y-%m-%d}.")
+                messages.success(
+                    request, f"{change.to_product.name} starts on {date_format(change.effective_on, 'j F Y')}."
+                )
             return redirect("portal")
     today = marketplace_today(subscription.marketplace)
     rows = [
@@ -149,10 +152,12 @@ def subscription_change(request, subscription_id: int):
 def switch_abort(request, switch_id: int):
     """Abort a switch to another provider before its hand-over day: the new order is cancelled, the old
     subscription runs on."""
+    # The subscriber's own, from either side: the new provider may keep its own record of the same person.
     switch = get_object_or_404(
-        Switch.objects.select_related("order__provider", "from_subscription__provider", "from_subscription__product"),
+        Switch.objects.select_related(
+            "order__provider", "from_subscription__provider", "from_subscription__product"
+        ).filter(Q(order__customer__user=request.user) | Q(from_subscription__customer__user=request.user)),
         pk=switch_id,
-        order__customer__user=request.user,
     )
     if switch.status not in (SwitchStatus.PENDING, SwitchStatus.SCHEDULED):
         raise Http404

@@ -17,6 +17,7 @@ from marketplace.choices import (
     OPEN_ORDER_STATUSES,
     OPEN_SWITCH_STATUSES,
     ChangeStatus,
+    ProductCategory,
     SubscriptionStatus,
     ValidationCode,
 )
@@ -373,6 +374,7 @@ def change_options(subscription: Subscription) -> list:
         for candidate in candidates_at_address(
             address=subscription.address,
             customer_type=subscription.marketplace.segment,
+            on=marketplace_today(subscription.marketplace),
             marketplace_ids={subscription.marketplace_id},
             provider_ids={subscription.provider_id},
         )
@@ -391,3 +393,39 @@ def open_changes_of(subscription_ids) -> dict[int, SubscriptionChange]:
             status__in=[ChangeStatus.SCHEDULED, ChangeStatus.REQUESTED],
         ).select_related("to_product")
     }
+
+
+@dataclass(frozen=True)
+class SwitchPreview:
+    """What a switch the subscriber is about to order means: from whom, from when, and what ends with it."""
+
+    category_label: str
+    from_provider: str
+    handover_on: date
+    ending: tuple[str, ...]
+
+
+def switch_previews(*, address_id: int, customer, categories, requested: date | None) -> list[SwitchPreview]:
+    """For each category of an order that takes over another provider's service of this customer: the hand-over
+    day and the services of that provider that end with it (e.g. its TV)."""
+    previews = []
+    holdings = address_holdings(address_id=address_id, customer=customer)
+    for category in categories:
+        holding = holdings.get(category)
+        if holding is None or not holding.switchable:
+            continue
+        ending = Subscription.objects.filter(
+            address_id=address_id,
+            provider_id=holding.provider_id,
+            product__requires_category=category,
+            status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED],
+        ).values_list("product__name", flat=True)
+        previews.append(
+            SwitchPreview(
+                category_label=ProductCategory(category).label,
+                from_provider=holding.provider_name,
+                handover_on=max(requested or holding.earliest_handover, holding.earliest_handover),
+                ending=tuple(ending),
+            )
+        )
+    return previews

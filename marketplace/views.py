@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 
 from cos.choices import AddressStatus, CustomerType
@@ -20,12 +21,18 @@ from cos.models import AddressObject, Customer, TransitionLog
 from cos.portal import order_sections
 from cos.selectors import address_search
 from marketplace import services
-from marketplace.choices import OPEN_SWITCH_STATUSES, Channel, ProductCategory
+from marketplace.choices import OPEN_SWITCH_STATUSES, Channel, ProductCategory, SubscriptionStatus
 from marketplace.errors import OrderInvalid
 from marketplace.forms import CheckoutDetailsForm, InterestForm, OfferSelectionForm, ReviewForm
 from marketplace.models import Marketplace, Order, Subscription, Switch
 from marketplace.pricing import first_month_estimate
-from marketplace.selectors import address_holdings, candidates_at_address, offers_for_address, open_changes_of
+from marketplace.selectors import (
+    address_holdings,
+    candidates_at_address,
+    offers_for_address,
+    open_changes_of,
+    switch_previews,
+)
 from marketplace.validation import LineRequest, OrderRequest
 
 SESSION_KEY = "checkout"
@@ -88,7 +95,13 @@ def _offer_row(offer, holding, *, signed_in: bool) -> dict:
     row = {"offer": offer, "note": "", "switch": False, "disabled": False}
     if holding is None:
         return row
-    if holding.mine and holding.provider_id == offer.provider.pk:
+    if holding.mine and holding.provider_id != offer.provider.pk and not holding.switchable:
+        row["disabled"] = True
+        row["note"] = (
+            f"Your {offer.product.get_category_display().lower()} from {holding.provider_name} is not live yet "
+            "or is being switched: see My services."
+        )
+    elif holding.mine and holding.provider_id == offer.provider.pk:
         row["disabled"] = True
         row["note"] = (
             f"You have {holding.product_name} from {holding.provider_name}: change plan under My services."
@@ -99,7 +112,7 @@ def _offer_row(offer, holding, *, signed_in: bool) -> dict:
         row["switch"] = True
         row["note"] = (
             f"Switch from {holding.provider_name}: it takes over on "
-            f"{holding.earliest_handover:%Y-%m-%d} at the earliest, with no gap in service."
+            f"{date_format(holding.earliest_handover, 'j F Y')} at the earliest, with no visit and no gap in service."
         )
     else:
         row["disabled"] = True
@@ -252,6 +265,20 @@ def checkout_review(request):
     if items is None:
         messages.error(request, "An offer you chose is no longer available; choose again.")
         return redirect("address-offers", address_id=address.pk)
+    customer = getattr(request.user, "customer", None) if request.user.is_authenticated else None
+    install_date = (
+        date.fromisoformat(state["details"]["install_date"]) if state["details"].get("install_date") else None
+    )
+    switches = (
+        switch_previews(
+            address_id=address.pk,
+            customer=customer,
+            categories=[item["product"].category for item in items],
+            requested=install_date,
+        )
+        if customer
+        else []
+    )
     form = ReviewForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -273,6 +300,7 @@ def checkout_review(request):
             "items": items,
             "estimate": estimate,
             "marketplace": marketplace,
+            "switches": switches,
         },
     )
 
@@ -333,7 +361,8 @@ def checkout_done(request, order_id: int):
         pk=order_id,
         customer__user=request.user,
     )
-    return render(request, "marketplace/checkout_done.html", {"order": order})
+    switches = list(order.switches.exclude(status="aborted").select_related("from_subscription__provider"))
+    return render(request, "marketplace/checkout_done.html", {"order": order, "switches": switches})
 
 
 def _timelines(objects) -> dict:
@@ -360,8 +389,10 @@ def portal(request):
         .select_related("address", "provider", "marketplace")
         .prefetch_related("lines__product")
     )
-    subscriptions = list(
-        Subscription.objects.filter(customer=customer).select_related("product", "provider", "address")
+    subscriptions = list(  # a subscription cancelled before it went live stays with its (cancelled) order
+        Subscription.objects.filter(customer=customer)
+        .exclude(status=SubscriptionStatus.CANCELLED)
+        .select_related("product", "provider", "address", "ends_with__product")
     )
     order_history, subscription_history = _timelines(orders), _timelines(subscriptions)
     sections = order_sections(orders)

@@ -20,7 +20,7 @@ from cos import events
 from cos.fsm import transition_apply
 from cos.models import ONT
 from marketplace import services as marketplace_services
-from marketplace.choices import SubscriptionStatus
+from marketplace.choices import ChangeStatus, SubscriptionStatus, SwitchStatus
 from provisioning.adapters import AdapterError, ServiceSpec, adapter_for
 from provisioning.choices import JobAction, JobStatus, PeriodCause, ServiceStatus
 from provisioning.ledger import period_change, period_close, period_open
@@ -86,14 +86,42 @@ def _claim(job_id: int) -> ProvisioningJob | None:
                 transition_apply(service, "start_provisioning")
             service.save()
         elif job.action == JobAction.SWITCH:
+            if job.switch.status != SwitchStatus.HANDING_OVER:
+                raise JobRefused(f"The switch is {job.switch.status}: there is nothing to hand over.")
             _take_over_device(service, job.from_service_id)
             if service.status in (ServiceStatus.PENDING, ServiceStatus.FAILED):
                 transition_apply(service, "start_provisioning", reason="switch from another provider")
+            service.save()
+        elif job.action == JobAction.DEACTIVATE:
+            if service.status != ServiceStatus.DEACTIVATING:
+                raise JobRefused(f"The service is {service.status}: there is nothing to turn off.")
+        else:
+            _still_wanted(job, service)
+            # The job applies what it was made for, whatever another job asked for since (a late retry).
+            service.service_profile, service.download_mbps, service.upload_mbps = (
+                job.profile or service.service_profile,
+                job.download_mbps,
+                job.upload_mbps,
+            )
             service.save()
         transition_apply(job, "run", at=now)
         job.save()
         job.service = service
         return job
+
+
+def _still_wanted(job: ProvisioningJob, service: ServiceInstance) -> None:
+    """A change in place is applied only while it is still what the subscription wants: a suspension while it is
+    suspended, a resumption while it is not, a plan change while it is sent and not applied."""
+    if service.status != ServiceStatus.ACTIVE:
+        raise JobRefused(f"The service is {service.status}: it is not changed in place.")
+    suspended = service.subscription.status == SubscriptionStatus.SUSPENDED
+    if job.action == JobAction.SUSPEND and not suspended:
+        raise JobRefused("The subscription was resumed meanwhile: the suspension is not applied.")
+    if job.action == JobAction.RESUME and suspended:
+        raise JobRefused("The subscription was suspended again meanwhile: the resumption is not applied.")
+    if job.subscription_change_id and job.subscription_change.status != ChangeStatus.REQUESTED:
+        raise JobRefused(f"The plan change is {job.subscription_change.status}: it is not applied.")
 
 
 def _bind_device(service: ServiceInstance) -> None:
@@ -257,9 +285,10 @@ def _failed(job: ProvisioningJob, reason: str, *, transient: bool) -> Provisioni
 @transaction.atomic
 def _refused(job_id: int, reason: str) -> ProvisioningJob | None:
     job = ProvisioningJob.objects.select_for_update().filter(pk=job_id).first()
-    if job is None or job.status not in (JobStatus.QUEUED, JobStatus.FAILED):
+    if job is None or job.status not in (JobStatus.QUEUED, JobStatus.FAILED, JobStatus.RUNNING):
         return job
-    transition_apply(job, "run", at=timezone.now())
+    if job.status != JobStatus.RUNNING:  # running: a lost worker's job, taken over and refused
+        transition_apply(job, "run", at=timezone.now())
     transition_apply(job, "give_up", at=timezone.now(), reason=reason)
     job.save()
     return job

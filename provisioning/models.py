@@ -119,6 +119,9 @@ class ProvisioningJob(StatefulModel):
     switch = models.ForeignKey(
         "marketplace.Switch", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
     )
+    profile = models.CharField(max_length=64, blank=True, help_text="A change in place: the profile it applies.")
+    download_mbps = models.PositiveIntegerField(null=True, blank=True)
+    upload_mbps = models.PositiveIntegerField(null=True, blank=True)
     from_service = models.ForeignKey(
         "ServiceInstance",
         null=True,

@@ -165,12 +165,12 @@ def service_modify(
         )
     service.service_profile, service.download_mbps, service.upload_mbps = profile, download_mbps, upload_mbps
     service.save(update_fields=["service_profile", "download_mbps", "upload_mbps", "updated_at"])
+    target = {"service": service, "action": action, "profile": profile, "download_mbps": download_mbps}
+    target["upload_mbps"] = upload_mbps
     if change is not None:
-        job, _ = ProvisioningJob.objects.get_or_create(
-            subscription_change=change, defaults={"service": service, "action": action}
-        )
+        job, _ = ProvisioningJob.objects.get_or_create(subscription_change=change, defaults=target)
     else:
-        job = ProvisioningJob.objects.create(service=service, action=action)
+        job = ProvisioningJob.objects.create(**target)
     enqueue_after_commit([job.pk])
     return job
 

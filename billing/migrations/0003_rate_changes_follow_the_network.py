@@ -19,4 +19,17 @@ class Migration(migrations.Migration):
             name='note',
             field=models.CharField(blank=True, help_text='Why the days are credited (empty: a suspension).', max_length=300),
         ),
+        migrations.RemoveConstraint(
+            model_name='invoiceline',
+            name='days_billed_once',
+        ),
+        migrations.AddField(
+            model_name='invoiceline',
+            name='repeat',
+            field=models.PositiveSmallIntegerField(default=0, help_text='How many lines for the same days, rate and sign came before (days credited, then charged again).'),
+        ),
+        migrations.AddConstraint(
+            model_name='invoiceline',
+            constraint=models.UniqueConstraint(condition=models.Q(('period_start__isnull', False), ('subscription__isnull', False), ('voided', False)), fields=('subscription', 'kind', 'period_start', 'period_end', 'rate', 'coverage', 'repeat'), name='days_billed_once'),
+        ),
     ]

@@ -128,6 +128,10 @@ class InvoiceLine(models.Model):
     days = models.PositiveSmallIntegerField(default=0)
     period_days = models.PositiveSmallIntegerField(default=0)
     coverage = models.SmallIntegerField(default=0)
+    repeat = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="How many lines for the same days, rate and sign came before (days credited, then charged again).",
+    )
     refers_to = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     voided = models.BooleanField(default=False)
 
@@ -135,9 +139,10 @@ class InvoiceLine(models.Model):
         ordering = ["id"]
         constraints = [
             # The same days of a subscription are never billed (or credited) twice at the same rate: a rerun of
-            # a cycle or a second delivery of an event cannot double-bill.
+            # a cycle or a second delivery of an event cannot double-bill. Days credited and charged again (a
+            # suspension lifted the same day) are a new repeat of the line, counted from what is on the books.
             models.UniqueConstraint(
-                fields=["subscription", "kind", "period_start", "period_end", "rate", "coverage"],
+                fields=["subscription", "kind", "period_start", "period_end", "rate", "coverage", "repeat"],
                 condition=models.Q(voided=False, subscription__isnull=False, period_start__isnull=False),
                 name="days_billed_once",
             ),

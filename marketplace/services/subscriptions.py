@@ -54,12 +54,16 @@ def _has_open_switch(subscription: Subscription) -> Switch | None:
 
 def dependents_locked(subscription: Subscription):
     """The same provider's services at the address that need this one (e.g. TV on internet), still running."""
-    return Subscription.objects.select_for_update().filter(
-        address_id=subscription.address_id,
-        customer_id=subscription.customer_id,
-        provider_id=subscription.provider_id,
-        product__requires_category=subscription.category,
-        status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED],
+    return (
+        Subscription.objects.select_for_update()
+        .filter(
+            address_id=subscription.address_id,
+            customer_id=subscription.customer_id,
+            provider_id=subscription.provider_id,
+            product__requires_category=subscription.category,
+            status__in=IN_SERVICE_STATUSES,
+        )
+        .exclude(pk=subscription.pk)
     )
 
 
@@ -129,9 +133,14 @@ def notice_give(subscription, *, ends_on, cause, note, early_fee, actor, ends_wi
 
 
 def terminate_now(subscription: Subscription, *, cause: str, note: str = "", early_fee: bool, actor=None, at=None):
-    """End the subscription now (caller holds the lock). Emits subscription.terminated: the network turns the
-    service off (verified), and billing stops at the verified deactivation."""
+    """End the subscription now (caller holds the lock), and the services that need it (e.g. its TV), whatever
+    their own notice. Emits subscription.terminated for each: the network turns the service off (verified), and
+    billing stops at the verified deactivation."""
     at = at or timezone.now()
+    for dependent in dependents_locked(subscription):
+        terminate_now(
+            dependent, cause=cause, note=f"ended with {subscription.product.name}", early_fee=False, actor=actor, at=at
+        )
     text = CancellationReason(cause).label + (f": {note}" if note else "")
     transition_apply(
         subscription, "terminate", by=actor, at=at, cause=cause, note=note, early_fee=early_fee, reason=text
@@ -222,13 +231,9 @@ def subscription_terminate(
             "A suspended subscription cannot run a notice: resume it first, or end it today.",
             code="subscription_suspended",
         )
-    dependents = list(dependents_locked(subscription))
     if target <= dates.today:
-        for dependent in dependents:
-            terminate_now(
-                dependent, cause=reason, note=f"ends with {subscription.product.name}", early_fee=False, actor=actor
-            )
         return terminate_now(subscription, cause=reason, note=note.strip(), early_fee=early_fee, actor=actor)
+    dependents = list(dependents_locked(subscription))
     notice_give(subscription, ends_on=target, cause=reason, note=note.strip(), early_fee=early_fee, actor=actor)
     for dependent in dependents:
         if dependent.status == SubscriptionStatus.ACTIVE:
@@ -283,6 +288,10 @@ def subscription_notice_withdraw(*, subscription_id: int, actor=None) -> Subscri
         raise Conflict("It ends with the service it depends on: withdraw that notice.", code="ends_with_other")
     if _has_open_switch(subscription):
         raise Conflict("It moves to another provider: abort the switch instead.", code="switch_pending")
+    if subscription.ends_on <= marketplace_today(subscription.marketplace):
+        raise Conflict(
+            f"The notice ended on {subscription.ends_on}: it can no longer be withdrawn.", code="notice_ended"
+        )
     return notice_withdraw(subscription, actor=actor, reason="notice withdrawn")
 
 
@@ -528,8 +537,8 @@ def subscription_changes_due(*, now=None) -> int:
                 transition_apply(change, "cancel", reason=f"the subscription is {subscription.status}")
                 change.save(update_fields=["status", "updated_at"])
                 continue
-            if subscription.status != SubscriptionStatus.ACTIVE:
-                continue
+            if subscription.status == SubscriptionStatus.SUSPENDED:
+                continue  # waits for the resumption
             if change.effective_on > marketplace_today(subscription.marketplace):
                 continue
             change_send(change)

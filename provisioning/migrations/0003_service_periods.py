@@ -36,6 +36,21 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='provisioningjob',
+            name='profile',
+            field=models.CharField(blank=True, help_text='A change in place: the profile it applies.', max_length=64),
+        ),
+        migrations.AddField(
+            model_name='provisioningjob',
+            name='download_mbps',
+            field=models.PositiveIntegerField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='provisioningjob',
+            name='upload_mbps',
+            field=models.PositiveIntegerField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='provisioningjob',
             name='from_service',
             field=models.ForeignKey(blank=True, help_text="A switch: the other provider's service whose place on the ONT this job takes.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='provisioning.serviceinstance'),
         ),
