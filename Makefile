@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 ADDRESSES ?= 400
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SIMULATOR_STATE ?= simulator-state.json
 
 # Local development defaults; production sets DEBUG=false and a SECRET_KEY (see README).
 export DEBUG ?= true
@@ -22,19 +23,22 @@ $(VENV)/.installed: pyproject.toml
 
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --addresses $(ADDRESSES)
-	@echo
-	@echo "COS is starting on http://$(HOST):$(PORT)/"
-	@echo "  portal (address search)  http://$(HOST):$(PORT)/"
-	@echo "  operator admin           http://$(HOST):$(PORT)/admin/"
-	@echo "  provider API docs        http://$(HOST):$(PORT)/api/docs/"
-	@echo "  health check             http://$(HOST):$(PORT)/healthz"
-	@echo "Celery tasks run eagerly in-process; the event sweeper and the element-manager simulator"
-	@echo "(http://127.0.0.1:8101, Adtran/Nokia/Calix API shapes) run beside the server."
 	@trap 'kill 0' EXIT; \
-	$(PY) manage.py sweep_events --loop --interval 15 & \
-	$(PY) manage.py run_olt_simulator --port 8101 --auto-discover & \
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py run_olt_simulator --port 8101 --auto-discover --state-file $(SIMULATOR_STATE) & \
+	$(PY) manage.py wait_for_simulator --port 8101 && \
+	$(PY) manage.py seed_demo --addresses $(ADDRESSES) && \
+	echo && \
+	echo "COS is starting on http://$(HOST):$(PORT)/" && \
+	echo "  portal (address search)  http://$(HOST):$(PORT)/" && \
+	echo "  operator admin           http://$(HOST):$(PORT)/admin/" && \
+	echo "  provider API docs        http://$(HOST):$(PORT)/api/docs/" && \
+	echo "  health check             http://$(HOST):$(PORT)/healthz" && \
+	echo "Celery tasks run eagerly in-process; the event sweeper, the lifecycle sweeper (due notices, switches," && \
+	echo "downgrades) and the element-manager simulator (http://127.0.0.1:8101, Adtran/Nokia/Calix API shapes," && \
+	echo "its state kept in $(SIMULATOR_STATE)) run beside the server." && \
+	{ $(PY) manage.py sweep_events --loop --interval 15 & \
+	  $(PY) manage.py run_lifecycle --loop --interval 300 & \
+	  $(PY) manage.py runserver $(HOST):$(PORT); }
 
 test: install
 	@if [ -n "$$DATABASE_URL" ]; then echo "make test: database from DATABASE_URL"; else echo "make test: SQLite (set DATABASE_URL for PostgreSQL)"; fi
@@ -56,4 +60,4 @@ bench: install
 	$(PY) bench/first_invoice.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles
+	rm -rf $(VENV) db.sqlite3 staticfiles $(SIMULATOR_STATE)

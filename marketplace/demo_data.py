@@ -119,11 +119,17 @@ def finish() -> list[str]:
 
 
 def _catalog(provider, products, marketplaces, participations) -> None:
+    # Svea Connect sells without binding and without notice: its subscribers can leave or switch any day.
+    no_notice = provider.slug == "sveaconnect"
     no_binding, _ = ContractTerm.objects.get_or_create(
-        provider=provider, name="Ingen bindningstid", defaults={"minimum_months": 0, "notice_days": 30}
+        provider=provider,
+        name="Ingen bindnings- eller uppsägningstid" if no_notice else "Ingen bindningstid",
+        defaults={"minimum_months": 0, "notice_days": 0 if no_notice else 30},
     )
     twelve, _ = ContractTerm.objects.get_or_create(
-        provider=provider, name="12 månader", defaults={"minimum_months": 12, "notice_days": 60}
+        provider=provider,
+        name="12 månader",
+        defaults={"minimum_months": 12, "notice_days": 60, "early_termination_fee": Decimal("995.00")},
     )
     for name, category, down, up, profile, requires, monthly, start_fee, preorders in products:
         product = Product.objects.filter(provider=provider, name=name).first()

@@ -20,6 +20,7 @@ from marketplace.selectors import (
 )
 
 Code = ValidationCode
+NO_WINDOW = "Choose a preferred installation date."
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,9 @@ def order_request_validate(request: OrderRequest, *, address: AddressObject | No
             result.matched[line.product_id] = candidates[line.product_id]
     if result.matched:
         problems.extend(_order_level_problems(request, address, result))
+        if {c.product.category for c in result.matched.values()} == set(result.switches):
+            # Only services taken over from another provider: no visit, so no installation window is needed.
+            problems[:] = [p for p in problems if p.message != NO_WINDOW]
     return result
 
 
@@ -154,7 +158,7 @@ def _installation_window_problems(request: OrderRequest, marketplace: Marketplac
         return [Problem(Code.INSTALLATION_WINDOW, f"Unknown installation slot {request.install_slot!r}.")]
     if request.install_date is None:
         if marketplace.requires_installation_window:
-            return [Problem(Code.INSTALLATION_WINDOW, "Choose a preferred installation date.")]
+            return [Problem(Code.INSTALLATION_WINDOW, NO_WINDOW)]
         return []
     if request.install_date <= timezone.localdate():
         return [Problem(Code.INSTALLATION_WINDOW, "The installation date must be in the future.")]

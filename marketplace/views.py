@@ -4,6 +4,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
@@ -24,7 +25,7 @@ from marketplace import services
 from marketplace.choices import OPEN_SWITCH_STATUSES, Channel, ProductCategory, SubscriptionStatus
 from marketplace.errors import OrderInvalid
 from marketplace.forms import CheckoutDetailsForm, InterestForm, OfferSelectionForm, ReviewForm
-from marketplace.models import Marketplace, Order, Subscription, Switch
+from marketplace.models import Marketplace, Order, Product, Subscription, Switch
 from marketplace.pricing import first_month_estimate
 from marketplace.selectors import (
     address_holdings,
@@ -196,10 +197,16 @@ def checkout_details(request):
         }
     elif request.user.is_authenticated and not initial:
         initial = {"email": request.user.email}
+    chosen = list(Product.objects.filter(pk__in=[line["product_id"] for line in state["lines"]]))
+    switching = bool(customer) and len(
+        switch_previews(
+            address_id=state["address_id"], customer=customer, categories=[p.category for p in chosen], requested=None
+        )
+    ) == len(chosen)
     form_kwargs = {
         "customer_type": state["customer_type"],
         "needs_login": needs_login,
-        "requires_window": marketplace.requires_installation_window,
+        "requires_window": marketplace.requires_installation_window and not switching,
     }
     if request.method == "POST":
         form = CheckoutDetailsForm(request.POST, **form_kwargs)
@@ -210,6 +217,11 @@ def checkout_details(request):
             return redirect("checkout-review")
     else:
         form = CheckoutDetailsForm(initial=initial, **form_kwargs)
+    if switching:  # no visit: the day asked for is the hand-over day
+        form.fields["install_date"].label = "Preferred switch day"
+        form.fields["install_date"].help_text = "Empty: the earliest day your current provider's notice allows."
+        form.fields["install_slot"].widget = forms.HiddenInput()
+        form.fields["install_slot"].initial = "any"
     return render(
         request,
         "marketplace/checkout_details.html",

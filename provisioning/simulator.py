@@ -7,12 +7,14 @@ Loopback only: it binds 127.0.0.1.
 """
 
 import json
+import os
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 FAULT_KINDS = ("timeout", "error_5xx", "unknown_serial", "mismatch", "slow", "reject")
@@ -34,6 +36,19 @@ class SimState:
     calls: int = 0
     auto_discover: bool = False  # every well-formed serial is known, as if plugged in
     lock: threading.Lock = field(default_factory=threading.Lock)
+    state_file: Path | None = None  # where the ONTs and their services are kept across restarts
+
+    def load(self) -> None:
+        if self.state_file and self.state_file.exists():
+            self.onts.update(json.loads(self.state_file.read_text()).get("onts", {}))
+
+    def save(self) -> None:
+        """Keep what the devices carry, as a real element manager does across a restart (caller holds the lock)."""
+        if self.state_file is None:
+            return
+        partial = self.state_file.with_suffix(".tmp")
+        partial.write_text(json.dumps({"onts": self.onts}))
+        os.replace(partial, self.state_file)
 
     def take_fault(self, serial: str | None, *, writing: bool) -> Fault | None:
         """The first fault that applies to this request (a mismatch only to writes), counted down."""
@@ -142,6 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
             previous = ont["services"].get(service_id)
             activated = previous["activated_at"] if previous and previous["enabled"] else _now()
             ont["services"][service_id] = {**values, "enabled": True, "activated_at": activated}
+            self.state.save()
         return True
 
     def _remove(self, serial: str, service_id: str) -> bool:
@@ -150,15 +166,18 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         with self.state.lock:
             ont["services"].pop(service_id, None)
+            self.state.save()
         return True
 
     # --- control ---------------------------------------------------------------------------------
     def _control(self, method: str, path: str) -> None:
         if path == "/_sim/onts" and method == "POST":
             body = self._body()
-            for serial in body.get("serials", [body.get("serial")]):
-                if serial:
-                    self.state.onts.setdefault(serial, {"online": True, "services": {}})
+            with self.state.lock:
+                for serial in body.get("serials", [body.get("serial")]):
+                    if serial:
+                        self.state.onts.setdefault(serial, {"online": True, "services": {}})
+                self.state.save()
             return self._json(201, {"onts": sorted(self.state.onts)})
         if path == "/_sim/faults" and method == "POST":
             body = self._body()
@@ -180,6 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.state.onts.clear()
                 self.state.faults.clear()
                 self.state.calls = 0
+                self.state.save()
             return self._json(204)
         return self._json(404, {"error": "no such control"})
 
@@ -351,8 +371,9 @@ ROUTES = {
 class Simulator:
     """The simulator server; `start()` serves in a background thread, `serve_forever()` in this one."""
 
-    def __init__(self, port: int = 0, *, auto_discover: bool = False):
-        self.state = SimState(auto_discover=auto_discover)
+    def __init__(self, port: int = 0, *, auto_discover: bool = False, state_file: str | Path | None = None):
+        self.state = SimState(auto_discover=auto_discover, state_file=Path(state_file) if state_file else None)
+        self.state.load()
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True

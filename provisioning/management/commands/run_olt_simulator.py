@@ -15,12 +15,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--auto-discover", action="store_true", help="Know every well-formed serial, as if just plugged in."
         )
+        parser.add_argument(
+            "--state-file", default="", help="Keep what the devices carry in this JSON file across restarts."
+        )
 
-    def handle(self, *args, port: int, no_inventory: bool, auto_discover: bool, **options):
+    def handle(self, *args, port: int, no_inventory: bool, auto_discover: bool, state_file: str, **options):
         if not 1 <= port <= 65535:
             raise CommandError("--port must be between 1 and 65535")
         try:
-            simulator = Simulator(port, auto_discover=auto_discover)
+            simulator = Simulator(port, auto_discover=auto_discover, state_file=state_file or None)
         except OSError as exc:
             raise CommandError(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
         if not no_inventory:
