@@ -219,15 +219,11 @@ class SubscriptionViewSet(
         )
         return self._done(subscription.pk)
 
-    @extend_schema(request=LifecycleInputSerializer, responses={200: SubscriptionSerializer, **ERRORS})
-    @action(detail=True, methods=["post"])
-    def suspend(self, request, pk=None):
-        """Suspend the service (e.g. your own dunning): the network moves it to the suspended profile, and its days
-        are not billed from the verified moment."""
+    def _lifecycle(self, request, service):
         subscription = self.get_object()
         data = LifecycleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.subscription_suspend(
+        service(
             subscription_id=subscription.pk,
             actor=request.user,
             reason_code=data.validated_data["reason"],
@@ -237,16 +233,14 @@ class SubscriptionViewSet(
 
     @extend_schema(request=LifecycleInputSerializer, responses={200: SubscriptionSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        """Suspend the service (e.g. your own dunning): the network moves it to the suspended profile, and its days
+        are not billed from the verified moment."""
+        return self._lifecycle(request, services.subscription_suspend)
+
+    @extend_schema(request=LifecycleInputSerializer, responses={200: SubscriptionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         """Resume a suspended service: the plan's profile is restored, and billing resumes from the verified
         moment."""
-        subscription = self.get_object()
-        data = LifecycleInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.subscription_resume(
-            subscription_id=subscription.pk,
-            actor=request.user,
-            reason_code=data.validated_data["reason"],
-            reason=data.validated_data["note"],
-        )
-        return self._done(subscription.pk)
+        return self._lifecycle(request, services.subscription_resume)
