@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.test import TestCase
 from django.utils import timezone
 
 from cos.errors import ApplicationError
@@ -439,3 +440,51 @@ def test_suspension_and_resumption_carry_a_reason_code_and_repeat_safely(django_
     services.subscription_resume(subscription_id=subscription.pk, reason_code="correction")
     subscription.refresh_from_db()
     assert subscription.status == SubscriptionStatus.ACTIVE
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_providers_switching_the_same_service_at_once_give_one_switch():
+    import threading
+
+    from django.db import connection
+
+    from marketplace.errors import OrderInvalid
+    from marketplace.models import Switch
+    from marketplace.validation import LineRequest
+    from tests.marketplace.factories import ParticipationFactory
+
+    # given: A's internet live (30 days' notice), and providers B and C in the same marketplace
+    w = world()
+    _terms(w.internet, minimum_months=0, notice_days=30)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        order, _ = services.order_place(request=w.request())
+    services.subscription_activate(subscription_id=Subscription.objects.get().pk, at=timezone.now())
+    others = []
+    for name in ("B", "C"):
+        provider = ParticipationFactory(marketplace=w.marketplace).provider
+        others.append((provider, _plan(w, f"{name} 500", "329.00", provider=provider)))
+    barrier, outcomes = threading.Barrier(2), []
+
+    def switch(provider, product):
+        try:
+            barrier.wait()
+            request = w.request(
+                provider_id=provider.pk, lines=[LineRequest(product.pk, Decimal("329.00"), "SEK")], install_date=None
+            )
+            services.order_place(request=request)
+            outcomes.append("placed")
+        except OrderInvalid as refused:
+            outcomes.append(refused.code)
+        finally:
+            connection.close()
+
+    # when: both order at the same moment
+    threads = [threading.Thread(target=switch, args=pair) for pair in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then: one switch, the other order refused as a duplicate
+    assert sorted(outcomes) == ["duplicate", "placed"]
+    assert Switch.objects.count() == 1

@@ -71,6 +71,16 @@ def _worker_process(simulator, **env):
     )
 
 
+def _broker_emptied() -> None:
+    import redis
+    from django.conf import settings
+
+    from cos.celery import app
+
+    app.control.purge()
+    redis.Redis.from_url(settings.REDIS_URL).delete("unacked", "unacked_index", "unacked_mutex")
+
+
 def test_a_worker_killed_mid_job_leaves_the_job_to_run_again_and_apply_once(simulator, wait_until):
     import requests
 
@@ -84,6 +94,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_run_again_and_apply_once(simu
         "CELERY_VISIBILITY_TIMEOUT": "3",
         "CELERY_UNACKED_RESTORE_THROTTLE": "1",
     }
+    _broker_emptied()  # no task left over from an earlier test may occupy the workers or be restored to them
     first = _worker_process(simulator, **env)
     second = None
     try:
