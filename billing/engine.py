@@ -79,6 +79,7 @@ class Terms:
     start_fee: Decimal = ZERO
     promotion: Promotion | None = None
     description: str = ""
+    names: tuple[tuple[date, str], ...] = ()  # (effective from, product name) when the plan changed over time
 
     def __post_init__(self):
         if self.ends_on is not None and self.ends_on < self.activated_on:
@@ -92,6 +93,20 @@ class Terms:
             if effective <= day:
                 rate = value
         return rate
+
+    def name_on(self, day: date, rate: Decimal | None = None) -> str:
+        """The product of `day` for the lines' text: the plan in force then, or, for days billed earlier at `rate`
+        (a credit), the plan that was billed at that rate."""
+        named = dict(self.names)
+        if rate is not None:
+            earlier = [effective for effective, value in self.rates if value == rate and effective <= day]
+            if earlier and named.get(max(earlier)):
+                return named[max(earlier)]
+        name = self.description
+        for effective, value in sorted(self.names):
+            if effective <= day and value:
+                name = value
+        return name
 
     def paused_on(self, day: date) -> bool:
         return any(start <= day and (end is None or day < end) for start, end in self.pauses)
@@ -178,13 +193,14 @@ def _lines_for(terms: Terms, period: Period, stream: str, runs: list[_Run], sign
         value = part_of(run.rate, days, period.days)
         first, last = run.start, run.end - timedelta(days=1)
         span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        name = terms.name_on(run.start, run.rate if sign < 0 else None)
         if stream == RECURRING and sign > 0:
             kind = RECURRING if days == period.days else PRORATED
-            amount, text = value, f"{terms.description} {span}".strip()
+            amount, text = value, f"{name} {span}".strip()
             if kind == PRORATED:
                 text += f" ({days}/{period.days} days)"
         elif stream == RECURRING:
-            kind, amount, text = CREDIT, -value, f"Credit: {terms.description} {span}, not used".replace("  ", " ")
+            kind, amount, text = CREDIT, -value, f"Credit: {name} {span}, not used".replace("  ", " ")
         elif sign > 0:
             kind, amount, text = PROMOTION, -value, f"Promotion {span}"
         else:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from billing import engine
@@ -65,16 +65,17 @@ def billing_chunk(*, run_id: int | None, account_ids: list[int], as_of: date) ->
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("pk")
         )
-        rates, pauses = defaultdict(list), defaultdict(list)
+        rates, pauses, names = defaultdict(list), defaultdict(list), defaultdict(list)
         for r in RateChange.objects.filter(schedule__in=schedules).values_list(
-            "schedule_id", "effective_on", "monthly_amount"
+            "schedule_id", "effective_on", "monthly_amount", "product__name"
         ):
             rates[r[0]].append((r[1], r[2]))
+            names[r[0]].append((r[1], r[3] or ""))
         for p in Pause.objects.filter(schedule__in=schedules).values_list("schedule_id", "starts_on", "ends_on"):
             pauses[p[0]].append((p[1], p[2]))
         by_account: dict[int, list] = defaultdict(list)
         for schedule in schedules:
-            terms = terms_for(schedule, rates=rates[schedule.pk], pauses=pauses[schedule.pk])
+            terms = terms_for(schedule, rates=rates[schedule.pk], pauses=pauses[schedule.pk], names=names[schedule.pk])
             lines, schedule.billed_until = engine.due_lines(terms, schedule.billed_until, as_of)
             by_account[schedule.account_id].append((schedule, lines))
         invoices, rows = _invoices(run_id, by_account)
@@ -142,7 +143,7 @@ def preview(*, as_of: date, limit: int | None = None) -> list[tuple[BillingSched
     schedules = (
         _due(as_of)
         .select_related("subscription__product", "subscription__marketplace", "account__customer")
-        .prefetch_related("rate_changes", "pauses")
+        .prefetch_related(Prefetch("rate_changes", queryset=RateChange.objects.select_related("product")), "pauses")
         .order_by("pk")
     )
     for schedule in schedules[:limit] if limit else schedules:

@@ -27,11 +27,13 @@ def local_date(moment: datetime, time_zone: str) -> date:
     return moment.astimezone(ZoneInfo(time_zone)).date()
 
 
-def terms_for(schedule: BillingSchedule, *, rates=None, pauses=None) -> engine.Terms:
-    """The engine's view of one subscription (rates and pauses may be given when loaded in bulk)."""
+def terms_for(schedule: BillingSchedule, *, rates=None, pauses=None, names=None) -> engine.Terms:
+    """The engine's view of one subscription (rates, pauses and plan names may be given when loaded in bulk)."""
     subscription = schedule.subscription
     if rates is None:
-        rates = [(r.effective_on, r.monthly_amount) for r in schedule.rate_changes.all()]
+        changes = list(schedule.rate_changes.all())  # the cycle preview prefetches them with their products
+        rates = [(r.effective_on, r.monthly_amount) for r in changes]
+        names = [(r.effective_on, r.product.name) for r in changes if r.product_id]
     if pauses is None:
         pauses = [(p.starts_on, p.ends_on) for p in schedule.pauses.all()]
     promotion = None
@@ -51,6 +53,7 @@ def terms_for(schedule: BillingSchedule, *, rates=None, pauses=None) -> engine.T
         start_fee=subscription.start_fee,
         promotion=promotion,
         description=subscription.product.name,
+        names=tuple(names or ()),
     )
 
 

@@ -100,18 +100,23 @@ def form_action(
     *, form_class: type[ActionForm], description: str, call: Callable, permission: str = "change"
 ) -> Callable:
     """An admin action that asks for `form_class`, then runs `call(obj, cleaned_data, actor)` for each selected
-    object in its own transaction (the service's), showing each refusal as an error message."""
+    object in its own transaction (the service's), showing each refusal as an error message. When `call` returns a
+    text (what became of the object), it is shown for that object."""
 
     def action(modeladmin, request, queryset):
         def apply(data):
             done = 0
             for obj in queryset.order_by("pk"):
                 try:
-                    call(obj, data, request.user)
+                    outcome = call(obj, data, request.user)
                 except REFUSALS as refused:
-                    modeladmin.message_user(request, f"{obj}: {refusal_text(refused)}", messages.ERROR)
+                    text = refusal_text(refused)
+                    modeladmin.message_user(request, text if str(obj) in text else f"{obj}: {text}", messages.ERROR)
                 else:
                     done += 1
+                    if outcome:
+                        obj.refresh_from_db()  # its label as it is now
+                        modeladmin.message_user(request, f"{obj}: {outcome}", messages.SUCCESS)
             if done:
                 modeladmin.message_user(request, f"{description}: {done} done.", messages.SUCCESS)
 

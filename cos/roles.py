@@ -34,6 +34,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     Role.FINANCE: {
         "cos": ("view",),
         "marketplace": ("view",),
+        "provisioning": ("view",),  # the ledger and the contract exceptions are revenue assurance
         "billing": ("*",),
         "wholesale": ("*",),
     },

@@ -179,7 +179,7 @@ class ValidationFailureAdmin(admin.ModelAdmin):
 
 
 class TerminateForm(ActionForm):
-    reason = forms.ChoiceField(choices=CancellationReason.choices)
+    reason = forms.ChoiceField(choices=[("", "Choose a reason")] + CancellationReason.choices)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note")
     ends_on = forms.DateField(
         required=False,
@@ -205,8 +205,8 @@ class ChangePlanForm(LifecycleForm):
     )
 
 
-def _terminate(subscription, data, actor):
-    services.subscription_terminate(
+def _terminate(subscription, data, actor) -> str:
+    ended = services.subscription_terminate(
         subscription_id=subscription.pk,
         reason=data["reason"],
         note=data["note"],
@@ -214,6 +214,14 @@ def _terminate(subscription, data, actor):
         waive_notice=data["waive_notice"],
         actor=actor,
     )
+    fee = (
+        f"; the early-termination fee of {ended.early_termination_fee} {ended.currency} goes on the final invoice"
+        if ended.early_termination_charged
+        else ""
+    )
+    if ended.status == "terminated":
+        return f"terminated today{fee}."
+    return f"under notice, ends on {ended.ends_on:%Y-%m-%d}{fee}."
 
 
 def _suspend(subscription, data, actor):
@@ -243,7 +251,17 @@ class ChangeInline(admin.TabularInline):
     fk_name = "subscription"
     extra = 0
     can_delete = False
-    fields = ("kind", "status", "from_product", "to_product", "to_amount", "effective_on", "applied_at", "reason_code")
+    fields = (
+        "kind",
+        "status",
+        "from_product",
+        "to_product",
+        "to_amount",
+        "effective_on",
+        "applied_at",
+        "reason_code",
+        "requested_by",
+    )
     readonly_fields = fields
     verbose_name_plural = "plan changes"
 
@@ -307,10 +325,14 @@ class SubscriptionChangeAdmin(admin.ModelAdmin):
         return False
 
 
-def _switch_abort(switch, data, actor):
-    services.switch_abort(
-        switch_id=switch.pk, actor=actor, reason=data["note"] or LifecycleReason(data["reason"]).label
+class SwitchAbortForm(ActionForm):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), label="Why (the subscriber and both providers are told)"
     )
+
+
+def _switch_abort(switch, data, actor):
+    services.switch_abort(switch_id=switch.pk, actor=actor, reason=data["reason"])
 
 
 @admin.register(Switch)
@@ -332,7 +354,7 @@ class SwitchAdmin(admin.ModelAdmin):
     search_fields = ("=id", "=order__id", "order__address__street", "order__customer__email")
     readonly_fields = [f.name for f in Switch._meta.fields]
     inlines = [TransitionLogInline]
-    actions = [form_action(form_class=LifecycleForm, description="Abort before the hand-over", call=_switch_abort)]
+    actions = [form_action(form_class=SwitchAbortForm, description="Abort before the hand-over", call=_switch_abort)]
 
     @admin.display(description="from", ordering="from_subscription__provider__name")
     def from_provider(self, switch):

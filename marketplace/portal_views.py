@@ -174,3 +174,23 @@ def switch_abort(request, switch_id: int):
             )
         return redirect("portal")
     return render(request, "marketplace/switch_abort.html", {"switch": switch})
+
+
+@login_required
+@require_POST
+def subscription_change_withdraw(request, subscription_id: int):
+    """Keep the current plan: a change not yet sent to the network (a downgrade waiting for its day) is withdrawn."""
+    subscription = _own_subscription(request, subscription_id)
+    change = open_changes_of([subscription.pk]).get(subscription.pk)
+    if change is None:
+        messages.info(request, f"No change of {subscription.product.name} is under way.")
+        return redirect("portal")
+    try:
+        services.subscription_change_cancel(change_id=change.pk, actor=request.user)
+    except ApplicationError as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(
+            request, f"You keep {subscription.product.name}: the change to {change.to_product.name} is withdrawn."
+        )
+    return redirect("portal")

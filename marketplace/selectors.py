@@ -315,6 +315,9 @@ class Holding:
     mine: bool  # the viewing customer's own subscription
     switchable: bool  # another provider's service of this customer that an order can take over
     earliest_handover: date | None = None
+    early_fee: Decimal | None = None  # what the current provider charges for ending it on that day
+    minimum_end: date | None = None
+    currency: str = ""
 
 
 def address_holdings(*, address_id: int, customer=None) -> dict[str, Holding]:
@@ -349,12 +352,14 @@ def address_holdings(*, address_id: int, customer=None) -> dict[str, Holding]:
             and subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.AWAITING_CANCELLATION)
             and subscription.pk not in open_switches
         )
-        earliest = None
+        earliest = fee = minimum_end = None
         if switchable:
             if subscription.status == SubscriptionStatus.AWAITING_CANCELLATION and subscription.ends_on:
                 earliest = subscription.ends_on
+                fee = subscription.early_termination_fee if subscription.early_termination_charged else None
             else:
-                earliest = subscription_end_dates(subscription).earliest
+                dates = subscription_end_dates(subscription)
+                earliest, fee, minimum_end = dates.earliest, dates.fee_for(dates.earliest), dates.minimum_end
         found[subscription.category] = Holding(
             category=subscription.category,
             provider_id=subscription.provider_id,
@@ -363,6 +368,9 @@ def address_holdings(*, address_id: int, customer=None) -> dict[str, Holding]:
             mine=same,
             switchable=switchable,
             earliest_handover=earliest,
+            early_fee=fee,
+            minimum_end=minimum_end,
+            currency=subscription.currency,
         )
     return found
 
@@ -403,6 +411,9 @@ class SwitchPreview:
     from_provider: str
     handover_on: date
     ending: tuple[str, ...]
+    early_fee: Decimal | None = None  # the current provider's fee for ending before its minimum term
+    minimum_end: date | None = None
+    currency: str = ""
 
 
 def switch_previews(*, address_id: int, customer, categories, requested: date | None) -> list[SwitchPreview]:
@@ -420,12 +431,19 @@ def switch_previews(*, address_id: int, customer, categories, requested: date | 
             product__requires_category=category,
             status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED],
         ).values_list("product__name", flat=True)
+        handover_on = max(requested or holding.earliest_handover, holding.earliest_handover)
+        fee = holding.early_fee
+        if holding.minimum_end and handover_on >= holding.minimum_end:
+            fee = None  # the minimum term is served by the day asked for
         previews.append(
             SwitchPreview(
                 category_label=ProductCategory(category).label,
                 from_provider=holding.provider_name,
-                handover_on=max(requested or holding.earliest_handover, holding.earliest_handover),
+                handover_on=handover_on,
                 ending=tuple(ending),
+                early_fee=fee,
+                minimum_end=holding.minimum_end,
+                currency=holding.currency,
             )
         )
     return previews

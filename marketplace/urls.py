@@ -28,5 +28,10 @@ urlpatterns = [
         portal_views.subscription_change,
         name="portal-subscription-change",
     ),
+    path(
+        "portal/subscriptions/<int:subscription_id>/change/withdraw/",
+        portal_views.subscription_change_withdraw,
+        name="portal-subscription-change-withdraw",
+    ),
     path("portal/switches/<int:switch_id>/abort/", portal_views.switch_abort, name="portal-switch-abort"),
 ]

@@ -115,6 +115,11 @@ def _offer_row(offer, holding, *, signed_in: bool) -> dict:
             f"Switch from {holding.provider_name}: it takes over on "
             f"{date_format(holding.earliest_handover, 'j F Y')} at the earliest, with no visit and no gap in service."
         )
+        if holding.early_fee:
+            row["note"] += (
+                f" {holding.provider_name} charges its early-termination fee of {holding.early_fee} "
+                f"{holding.currency}: your minimum term there runs until {date_format(holding.minimum_end, 'j F Y')}."
+            )
     else:
         row["disabled"] = True
         row["note"] = (

@@ -68,21 +68,18 @@ class ServiceInstanceAdmin(admin.ModelAdmin):
     list_filter = ("status", "provider", "billing_blocked")
     search_fields = ("=id", "address__external_id", "ont__serial")
     list_select_related = ("address", "provider", "ont")
-    readonly_fields = (
-        "subscription",
-        "status",
-        "network_service_id",
-        "activated_at",
-        "deactivated_at",
-        "billing_blocked",
-        "billing_blocked_at",
-        "failure_reason",
-    )
-    raw_id_fields = ("address", "ont", "olt", "pon_port")
+    # The network contract changes only through provisioning's services (a modify job, verified): read-only here.
+    readonly_fields = [f.name for f in ServiceInstance._meta.fields]
     inlines = [PeriodInline, JobInline, TransitionLogInline]
     actions = [
         admin.action(description="Lift the billing block (bill the held days)", permissions=["change"])(_unblock)
     ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(ServicePeriod)
@@ -108,6 +105,12 @@ class ServicePeriodAdmin(admin.ModelAdmin):
 
 @admin.register(ProvisioningJob)
 class ProvisioningJobAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
     actions = [service_action(provisioning_job_retry, id_arg="job_id", description="Retry (dead jobs)")]
     list_display = ("id", "service", "action", "status", "attempts", "next_attempt_at", "finished_at")
     list_filter = ("status", "action")

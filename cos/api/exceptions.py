@@ -22,7 +22,7 @@ def exception_handler(exc, context):
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) or None)
+        exc = exceptions.NotFound()  # never the model's name ("No ServiceInstance matches ...")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)

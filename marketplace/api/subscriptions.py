@@ -219,6 +219,16 @@ class SubscriptionViewSet(
         )
         return self._done(subscription.pk)
 
+    @extend_schema(request=None, responses={200: SubscriptionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"], url_path="withdraw-change")
+    def withdraw_change(self, request, pk=None):
+        """Withdraw a change of plan that has not been sent to the network yet (a downgrade waiting for its day)."""
+        subscription = self.get_object()
+        change = subscription.open_changes[0] if subscription.open_changes else None
+        if change is not None:
+            services.subscription_change_cancel(change_id=change.pk, actor=request.user)
+        return self._done(subscription.pk)
+
     def _lifecycle(self, request, service):
         subscription = self.get_object()
         data = LifecycleInputSerializer(data=request.data)

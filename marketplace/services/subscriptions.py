@@ -28,6 +28,8 @@ from marketplace.models import Product, Subscription, SubscriptionChange, Switch
 from marketplace.selectors import change_options, marketplace_today, next_period_start, subscription_end_dates
 from marketplace.services.orders import order_complete_if_done, order_start_fulfillment
 
+MAX_NOTICE_AHEAD_DAYS = 3 * 365  # a notice for a day further ahead is surely a typing mistake
+
 
 def _subscription_locked(subscription_id: int) -> Subscription:
     return (
@@ -198,7 +200,8 @@ def subscription_terminate(
         switch = _has_open_switch(subscription)
         if switch is not None:
             raise Conflict(
-                f"It moves to another provider on {switch.handover_on}: abort the switch first.",
+                f"It moves to another provider on {switch.handover_on}: only the subscriber or the new provider can "
+                "abort the switch before then.",
                 code="switch_pending",
             )
         if (ends_on is None and not waive_notice) or ends_on == subscription.ends_on:
@@ -212,6 +215,10 @@ def subscription_terminate(
     target = dates.today if waive_notice else (ends_on or dates.earliest)
     if target < dates.today:
         raise ApplicationError(f"The end day {target} is in the past.", code="end_date_past")
+    if target > dates.today + timedelta(days=MAX_NOTICE_AHEAD_DAYS):
+        raise ApplicationError(
+            f"The end day can be at most {MAX_NOTICE_AHEAD_DAYS // 365} years ahead.", code="end_date_too_far"
+        )
     if not waive_notice:
         if target < dates.notice_end:
             raise ApplicationError(
@@ -287,7 +294,10 @@ def subscription_notice_withdraw(*, subscription_id: int, actor=None) -> Subscri
     if subscription.ends_with_id:
         raise Conflict("It ends with the service it depends on: withdraw that notice.", code="ends_with_other")
     if _has_open_switch(subscription):
-        raise Conflict("It moves to another provider: abort the switch instead.", code="switch_pending")
+        raise Conflict(
+            "It moves to another provider: only the subscriber or the new provider can abort the switch.",
+            code="switch_pending",
+        )
     if subscription.ends_on <= marketplace_today(subscription.marketplace):
         raise Conflict(
             f"The notice ended on {subscription.ends_on}: it can no longer be withdrawn.", code="notice_ended"

@@ -71,8 +71,8 @@ class ServiceViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.Retrieve
     serializer_class = ServiceSerializer
     filterset_fields = ["status"]
 
-    @extend_schema(responses={200: PeriodSerializer(many=True), 404: OpenApiResponse(ERROR)})
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses={200: PeriodSerializer(many=True), 404: OpenApiResponse(ERROR)}, filters=False)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def periods(self, request, pk=None):
         """The service's ledger: each period it was verifiably live, with the profile, speeds and VLANs it had,
         from when to when (an open period has no end), and what opened and closed it. Settlement is computed from

@@ -271,6 +271,11 @@ def test_a_verified_upgrade_credits_the_old_plan_and_charges_the_new_from_that_d
     adjustment = Invoice.objects.get(reason=InvoiceReason.ADJUSTMENT)
     assert _amounts(adjustment)[LineKind.CREDIT] == Decimal("-141.58")  # 399 x 11 / 31
     assert _amounts(adjustment)[LineKind.PRORATED] == Decimal("212.55")  # 599 x 11 / 31
+    # each line names the plan of its days: the old one credited, the new one charged
+    credit = adjustment.lines.get(kind=LineKind.CREDIT).description
+    charge = adjustment.lines.get(kind=LineKind.PRORATED).description
+    assert credit.startswith(f"Credit: {sub.product.name} ")
+    assert charge.startswith("Fiber 2000 ")
 
 
 def test_a_verified_rate_change_delivered_twice_bills_once():

@@ -488,3 +488,28 @@ def test_two_providers_switching_the_same_service_at_once_give_one_switch():
     # then: one switch, the other order refused as a duplicate
     assert sorted(outcomes) == ["duplicate", "placed"]
     assert Switch.objects.count() == 1
+
+
+def test_a_switch_before_the_old_minimum_term_shows_the_old_providers_fee(django_capture_on_commit_callbacks):
+    from marketplace.selectors import switch_previews
+    from tests.marketplace.factories import ParticipationFactory
+
+    # given: A's internet live, 12 months' minimum bought out by a 995 SEK fee, 30 days' notice; B sells there
+    w = world()
+    _terms(w.internet, minimum_months=12, notice_days=30, early_termination_fee=Decimal("995.00"))
+    _, (subscription,) = _live(w, django_capture_on_commit_callbacks)
+    ParticipationFactory(marketplace=w.marketplace)
+    minimum_end = subscription.activated_at.astimezone(STOCKHOLM).date()
+    minimum_end = minimum_end.replace(year=minimum_end.year + 1)
+    # when: the subscriber looks at a switch at the earliest day, and at one after the minimum term
+    (early,) = switch_previews(address_id=w.address.pk, customer=w.customer, categories=["internet"], requested=None)
+    (late,) = switch_previews(
+        address_id=w.address.pk, customer=w.customer, categories=["internet"], requested=minimum_end
+    )
+    # then: the early one says what A charges, the late one charges nothing
+    assert (early.handover_on, early.early_fee, early.minimum_end) == (
+        _local_today() + timedelta(days=30),
+        Decimal("995.00"),
+        minimum_end,
+    )
+    assert (late.handover_on, late.early_fee) == (minimum_end, None)

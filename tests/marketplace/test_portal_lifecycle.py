@@ -398,8 +398,8 @@ def test_the_change_page_lists_the_providers_other_plans_with_upgrade_and_downgr
     assert body.index("Fiber 250") < body.index("Fiber 2000")
     assert "Downgrade: from 1 April 2025, the start of your next billing period" in body
     assert "Upgrade: at once, the rest of this period at the new price" in body
-    assert "(-100.00)" in body
-    assert "(+100.00)" in body
+    assert "(-100.00 SEK)" in body
+    assert "(+100.00 SEK)" in body
     assert "TV Bas" not in body.split("<h1>")[1]
 
 
@@ -696,3 +696,42 @@ def test_my_services_query_count_does_not_grow_with_the_subscriptions(
         body = _page(client.get(reverse("portal")))
     assert body.count("Moves to another provider on") == 5
     assert body.count("Changing to <strong>Fiber 250</strong>") == 5
+
+
+# --- added: keeping the current plan, the old provider's fee on a switch ---------------------------------------
+
+
+def test_a_scheduled_downgrade_is_withdrawn_from_my_services(client, django_capture_on_commit_callbacks):
+    # given: a downgrade scheduled for the next period
+    w = world()
+    client.force_login(_subscriber(w))
+    (internet,) = _live(w, django_capture_on_commit_callbacks)
+    cheaper = ProductFactory(provider=w.provider, name="Fiber 250", download_mbps=250, upload_mbps=250)
+    PriceFactory(product=cheaper, marketplace=w.marketplace, monthly_amount=Decimal("299.00"))
+    services.subscription_change_request(subscription_id=internet.pk, product_id=cheaper.pk)
+    card = _card(_page(client.get(reverse("portal"))), internet)
+    assert "Keep Fiber 1000" in card
+    # when
+    response = client.post(reverse("portal-subscription-change-withdraw", args=[internet.pk]), follow=True)
+    # then
+    assert _messages(response) == ["You keep Fiber 1000: the change to Fiber 250 is withdrawn."]
+    assert SubscriptionChange.objects.get().status == ChangeStatus.CANCELLED
+    assert "Changing to" not in _card(_page(response), internet)
+
+
+def test_the_offers_page_says_what_the_old_provider_charges_for_a_switch_inside_its_minimum_term(
+    client, django_capture_on_commit_callbacks
+):
+    # given: A's terms bind 12 months, bought out by a 995 SEK fee
+    w = world()
+    _terms(w.internet, minimum_months=12, notice_days=30, early_termination_fee=Decimal("995.00"))
+    client.force_login(_subscriber(w))
+    _live(w, django_capture_on_commit_callbacks)
+    b, b_internet = _provider_b(w)
+    # when
+    response = client.get(reverse("address-offers", args=[w.address.pk]))
+    # then
+    rows = {row["offer"].product.name: row for _, offers in response.context["categories"] for row in offers}
+    assert rows["B 500"]["switch"] is True
+    assert f"{w.provider.name} charges its early-termination fee of 995.00 SEK" in rows["B 500"]["note"]
+    assert f"runs until {_shown(date(2026, 3, 11))}" in rows["B 500"]["note"]

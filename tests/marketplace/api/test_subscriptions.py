@@ -1120,3 +1120,42 @@ def test_a_body_that_is_not_json_is_refused_as_json(w, api, place, command):
     # then
     refused(response, 400, "parse_error")
     assert state(subscription) == before
+
+
+# --- added: withdrawing a scheduled change, far end days, the ledger's list ---------------------
+
+
+def test_a_scheduled_downgrade_is_withdrawn_and_the_plan_kept(w, api, place, command):
+    # given: a downgrade waiting for the next period
+    subscription = live(w, api, place)
+    cheaper = plan(w, "Fiber 100", "199.00")
+    assert command(api, subscription, "change", {"product": cheaper.pk}).json()["change"]["status"] == "scheduled"
+    # when
+    response = command(api, subscription, "withdraw-change")
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json()["change"] is None
+    assert SubscriptionChange.objects.get().status == "cancelled"
+    # and again: nothing to withdraw, the same answer
+    assert command(api, subscription, "withdraw-change").json()["product"] == w.internet.pk
+
+
+def test_an_end_day_years_ahead_is_refused(w, api, place, command):
+    subscription = live(w, api, place)
+    before = state(subscription)
+    refused(
+        command(api, subscription, "terminate", {"reason": "moved", "ends_on": "9999-12-31"}), 400, "end_date_too_far"
+    )
+    assert state(subscription) == before
+
+
+def test_the_ledger_of_a_service_is_a_plain_list_that_ignores_list_filters(w, api, place):
+    subscription = ordered(w, api, place)[0]
+    service = ServiceInstance.objects.get(subscription=subscription)
+    response = api.get(f"/api/v1/services/{service.pk}/periods/?status=bogus&limit=1")
+    assert (response.status_code, response.json()) == (200, [])
+
+
+def test_a_missing_row_is_a_404_that_names_no_model(api):
+    body = refused(api.get("/api/v1/services/999999/periods/"), 404, "not_found")
+    assert "ServiceInstance" not in body["message"]
