@@ -291,19 +291,20 @@ INSERTS = (
     """
     INSERT INTO marketplace_subscription (id, created_at, updated_at, category, status, monthly_amount, start_fee,
         currency, promotion_kind, promotion_value, promotion_periods, minimum_months, notice_days, billing_cycle,
-        activated_at, address_id, customer_id, marketplace_id, order_line_id, product_id, provider_id)
+        activated_at, address_id, customer_id, marketplace_id, order_line_id, product_id, provider_id,
+        cancellation_reason, cancellation_note, early_termination_charged)
     SELECT g, now(), now(), CASE pi WHEN 4 THEN 'tv' ELSE 'internet' END,
         CASE k WHEN 60 THEN 'suspended' ELSE 'active' END,
         CASE WHEN k BETWEEN 50 AND 54 THEN amount + 100 ELSE amount END, 0, 'SEK', promotion_kind, promotion_value,
         promotion_periods, 0, 30, cycle, activated_on + time '10:00', c, c, (%(marketplaces)s::bigint[])[mk + 1], g,
-        (%(products)s::bigint[])[product_index], (%(providers)s::bigint[])[pv + 1]
+        (%(products)s::bigint[])[product_index], (%(providers)s::bigint[])[pv + 1], '', '', false
     FROM bench_plan
     """,
     """
     INSERT INTO billing_billingaccount (id, created_at, updated_at, currency, billing_cycle, collection, delivery,
-        invoice_email, customer_id, provider_id)
+        invoice_email, customer_id, provider_id, gateway_customer)
     SELECT DISTINCT ON (bench_plan.c) c, now(), now(), 'SEK', 'monthly', 'manual', 'email',
-        'kund' || c || '@bench.example', c, (%(providers)s::bigint[])[pv + 1]
+        'kund' || c || '@bench.example', c, (%(providers)s::bigint[])[pv + 1], ''
     FROM bench_plan ORDER BY bench_plan.c
     """,
     """
@@ -313,21 +314,21 @@ INSERTS = (
     FROM bench_plan
     """,
     """
-    INSERT INTO billing_ratechange (id, created_at, updated_at, effective_on, monthly_amount, applied, product_id,
+    INSERT INTO billing_ratechange (id, created_at, updated_at, effective_on, monthly_amount, product_id,
         schedule_id)
     SELECT g, now(), now(), activated_on,
         CASE WHEN k BETWEEN 40 AND 49 THEN amount - 100 WHEN k BETWEEN 50 AND 54 THEN amount + 100 ELSE amount END,
-        true, (%(products)s::bigint[])[product_index], g
+        (%(products)s::bigint[])[product_index], g
     FROM bench_plan
     UNION ALL  -- upgrades in February (already billed), downgrades from the 1st (billed in this run)
     SELECT %(n)s + g, now(), now(), CASE WHEN k < 50 THEN date '2026-02-10' + g %% 15 ELSE %(as_of)s END, amount,
-        k < 50, (%(products)s::bigint[])[product_index], g
+        (%(products)s::bigint[])[product_index], g
     FROM bench_plan WHERE k BETWEEN 40 AND 54
     """,
     """
-    INSERT INTO billing_pause (id, created_at, updated_at, starts_on, ends_on, schedule_id)
+    INSERT INTO billing_pause (id, created_at, updated_at, starts_on, ends_on, note, schedule_id)
     SELECT g, now(), now(), CASE k WHEN 60 THEN date '2026-02-10' ELSE date '2025-11-03' END,
-        CASE k WHEN 61 THEN date '2025-11-20' END, g
+        CASE k WHEN 61 THEN date '2025-11-20' END, '', g
     FROM bench_plan WHERE k IN (60, 61)
     """,
 )
