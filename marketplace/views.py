@@ -22,7 +22,7 @@ from cos.models import AddressObject, Customer, TransitionLog
 from cos.portal import order_sections
 from cos.selectors import address_search
 from marketplace import services
-from marketplace.choices import OPEN_SWITCH_STATUSES, Channel, ProductCategory, SubscriptionStatus
+from marketplace.choices import OPEN_SWITCH_STATUSES, Channel, OrderStatus, ProductCategory, SubscriptionStatus
 from marketplace.errors import OrderInvalid
 from marketplace.forms import CheckoutDetailsForm, InterestForm, OfferSelectionForm, ReviewForm
 from marketplace.models import Marketplace, Order, Product, Subscription, Switch
@@ -421,6 +421,9 @@ def portal(request):
     switches_by_order = {switch.order_id: switch for switch in switches}
     switches_away = {switch.from_subscription_id: switch for switch in switches}
     changes = open_changes_of([s.pk for s in subscriptions])
+    for entries, labels in ((order_history, OrderStatus), (subscription_history, SubscriptionStatus)):
+        for entry in (entry for found in entries.values() for entry in found):
+            entry.label = labels(entry.target).label if entry.target in labels.values else entry.target
     for order in orders:
         order.timeline = order_history.get(order.pk, [])
         order.sections = sections.get(order.pk, [])

@@ -86,10 +86,21 @@ class ServiceInstanceAdmin(admin.ModelAdmin):
 class ServicePeriodAdmin(admin.ModelAdmin):
     """The ledger: what the network verifiably delivered, for which provider, from when to when. Append-only."""
 
-    list_display = ("service", "subscription", *PERIOD_FIELDS)
+    list_display = (
+        "id",
+        "started_at",
+        "ended_at",
+        "provider",
+        "profile",
+        "cause",
+        "end_cause",
+        "ont",
+        "subscription_id",
+    )
+    list_display_links = ("id", "started_at")
     list_filter = ("cause", "end_cause", "provider", ("ended_at", admin.EmptyFieldListFilter))
     search_fields = ("=service__id", "=subscription__id", "ont__serial", "network_service_id")
-    list_select_related = ("service", "subscription__product", "provider", "ont")
+    list_select_related = ("provider", "ont")
     date_hierarchy = "started_at"
     readonly_fields = [f.name for f in ServicePeriod._meta.fields]
 

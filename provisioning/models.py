@@ -258,8 +258,8 @@ class ServicePeriod(models.Model):
         ]
 
     def __str__(self) -> str:
-        end = self.ended_at.isoformat() if self.ended_at else "now"
-        return f"{self.profile} on {self.ont_id} for {self.provider_id}: {self.started_at.isoformat()} to {end}"
+        end = f"{self.ended_at:%Y-%m-%d %H:%M:%S}" if self.ended_at else "now"
+        return f"Service {self.service_id}, {self.profile}: {self.started_at:%Y-%m-%d %H:%M:%S} to {end}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("force_insert"):
