@@ -9,6 +9,10 @@ admin.site.site_header = "COS operations"
 admin.site.site_title = "COS"
 admin.site.index_title = "Network, marketplace, field work and billing"
 
+handler400 = "cos.api.errors.bad_request"
+handler404 = "cos.api.errors.not_found"
+handler500 = "cos.api.errors.server_error"
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),

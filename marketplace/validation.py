@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -21,6 +22,7 @@ from marketplace.selectors import (
 
 Code = ValidationCode
 NO_WINDOW = "Choose a preferred installation date."
+MAX_LINES = 20  # one of each category and its add-ons is a handful
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,13 @@ def order_request_validate(request: OrderRequest, *, address: AddressObject | No
         )
     if not request.lines:
         problems.append(Problem(Code.NO_LINES, "Choose at least one product."))
+    repeated = sorted(pid for pid, n in Counter(line.product_id for line in request.lines).items() if n > 1)
+    for product_id in repeated:
+        problems.append(
+            Problem(Code.DUPLICATE, f"Product {product_id} is on the order more than once: order it once.", product_id)
+        )
+    if len(request.lines) > MAX_LINES:
+        problems.append(Problem(Code.NO_LINES, f"An order has at most {MAX_LINES} lines.", None))
     if not request.terms_accepted:
         problems.append(Problem(Code.TERMS_NOT_ACCEPTED, "The terms must be accepted."))
     problems.extend(_installation_window_problems(request, marketplace))

@@ -5,6 +5,7 @@ Statuses are the gateway's, normalized: a charge is `succeeded`, `processing` (a
 asking again with the same key (after a timeout) returns the same charge and never charges twice.
 """
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -91,6 +92,26 @@ class GatewayEvent:
     type: str
     object: dict
     created: int
+
+
+class EventMalformed(SignatureInvalid):
+    """Signed, but not an event: a body without an id, a type or a data object."""
+
+    code = "event_malformed"
+
+
+def event_of(payload: bytes) -> GatewayEvent:
+    """The event of a verified body; a body that is not one is refused (400), never a server error."""
+    try:
+        data = json.loads(payload)
+        event = GatewayEvent(
+            str(data["id"]), str(data["type"]), dict(data["data"]["object"]), int(data.get("created") or 0)
+        )
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise EventMalformed("The body is signed but is not an event (id, type and data.object).") from exc
+    if not event.id or not event.type:
+        raise EventMalformed("The event has no id or no type.")
+    return event
 
 
 class Gateway(ABC):

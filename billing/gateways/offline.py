@@ -20,7 +20,6 @@ idempotency key, so asking again returns the same charge): the gateway keeps no 
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import time
@@ -41,6 +40,7 @@ from billing.gateways.base import (
     SavedMethod,
     SetupStart,
     SignatureInvalid,
+    event_of,
 )
 
 CARDS = {
@@ -201,5 +201,4 @@ class OfflineGateway(Gateway):
         ).hexdigest()
         if not hmac.compare_digest(expected, parts.get("v1", "")):
             raise SignatureInvalid("The event's signature does not match.")
-        data = json.loads(payload)
-        return GatewayEvent(data["id"], data["type"], data["data"]["object"], int(data.get("created", 0)))
+        return event_of(payload)

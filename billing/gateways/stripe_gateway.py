@@ -7,7 +7,6 @@ against Stripe or against a Stripe-compatible server on loopback. The SDK's own 
 unknown outcome is raised as GatewayUnavailable and billing asks again later with the same idempotency key.
 """
 
-import json
 import logging
 from decimal import Decimal
 
@@ -20,6 +19,7 @@ from billing.gateways.base import (
     REQUIRES_ACTION,
     SUCCEEDED,
     ChargeResult,
+    EventMalformed,
     Gateway,
     GatewayEvent,
     GatewayRefused,
@@ -28,6 +28,7 @@ from billing.gateways.base import (
     SavedMethod,
     SetupStart,
     SignatureInvalid,
+    event_of,
     from_minor_units,
     minor_units,
 )
@@ -232,10 +233,9 @@ class StripeGateway(Gateway):
             )
         except stripe.SignatureVerificationError as exc:
             raise SignatureInvalid(f"The Stripe signature does not verify: {exc.user_message or exc}") from exc
-        except ValueError as exc:
-            raise SignatureInvalid("The body is not a Stripe event.") from exc
-        data = json.loads(payload)
-        return GatewayEvent(data["id"], data["type"], data["data"]["object"], int(data.get("created") or 0))
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise EventMalformed("The body is not a Stripe event.") from exc
+        return event_of(payload)
 
 
 def amount_of(obj: dict, currency: str, field: str = "amount") -> Decimal:

@@ -17,6 +17,7 @@ from marketplace.models import (
     Product,
     Promotion,
 )
+from marketplace.validation import MAX_LINES
 
 
 class OwnedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -180,7 +181,7 @@ class OrderInputSerializer(serializers.Serializer):
     customer = CustomerInputSerializer()
     address = serializers.IntegerField(min_value=1)
     marketplace = serializers.IntegerField(min_value=1)
-    lines = OrderLineInputSerializer(many=True, allow_empty=False)
+    lines = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
     preferred_install_date = serializers.DateField(required=False, allow_null=True, default=None)
     preferred_install_slot = serializers.ChoiceField(InstallSlot.choices, default=InstallSlot.ANY)
     terms_accepted = serializers.BooleanField()

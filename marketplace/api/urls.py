@@ -1,9 +1,10 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
 from marketplace.api import subscriptions, views
 
 router = SimpleRouter()
+router.trailing_slash = "/?"  # with or without the slash: a POST is never redirected
 router.register("terms", views.ContractTermViewSet, basename="term")
 router.register("products", views.ProductViewSet, basename="product")
 router.register("prices", views.PriceViewSet, basename="price")
@@ -13,8 +14,8 @@ router.register("orders", views.OrderViewSet, basename="order")
 router.register("subscriptions", subscriptions.SubscriptionViewSet, basename="subscription")
 
 urlpatterns = [
-    path("me/", views.MeView.as_view(), name="me"),
-    path("addresses/", views.AddressSearchView.as_view(), name="address-search"),
-    path("availability/", views.AvailabilityView.as_view(), name="availability"),
+    re_path(r"^me/?$", views.MeView.as_view(), name="me"),
+    re_path(r"^addresses/?$", views.AddressSearchView.as_view(), name="address-search"),
+    re_path(r"^availability/?$", views.AvailabilityView.as_view(), name="availability"),
     path("", include(router.urls)),
 ]

@@ -107,6 +107,16 @@ def test_a_forged_event_is_refused_and_changes_nothing(client):
     assert not GatewayEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "payload", [b'{"id": "evt_1"}', b'{"id": "evt_2", "type": "x", "data": []}', b"[1, 2]", b'"just a string"']
+)
+def test_a_signed_body_that_is_no_event_is_refused_and_changes_nothing(client, payload):
+    response = _post(client, payload)
+    assert response.status_code == 400
+    assert response.json()["error"] == "event_malformed"
+    assert not GatewayEvent.objects.exists()
+
+
 def test_an_unsigned_or_stale_event_is_refused(client):
     payment = _charged()
     payload = _event("payment_intent.succeeded", _intent(payment, "succeeded"))
