@@ -114,3 +114,24 @@ def _no_stray_connections_at_the_end(django_db_setup, django_db_blocker):
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+@pytest.fixture
+def wait_for_quiet(wait_until) -> Callable:
+    """Wait until the worker has nothing left to do for what a test set off: every event handled, every
+    provisioning job ended. A test that stops earlier would have its database emptied under a busy worker."""
+
+    def wait(*, timeout: float = 30.0) -> None:
+        from cos.models import HandlerRun
+        from provisioning.models import ProvisioningJob
+
+        wait_until(
+            lambda: (
+                not HandlerRun.objects.filter(status="pending").exists()
+                and not ProvisioningJob.objects.filter(status__in=["queued", "running"]).exists()
+            ),
+            timeout=timeout,
+            message="the worker to be done",
+        )
+
+    return wait

@@ -55,6 +55,7 @@ def test_a_switch_through_the_provider_api_hands_over_on_the_network_and_in_bill
     simulator,  # noqa: F811
     celery_worker,
     wait_until,
+    wait_for_quiet,
 ):
     # given: A's subscriber is live (activated remotely by the worker: the ONT is in place)
     w = world()
@@ -139,9 +140,10 @@ def test_a_switch_through_the_provider_api_hands_over_on_the_network_and_in_bill
         message="the re-order live",
     )
     assert len(_device(simulator, ont)) == 1
+    wait_for_quiet()
 
 
-def test_a_switch_through_the_portal(simulator, celery_worker, wait_until, client):  # noqa: F811
+def test_a_switch_through_the_portal(simulator, celery_worker, wait_until, wait_for_quiet, client):  # noqa: F811
     # given: the subscriber has a login and A's internet, live
     w = world()
     ont = _network(w, simulator, "CXNK0F5F0002")
@@ -193,3 +195,4 @@ def test_a_switch_through_the_portal(simulator, celery_worker, wait_until, clien
     assert a_subscription.status == SubscriptionStatus.TERMINATED
     assert next(iter(_device(simulator, ont).values()))["profile"] == "B_500"
     assert Switch.objects.get().status == SwitchStatus.COMPLETED
+    wait_for_quiet()
