@@ -15,6 +15,8 @@ class ServiceStatus(models.TextChoices):
 
 # On the network, delivering (or about to stop delivering) the service.
 LIVE_SERVICE_STATUSES = (ServiceStatus.ACTIVE, ServiceStatus.DEACTIVATING)
+# Holding a VLAN on its OLT: being applied, delivered or taken off.
+VLAN_HOLDING = (ServiceStatus.PROVISIONING, ServiceStatus.ACTIVE, ServiceStatus.DEACTIVATING)
 
 
 class JobAction(models.TextChoices):

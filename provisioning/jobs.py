@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from cos import events
 from cos.fsm import transition_apply
-from cos.models import ONT
+from cos.models import OLT, ONT
 from marketplace import services as marketplace_services
 from marketplace.choices import ChangeStatus, SubscriptionStatus, SwitchStatus
 from provisioning.adapters import AdapterError, ServiceSpec, adapter_for
-from provisioning.choices import JobAction, JobStatus, PeriodCause, ServiceStatus
+from provisioning.choices import VLAN_HOLDING, JobAction, JobStatus, PeriodCause, ServiceStatus
 from provisioning.ledger import period_change, period_close, period_open
 from provisioning.models import ProvisioningJob, ServiceInstance
 
@@ -132,8 +132,7 @@ def _bind_device(service: ServiceInstance) -> None:
     if ont.pon_port is None:
         raise JobRefused(f"ONT {ont.serial} is on no PON port in the inventory.")
     service.ont, service.pon_port, service.olt = ont, ont.pon_port, ont.pon_port.olt
-    if service.c_vlan is None:
-        service.c_vlan = 100 + service.pk % 3900
+    service.c_vlan = vlan_for(service)
 
 
 def _take_over_device(service: ServiceInstance, from_service_id: int) -> None:
@@ -143,8 +142,28 @@ def _take_over_device(service: ServiceInstance, from_service_id: int) -> None:
         raise JobRefused(f"The service to take over is {old.status}: nothing to hand over on the network.")
     service.ont, service.pon_port, service.olt = old.ont, old.pon_port, old.olt
     service.network_service_id = old.device_service_id
-    if service.c_vlan is None:
-        service.c_vlan = 100 + service.pk % 3900
+    service.c_vlan = vlan_for(service)
+
+
+VLAN_RANGE = range(100, 4095)  # C-VLANs for services; 1-99 and 4095 are the operator's
+
+
+def vlan_for(service: ServiceInstance) -> int:
+    """The service's C-VLAN on its OLT: the one it has while no other live service there uses it, else the lowest
+    free one. The OLT's row is locked while choosing, so two activations on one OLT never take the same VLAN (a
+    unique constraint guards it too)."""
+    OLT.objects.select_for_update().filter(pk=service.olt_id).first()
+    taken = set(
+        ServiceInstance.objects.filter(olt_id=service.olt_id, s_vlan=service.s_vlan, status__in=VLAN_HOLDING)
+        .exclude(pk=service.pk)
+        .values_list("c_vlan", flat=True)
+    )
+    if service.c_vlan is not None and service.c_vlan not in taken:
+        return service.c_vlan
+    free = next((vlan for vlan in VLAN_RANGE if vlan not in taken), None)
+    if free is None:
+        raise JobRefused(f"No C-VLAN is free on {service.olt}: every one of {len(VLAN_RANGE)} is in use.")
+    return free
 
 
 def provisioning_job_execute(*, job_id: int) -> ProvisioningJob | None:

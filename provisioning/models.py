@@ -1,7 +1,8 @@
 """The network contract (service instance) and the provisioning jobs that apply it to the network."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django_fsm import FSMField, transition
 
 from cos.models import StatefulModel
@@ -58,6 +59,14 @@ class ServiceInstance(StatefulModel):
                 fields=["network_service_id"],
                 condition=Q(status="active") & ~Q(network_service_id=""),
                 name="service_network_id_live_once",
+            ),
+            # One service per VLAN on an OLT while it holds it (provisioning.jobs.vlan_for chooses).
+            models.UniqueConstraint(
+                F("olt"),
+                Coalesce("s_vlan", 0),
+                F("c_vlan"),
+                condition=Q(status__in=["provisioning", "active", "deactivating"], olt__isnull=False),
+                name="service_vlan_once_per_olt",
             ),
         ]
 

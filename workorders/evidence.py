@@ -89,6 +89,12 @@ def _image_and_thumbnail(content: bytes, *, name: str) -> tuple[ContentFile, Con
         image = Image.open(io.BytesIO(content))
         if image.format not in ALLOWED_IMAGE_FORMATS:
             raise ValidationError(f"Photos are JPEG, PNG, WebP or GIF, not {image.format}.")
+        width, height = image.size  # read from the header: a huge image is refused before it is decoded
+        if width * height > settings.FIELD_PHOTO_MAX_PIXELS:
+            raise ValidationError(
+                f"The photo is {width}×{height} pixels: at most {settings.FIELD_PHOTO_MAX_PIXELS // 1_000_000} "
+                "megapixels are taken (set the camera to a lower resolution)."
+            )
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
         raise ValidationError("That file is not an image.") from None

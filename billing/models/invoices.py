@@ -50,6 +50,14 @@ class Invoice(StatefulModel):
             models.UniqueConstraint(
                 fields=["issuer", "number"], condition=~models.Q(number=""), name="invoice_number_once"
             ),
+            # What is paid lies between nothing and the total (a credit note's total and settlement are negative).
+            models.CheckConstraint(
+                condition=(
+                    models.Q(total__gte=0, amount_paid__gte=0, amount_paid__lte=models.F("total"))
+                    | models.Q(total__lt=0, amount_paid__lte=0, amount_paid__gte=models.F("total"))
+                ),
+                name="invoice_paid_within_total",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "due_on"], name="invoice_status_due"),

@@ -86,6 +86,10 @@ class Payment(StatefulModel):
     class Meta:
         ordering = ["-id"]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_refunded__gte=0, amount_refunded__lte=models.F("amount")),
+                name="payment_refunded_within_amount",
+            ),
             models.UniqueConstraint(
                 fields=["gateway", "reference"], condition=~models.Q(reference=""), name="payment_reference_once"
             ),

@@ -39,8 +39,9 @@ def product_retire(*, product_id: int) -> Product:
 
 @transaction.atomic
 def price_save(*, price: Price) -> Price:
-    """Add or change a price version. A new version starting after an open-ended one closes it; overlaps are refused."""
-    _save_validated(price)
+    """Add or change a price version. A new version starting after an open-ended one closes it; overlaps are refused.
+    The earlier version is closed before the new one is written (the database refuses overlapping versions)."""
+    price.full_clean()
     others = (
         Price.objects.select_for_update()
         .filter(product=price.product, marketplace=price.marketplace)
@@ -54,6 +55,7 @@ def price_save(*, price: Price) -> Price:
             raise ValidationError(
                 {"valid_from": f"Overlaps the price valid from {other.valid_from} to {other.valid_to or 'open end'}."}
             )
+    price.save()
     return price
 
 

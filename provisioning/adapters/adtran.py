@@ -6,9 +6,14 @@ Requests:  PUT    /api/v1/onts/{serial}/services/{service_id}   {"profile", "dow
            GET    /api/v1/onts/{serial}   -> {"serialNumber", "operState", "services": [...]}
 """
 
-from datetime import datetime
-
-from provisioning.adapters.base import DeviceState, PermanentError, ServiceSpec, ServiceState, VendorAdapter
+from provisioning.adapters.base import (
+    DeviceState,
+    PermanentError,
+    ServiceSpec,
+    ServiceState,
+    VendorAdapter,
+    device_time,
+)
 from provisioning.adapters.http import HttpClient
 
 
@@ -56,7 +61,7 @@ class AdtranAdapter(VendorAdapter):
                     upload_mbps=s.get("upstreamMbps"),
                     c_vlan=s.get("cVlan"),
                     s_vlan=s.get("sVlan"),
-                    activated_at=datetime.fromisoformat(s["activatedAt"]) if s.get("activatedAt") else None,
+                    activated_at=device_time(s.get("activatedAt")),
                 )
                 for s in body.get("services", [])
             },

@@ -6,7 +6,19 @@ profile, a rejected request) never will.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+
+
+def device_time(value: str | None) -> datetime | None:
+    """A time as a device reports it, always aware: without an offset it is taken as UTC (element managers keep
+    UTC); one that cannot be read is no time at all (the job then uses its own verified moment)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class AdapterError(Exception):

@@ -6,9 +6,14 @@ Requests:  PUT    /rest/v1/ems/service/data   {"ontId", "serviceId", "bwProfile"
            GET    /rest/v1/ems/ont?serialNumber={serial}   -> {"serialNumber", "status", "dataServices": [...]}
 """
 
-from datetime import datetime
-
-from provisioning.adapters.base import DeviceState, PermanentError, ServiceSpec, ServiceState, VendorAdapter
+from provisioning.adapters.base import (
+    DeviceState,
+    PermanentError,
+    ServiceSpec,
+    ServiceState,
+    VendorAdapter,
+    device_time,
+)
 from provisioning.adapters.http import HttpClient
 
 
@@ -58,7 +63,7 @@ class CalixAdapter(VendorAdapter):
                     upload_mbps=s.get("upstreamMbps"),
                     c_vlan=s.get("cTag"),
                     s_vlan=s.get("sTag"),
-                    activated_at=datetime.fromisoformat(s["activatedAt"]) if s.get("activatedAt") else None,
+                    activated_at=device_time(s.get("activatedAt")),
                 )
                 for s in body.get("dataServices", [])
             },

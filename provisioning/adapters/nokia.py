@@ -9,9 +9,14 @@ Requests:  PUT    /restconf/data/bbf-fiber-onu:onus/onu={serial}/service={servic
 Speeds travel in kbit/s on this API.
 """
 
-from datetime import datetime
-
-from provisioning.adapters.base import DeviceState, PermanentError, ServiceSpec, ServiceState, VendorAdapter
+from provisioning.adapters.base import (
+    DeviceState,
+    PermanentError,
+    ServiceSpec,
+    ServiceState,
+    VendorAdapter,
+    device_time,
+)
 from provisioning.adapters.http import HttpClient
 
 ONUS = "/restconf/data/bbf-fiber-onu:onus"
@@ -73,7 +78,7 @@ class NokiaAdapter(VendorAdapter):
                     upload_mbps=_mbps(s.get("bandwidth", {}).get("upstream-kbps")),
                     c_vlan=s.get("vlan", {}).get("c-tag"),
                     s_vlan=s.get("vlan", {}).get("s-tag"),
-                    activated_at=datetime.fromisoformat(s["activated-at"]) if s.get("activated-at") else None,
+                    activated_at=device_time(s.get("activated-at")),
                 )
                 for s in onu.get("service", [])
             },

@@ -146,3 +146,20 @@ def test_run_olt_simulator_refuses_a_bad_port():
 
     with pytest.raises(CommandError, match="--port"):
         call_command("run_olt_simulator", port=0)
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        ("2026-12-01T10:00:00", "2026-12-01T10:00:00+00:00"),
+        ("2026-12-01T10:00:00Z", "2026-12-01T10:00:00+00:00"),
+        ("2026-12-01T11:00:00+01:00", "2026-12-01T11:00:00+01:00"),
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_device_times_are_always_aware(reported, expected):
+    from provisioning.adapters.base import device_time
+
+    moment = device_time(reported)
+    assert (moment.isoformat() if moment else None) == expected

@@ -8,8 +8,8 @@ the billing run). After every step:
 - every day a service was live on the ledger is billed exactly once, to the provider whose service it was, net of
   credits (days credited by an operator excepted); no day is billed without a live period; while billing of a
   service is blocked nothing new is charged and nothing held is billed;
-- at most one internet service is billed for any day at the address (a switch bills no day twice);
-- the ledger never overlaps on the ONT;
+- a switch bills no day to both providers, and the hand-over day to the new one;
+- the ledger never overlaps on the ONT, per service on it (a service id taken over by a switch included);
 - every order is open, or completed with every line live or ended, or cancelled/rejected for a reason.
 """
 
@@ -283,7 +283,7 @@ class AddressLives(RuleBasedStateMachine):
     @invariant()
     def every_live_day_is_billed_once_to_its_provider_and_no_other_day_is(self):
         today = _local(datetime.now(STOCKHOLM))
-        per_day_at_address: dict[date, int] = {}
+        billed_days: dict[int, dict[date, int]] = {}
         for subscription in Subscription.objects.filter(address=self.w.address):
             coverage: dict[date, int] = {}
             for line in billed_lines(subscription.pk):
@@ -299,7 +299,7 @@ class AddressLives(RuleBasedStateMachine):
                         assert billed <= due, f"{subscription}: {day} billed {billed} while held, due {due}"
                     else:
                         assert billed == due, f"{subscription}: {day} billed {billed}, live {due}"
-                    per_day_at_address[day] = per_day_at_address.get(day, 0) + billed
+                    billed_days.setdefault(subscription.pk, {})[day] = billed
                 else:
                     assert billed in (0, 1), f"{subscription}: future {day} billed {billed}"
                     open_period = ServicePeriod.objects.filter(subscription=subscription, ended_at__isnull=True).first()
@@ -311,11 +311,19 @@ class AddressLives(RuleBasedStateMachine):
             assert issuers <= {subscription.provider_id}
             providers = set(ServicePeriod.objects.filter(subscription=subscription).values_list("provider", flat=True))
             assert providers <= {subscription.provider_id}
-        assert max(per_day_at_address.values(), default=0) <= 1, "a day is billed twice at the address"
+        for switch in Switch.objects.filter(status=SwitchStatus.COMPLETED):
+            old, new = billed_days.get(switch.from_subscription_id, {}), billed_days.get(switch.to_subscription_id, {})
+            assert not {d for d, n in old.items() if n} & {d for d, n in new.items() if n}, "a day billed to both"
+            assert new.get(_local(switch.completed_at)) == 1, "the hand-over day is not the new provider's"
 
     @invariant()
     def the_ledger_never_overlaps_on_the_ont(self):
-        periods = list(ServicePeriod.objects.filter(ont=self.ont).order_by("started_at", "pk"))
+        service_ids = set(ServicePeriod.objects.filter(ont=self.ont).values_list("network_service_id", flat=True))
+        for service_id in service_ids:
+            self._no_overlap(ServicePeriod.objects.filter(ont=self.ont, network_service_id=service_id))
+
+    def _no_overlap(self, periods):
+        periods = list(periods.order_by("started_at", "pk"))
         assert sum(1 for p in periods if p.ended_at is None) <= 1
         for earlier, later in zip(periods, periods[1:], strict=False):
             assert earlier.ended_at is not None
@@ -348,5 +356,6 @@ def test_random_lives_of_an_address_bill_every_live_day_once(simulator):
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
             database=None,
+            print_blob=True,
         ),
     )

@@ -270,7 +270,7 @@ def test_retiring_a_price_stops_selling_at_it_today(w, api):
 
 def test_retiring_a_price_version_not_yet_started_removes_it(w, api):
     # given
-    future = Price.objects.create(
+    future = PriceFactory(
         product=w.internet,
         marketplace=w.marketplace,
         monthly_amount="449.00",
