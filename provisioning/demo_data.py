@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from cos import inventory
 from cos.choices import AddressStatus, CustomerType
 from cos.models import ONT, AddressObject, Customer
 
@@ -59,17 +60,13 @@ def _subscriber(username, first, last, address) -> Customer:
 
 
 def _ont_in_place(address) -> ONT:
-    """An ONT of the address's OLT, bound there (installed when the first phase was built)."""
+    """An ONT of the OLT that serves the address, bound there (installed when the first phase was built)."""
     bound = ONT.objects.filter(address=address).first()
     if bound:
         return bound
-    ont = (
-        ONT.objects.filter(address__isnull=True, pon_port__olt__area=address.area, vendor="nokia")
-        .order_by("-serial")
-        .first()
-    )
-    ONT.objects.filter(pk=ont.pk).update(address=address, bound_at=timezone.now())
-    return ont
+    olt = inventory.serving_port(address).olt
+    ont = ONT.objects.filter(address__isnull=True, pon_port__olt=olt).order_by("-serial").first()
+    return inventory.ont_bind(serial=ont.serial, address=address)
 
 
 def _order(customer, address, product_name, *, on=None):

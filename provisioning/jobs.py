@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cos import events
+from cos import events, inventory
 from cos.fsm import transition_apply
 from cos.models import OLT, ONT
 from marketplace import services as marketplace_services
@@ -125,13 +125,18 @@ def _still_wanted(job: ProvisioningJob, service: ServiceInstance) -> None:
 
 
 def _bind_device(service: ServiceInstance) -> None:
-    """The ONT bound to the service's address (by the technician) carries the service; none bound, no service."""
+    """The ONT bound to the service's address (by the technician) carries the service, on the port that serves the
+    address in the inventory; none bound, no service; an ONT that cannot be there, no service either."""
     ont = ONT.objects.select_related("pon_port__olt").filter(address_id=service.address_id).order_by("bound_at").last()
     if ont is None:
         raise JobRefused("No ONT is bound to this address: the technician scans its serial at installation.")
-    if ont.pon_port is None:
+    port = inventory.serving_port(service.address) or ont.pon_port
+    if port is None:
         raise JobRefused(f"ONT {ont.serial} is on no PON port in the inventory.")
-    service.ont, service.pon_port, service.olt = ont, ont.pon_port, ont.pon_port.olt
+    misfit = inventory.ont_misfit(ont, service.address)
+    if misfit:
+        raise JobRefused(misfit)
+    service.ont, service.pon_port, service.olt = ont, port, port.olt
     service.c_vlan = vlan_for(service)
 
 

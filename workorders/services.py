@@ -8,6 +8,7 @@ from cos import events
 from cos.choices import AddressStatus, OrganizationKind
 from cos.errors import ApplicationError
 from cos.fsm import transition_apply
+from cos.inventory import ont_bind
 from cos.models import ONT, Membership, Organization
 from cos.services import address_mark_connected, providers_notify
 from marketplace.choices import OrderStatus, ProductCategory
@@ -201,7 +202,8 @@ def ordered_speed(work_order: WorkOrder) -> tuple[int, int] | None:
 def evidence_record(*, task_id: int, actor, kind: str, data: dict, files: dict, submission_key: str) -> Evidence:
     """Check and store one piece of evidence; the same submission twice stores it once.
 
-    An ONT serial also binds that ONT to the work order's address (refused if it is bound elsewhere).
+    An ONT serial also binds that ONT to the work order's address: refused if it is installed elsewhere or cannot
+    be there (cos.inventory says which ONTs fit the address's serving port).
     """
     if not submission_key:
         raise ValidationError("The form is missing its submission key; reload the page.")
@@ -242,7 +244,7 @@ def _evidence_record(task_id, actor, kind, data, files, submission_key) -> Evide
         )
     elif kind == EvidenceKind.ONT_SERIAL:
         item.ont_serial = checks.ont_serial(data.get("ont_serial", ""))
-        _ont_bind(serial=item.ont_serial, address=task.work_order.address)
+        ont_bind(serial=item.ont_serial, address=task.work_order.address)
     elif kind == EvidenceKind.NOTE:
         item.note = (data.get("note") or "").strip()
         if not item.note:
@@ -252,18 +254,6 @@ def _evidence_record(task_id, actor, kind, data, files, submission_key) -> Evide
     item.save()
     _work_order_start(task.work_order, actor)
     return item
-
-
-def _ont_bind(*, serial: str, address) -> None:
-    ont = ONT.objects.select_for_update().filter(serial=serial).first()
-    if ont is None:
-        raise ValidationError(f"ONT {serial} is not in the inventory: scan the label again or use another ONT.")
-    if ont.address_id is not None and ont.address_id != address.pk:
-        raise ValidationError(f"ONT {serial} is already installed at {ont.address}: use another ONT.")
-    if ont.address_id is None:
-        ont.address = address
-        ont.bound_at = timezone.now()
-        ont.save(update_fields=["address", "bound_at", "updated_at"])
 
 
 def _work_order_start(work_order: WorkOrder, actor) -> None:

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from cos import inventory
 from cos.errors import ApplicationError
 from cos.models import Membership
 from workorders import services
@@ -95,6 +96,7 @@ def _task_page(request, task, field, *, forms=None, status=200):
             "note_form": forms.get("note") or NoteForm(),
             "reason_form": ReasonForm(),
             "submission_key": uuid.uuid4().hex,
+            "serving_port": inventory.serving_port(task.work_order.address) if "ont_serial" in kinds else None,
             "field": field,
             "can_reopen": field.can_reopen(task),
             "is_open": task.status == TaskStatus.OPEN and task.work_order.status in WORKABLE_STATUSES,

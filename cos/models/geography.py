@@ -68,6 +68,14 @@ class AddressObject(StatefulModel):
     # Indexed by (area, status) below; a second index on area alone would only slow bulk status changes.
     area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="addresses", db_index=False)
     status = FSMField(default=AddressStatus.PLANNED, choices=AddressStatus.choices, protected=True)
+    serving_pon_port = models.ForeignKey(
+        "cos.PonPort",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="served_addresses",
+        help_text="The PON port whose fiber reaches this address; its services are provisioned there.",
+    )
     circuit_id = models.CharField(max_length=64, blank=True)
     circuit_name = models.CharField(max_length=200, blank=True)
     extra = models.JSONField(default=dict, blank=True, help_text="Free attributes from the GIS.")

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db.models import F
 
 from cos.choices import AddressStatus, AreaStatus, OrganizationKind, Role
 from cos.models import OLT, ONT, AddressObject, AddressStreet, Area, Customer, Membership, Organization, PonPort
@@ -35,6 +36,9 @@ def test_seed_builds_the_demo_world(capsys):
     assert statuses.count(AddressStatus.CONNECTED) == 24  # the first phase is built
     assert set(OLT.objects.values_list("vendor", flat=True)) == {"adtran", "nokia", "calix"}
     assert ONT.objects.filter(address__isnull=True).count() == ONT.objects.count() > 0
+    # every address's fiber reaches a port of an OLT of its own area
+    assert not AddressObject.objects.filter(serving_pon_port__isnull=True).exists()
+    assert not AddressObject.objects.exclude(serving_pon_port__olt__area=F("area")).exists()
     out = capsys.readouterr().out
     for username in ("admin", "ops", "finance", "tech", "fieldmanager", "contractor-tech", "ljusnet-api", "anna"):
         assert username in out

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cos import services
-from cos.choices import AreaStatus, CustomerType, OrganizationKind, Role, Vendor
+from cos.choices import AreaStatus, BuildingType, CustomerType, OrganizationKind, Role, Vendor
 from cos.demo import demo_addresses, ont_serial
 from cos.models import OLT, ONT, AddressObject, Area, Customer, Organization, PonPort
 
@@ -157,6 +157,7 @@ class Command(BaseCommand):
         return len(new)
 
     def _network(self, areas) -> None:
+        ports_by_area: dict[str, list[list[PonPort]]] = {}
         for name, vendor, model, host, area_code, serial_prefix in OLTS:
             olt, _ = OLT.objects.get_or_create(
                 name=name,
@@ -167,6 +168,7 @@ class Command(BaseCommand):
                 for port in range(1, 9):
                     pon, _ = PonPort.objects.get_or_create(olt=olt, shelf=1, slot=slot, port=port)
                     ports.append(pon)
+            ports_by_area.setdefault(area_code, []).append(ports)
             for index in range(SPARE_ONTS_PER_OLT):
                 ONT.objects.get_or_create(
                     serial=ont_serial(serial_prefix, index),
@@ -176,6 +178,20 @@ class Command(BaseCommand):
                         "pon_port": ports[index % len(ports)],
                     },
                 )
+
+        self._serving_ports(areas, ports_by_area)
+
+    def _serving_ports(self, areas, ports_by_area) -> None:
+        """Each address's fiber reaches one PON port: houses on the area's first OLT, apartment buildings and
+        businesses on its second where it has one, spread over the ports."""
+        for code, olts in ports_by_area.items():
+            unserved = areas[code].addresses.filter(serving_pon_port__isnull=True).order_by("external_id")
+            changed = []
+            for index, address in enumerate(unserved.only("pk", "building_type")):
+                ports = olts[0] if address.building_type == BuildingType.SINGLE_FAMILY or len(olts) == 1 else olts[1]
+                address.serving_pon_port = ports[index % len(ports)]
+                changed.append(address)
+            AddressObject.objects.bulk_update(changed, ["serving_pon_port"], batch_size=1000)
 
     def _report(self, logins, created: int) -> None:
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new addresses)."))
