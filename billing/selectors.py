@@ -1,8 +1,6 @@
 """Queries of billing that read: the rules in force, a subscription's terms for the engine, balances."""
 
-from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db.models import DecimalField, F, Q, Sum
 
@@ -10,6 +8,7 @@ from billing import engine
 from billing.choices import UNPAID_STATUSES, InvoiceStatus
 from billing.models import BillingConfig, BillingSchedule, Invoice, InvoiceLine
 from marketplace.choices import PromotionKind
+from marketplace.selectors import local_day
 
 
 def config_for(marketplace_id: int, provider_id: int | None) -> BillingConfig:
@@ -23,8 +22,7 @@ def config_for(marketplace_id: int, provider_id: int | None) -> BillingConfig:
     return configs.get(provider_id) or configs.get(None) or BillingConfig(marketplace_id=marketplace_id)
 
 
-def local_date(moment: datetime, time_zone: str) -> date:
-    return moment.astimezone(ZoneInfo(time_zone)).date()
+local_date = local_day  # the marketplace's calendar day of a moment: one definition, in marketplace.selectors
 
 
 def terms_for(schedule: BillingSchedule, *, rates=None, pauses=None, names=None) -> engine.Terms:

@@ -1,10 +1,9 @@
 """Forms of the customer portal."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
-from django.utils import timezone
 
 from cos.choices import CustomerType
 from marketplace.choices import CancellationReason, InstallSlot
@@ -56,8 +55,9 @@ class CheckoutDetailsForm(forms.Form):
         required=False, widget=forms.PasswordInput, label="Choose a password (for your customer portal login)"
     )
 
-    def __init__(self, *args, customer_type: str, needs_login: bool, requires_window: bool, **kwargs):
+    def __init__(self, *args, customer_type: str, needs_login: bool, requires_window: bool, today: date, **kwargs):
         super().__init__(*args, **kwargs)
+        self.today = today  # the marketplace's today
         self.customer_type = customer_type
         self.needs_login = needs_login
         self.fields["install_date"].required = requires_window
@@ -78,9 +78,9 @@ class CheckoutDetailsForm(forms.Form):
 
     def clean_install_date(self):
         value = self.cleaned_data.get("install_date")
-        if value and value <= timezone.localdate():
+        if value and value <= self.today:
             raise forms.ValidationError("Choose a date after today.")
-        if value and value > timezone.localdate() + timedelta(days=365):
+        if value and value > self.today + timedelta(days=365):
             raise forms.ValidationError("Choose a date within a year.")
         return value
 

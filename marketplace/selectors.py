@@ -102,8 +102,9 @@ class Offer:
         return self.product.category
 
 
-def _today() -> date:
-    return timezone.localdate()
+def default_today() -> date:
+    """Today where marketplaces keep their days by default (each marketplace's own day: marketplace_today)."""
+    return local_day(timezone.now(), Marketplace._meta.get_field("time_zone").default)
 
 
 def product_counts_at_address(address_id: int) -> dict[int, int]:
@@ -140,8 +141,7 @@ def candidates_at_address(
     eight when the market changed since the last call, whatever the number of marketplaces,
     providers or products.
     """
-    on = on or _today()
-    snapshot = market_snapshot(on)
+    snapshot = market_snapshot(on or default_today())
     status, area_id, building_type = address.status, address.area_id, address.building_type
     is_preorder = status != AddressStatus.CONNECTED
     marketplaces = [
@@ -160,7 +160,7 @@ def candidates_at_address(
     entries = [
         (marketplace, participations[(marketplace.pk, entry.provider_id)], entry)
         for marketplace in marketplaces
-        for entry in snapshot.entries.get(marketplace.pk, ())
+        for entry in _priced(marketplace, on, snapshot)
         if (marketplace.pk, entry.provider_id) in participations
     ]
     limited = any(entry.rules.max_per_address is not None for _, _, entry in entries)
@@ -182,6 +182,14 @@ def candidates_at_address(
             )
         )
     return candidates
+
+
+def _priced(marketplace: Marketplace, on: date | None, snapshot):
+    """The marketplace's entries priced on its own today (or on the day asked for)."""
+    day = on or marketplace_today(marketplace)
+    if day != (on or default_today()):
+        snapshot = market_snapshot(day)
+    return snapshot.entries.get(marketplace.pk, ())
 
 
 def offers_for_address(
@@ -208,6 +216,8 @@ def local_day(moment: datetime, time_zone: str) -> date:
 
 
 def marketplace_today(marketplace: Marketplace) -> date:
+    """Today in the marketplace's time zone: the one definition of "today" for its prices, orders, contracts and
+    invoices."""
     return local_day(timezone.now(), marketplace.time_zone)
 
 

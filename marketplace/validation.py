@@ -7,8 +7,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.utils import timezone
-
 from cos.models import AddressObject, Customer
 from marketplace.choices import Channel, InstallSlot, ValidationCode
 from marketplace.models import Marketplace, Participation, Product
@@ -17,6 +15,7 @@ from marketplace.selectors import (
     Problem,
     candidates_at_address,
     categories_at_address,
+    marketplace_today,
     switchable_subscriptions,
 )
 
@@ -169,7 +168,7 @@ def _installation_window_problems(request: OrderRequest, marketplace: Marketplac
         if marketplace.requires_installation_window:
             return [Problem(Code.INSTALLATION_WINDOW, NO_WINDOW)]
         return []
-    if request.install_date <= timezone.localdate():
+    if request.install_date <= marketplace_today(marketplace):
         return [Problem(Code.INSTALLATION_WINDOW, "The installation date must be in the future.")]
     return []
 

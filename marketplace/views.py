@@ -30,6 +30,7 @@ from marketplace.pricing import first_month_estimate
 from marketplace.selectors import (
     address_holdings,
     candidates_at_address,
+    marketplace_today,
     offers_for_address,
     open_changes_of,
     switch_previews,
@@ -212,6 +213,7 @@ def checkout_details(request):
         "customer_type": state["customer_type"],
         "needs_login": needs_login,
         "requires_window": marketplace.requires_installation_window and not switching,
+        "today": marketplace_today(marketplace),
     }
     if request.method == "POST":
         form = CheckoutDetailsForm(request.POST, **form_kwargs)

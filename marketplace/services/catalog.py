@@ -8,7 +8,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from cos.fsm import transition_locked
-from marketplace.models import ContractTerm, EligibilityRule, Interest, Participation, Price, Product, Promotion
+from marketplace.models import (
+    ContractTerm,
+    EligibilityRule,
+    Interest,
+    Marketplace,
+    Participation,
+    Price,
+    Product,
+    Promotion,
+)
+from marketplace.selectors import default_today, marketplace_today
 
 
 def _save_validated(obj, **kwargs):
@@ -63,12 +73,15 @@ def _overlaps(a_from: date, a_to: date | None, b_from: date, b_to: date | None) 
     return (a_to is None or b_from < a_to) and (b_to is None or a_from < b_to)
 
 
-def _sale_end(valid_from: date, valid_to: date | None) -> date | None:
+def _today_of(marketplace: Marketplace | None) -> date:
+    return marketplace_today(marketplace) if marketplace is not None else default_today()
+
+
+def _sale_end(valid_from: date, valid_to: date | None, today: date) -> date | None:
     """The (exclusive) end of a retired price or promotion: today, or tomorrow for one that started today.
 
     None when it already ends by then: retiring never brings an ended version back.
     """
-    today = timezone.localdate()
     end = max(today, valid_from + timedelta(days=1))
     if valid_to is not None and valid_to <= end:
         return None
@@ -78,11 +91,12 @@ def _sale_end(valid_from: date, valid_to: date | None) -> date | None:
 @transaction.atomic
 def price_retire(*, price_id: int) -> Price | None:
     """Stop selling at this price version: one not yet started is removed, a running one stops today."""
-    price = Price.objects.select_for_update().get(pk=price_id)
-    if price.valid_from > timezone.localdate():
+    price = Price.objects.select_for_update().select_related("marketplace").get(pk=price_id)
+    today = _today_of(price.marketplace)
+    if price.valid_from > today:
         price.delete()
         return None
-    end = _sale_end(price.valid_from, price.valid_to)
+    end = _sale_end(price.valid_from, price.valid_to, today)
     if end is not None:
         price.valid_to = end
         price.save(update_fields=["valid_to", "updated_at"])
@@ -97,11 +111,12 @@ def promotion_save(*, promotion: Promotion) -> Promotion:
 @transaction.atomic
 def promotion_retire(*, promotion_id: int) -> Promotion | None:
     """Stop offering a promotion: one not yet started is removed, a running one stops today."""
-    promotion = Promotion.objects.select_for_update().get(pk=promotion_id)
-    if promotion.valid_from > timezone.localdate():
+    promotion = Promotion.objects.select_for_update(of=("self",)).select_related("marketplace").get(pk=promotion_id)
+    today = _today_of(promotion.marketplace)
+    if promotion.valid_from > today:
         promotion.delete()
         return None
-    end = _sale_end(promotion.valid_from, promotion.valid_to)
+    end = _sale_end(promotion.valid_from, promotion.valid_to, today)
     if end is not None:
         promotion.valid_to = end
         promotion.save(update_fields=["valid_to", "updated_at"])
