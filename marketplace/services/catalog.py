@@ -91,7 +91,7 @@ def _sale_end(valid_from: date, valid_to: date | None, today: date) -> date | No
 @transaction.atomic
 def price_retire(*, price_id: int) -> Price | None:
     """Stop selling at this price version: one not yet started is removed, a running one stops today."""
-    price = Price.objects.select_for_update().select_related("marketplace").get(pk=price_id)
+    price = Price.objects.select_for_update(of=("self",)).select_related("marketplace").get(pk=price_id)
     today = _today_of(price.marketplace)
     if price.valid_from > today:
         price.delete()
