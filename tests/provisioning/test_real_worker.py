@@ -101,7 +101,12 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_run_again_and_apply_once(simu
         # given: an accepted order and an ONT bound at the address, whose first request hangs
         w = world()
         marketplace_services.order_place(request=w.request())
-        wait_until(lambda: ServiceInstance.objects.filter(address=w.address).exists(), message="the service instance")
+        # (the worker may still be starting: its first task waits for it)
+        wait_until(
+            lambda: ServiceInstance.objects.filter(address=w.address).exists(),
+            timeout=60,
+            message="the service instance",
+        )
         ont = ONTFactory(
             serial=f"ADTN{w.address.pk % 0xFFFFFFFF:08X}",
             vendor="adtran",
