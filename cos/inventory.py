@@ -51,7 +51,7 @@ def ont_bind(*, serial: str, address: AddressObject) -> ONT:
     Refused (ValidationError with the reason) when the ONT is unknown, installed elsewhere, or cannot be at this
     address. Scanning the same ONT again at the same address changes nothing.
     """
-    ont = ONT.objects.select_for_update().select_related("pon_port__olt").filter(serial=serial).first()
+    ont = ONT.objects.select_for_update(of=("self",)).select_related("pon_port__olt").filter(serial=serial).first()
     if ont is None:
         raise ValidationError(f"ONT {serial} is not in the inventory: scan the label again or use another ONT.")
     if ont.address_id is not None and ont.address_id != address.pk:
