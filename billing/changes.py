@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from billing import engine
+from billing import engine, locks
 from billing.choices import InvoiceReason, InvoiceStatus, LineKind
 from billing.models import BillingSchedule, Invoice, InvoiceLine, Pause, RateChange, ReasonCode
 from billing.overrides import override_guard
@@ -109,7 +109,7 @@ def _void_draft_lines(subscription_id: int) -> None:
             subscription_id=subscription_id, voided=False, invoice__status=InvoiceStatus.DRAFT
         ).values_list("invoice_id", flat=True)
     )
-    drafts = list(Invoice.objects.select_for_update().filter(pk__in=ids, status=InvoiceStatus.DRAFT).order_by("pk"))
+    drafts = [draft for draft in locks.invoices(ids).values() if draft.status == InvoiceStatus.DRAFT]
     for draft in drafts:
         draft.lines.filter(subscription_id=subscription_id).update(voided=True)
         if not draft.lines.filter(voided=False).exclude(kind=LineKind.TAX).exists():

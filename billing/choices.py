@@ -76,6 +76,18 @@ class RunStatus(models.TextChoices):
     DONE = "done", "Done"
 
 
+class NoticeStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (will be tried again)"
+    DEAD = "dead", "Given up"
+    SKIPPED = "skipped", "Not e-mailed (no address)"
+
+
+# A notice that can still be sent: waiting, or failed and waiting for its retry.
+UNSENT_NOTICE_STATUSES = (NoticeStatus.PENDING, NoticeStatus.FAILED)
+
+
 class MethodType(models.TextChoices):
     CARD = "card", "Card"
     SEPA_DEBIT = "sepa_debit", "SEPA Direct Debit"
@@ -130,6 +142,7 @@ class GatewayEventOutcome(models.TextChoices):
     IGNORED = "ignored", "Ignored (nothing to change)"
     UNMATCHED = "unmatched", "No matching payment"
     UNHANDLED = "unhandled", "Event type not handled"
+    DEFERRED = "deferred", "Recorded; applied after commit (calls the gateway)"
 
 
 class DisputeStatus(models.TextChoices):

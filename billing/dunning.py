@@ -8,8 +8,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from billing import locks
 from billing.choices import PAYABLE_STATUSES, Collection, InvoiceKind, NoticeKind, PaymentChannel, PaymentStatus
 from billing.models import DunningSuspension, Invoice, InvoiceLine, Payment
+from billing.notices import notice_send
 from billing.selectors import config_for
 from cos.errors import ApplicationError
 
@@ -30,8 +32,6 @@ def dunning_after_failure(payment: Payment, invoice: Invoice | None) -> None:
             payment.next_retry_at = timezone.now() + timedelta(days=schedule[failures - 1])
             payment.save(update_fields=["next_retry_at", "updated_at"])
     if config.notify_subscriber:
-        from billing.payments import notice_send
-
         retry = (
             f" We will try again on {timezone.localdate(payment.next_retry_at):%Y-%m-%d}."
             if payment.next_retry_at
@@ -62,9 +62,8 @@ def dunning_retries_due(*, now=None) -> int:
     for payment_id, invoice_id in list(due.values_list("pk", "invoice_id")[:500]):
         failed_charges_cancel(invoice_id=invoice_id)  # at the gateway, outside the transaction
         with transaction.atomic():
-            # the invoice first, then its payments: the order every payment path locks in
-            invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account").get(pk=invoice_id)
-            failed = Payment.objects.select_for_update().get(pk=payment_id)
+            held = locks.lock(invoice_ids=[invoice_id], payment_ids=[payment_id], invoice_related=("account",))
+            invoice, failed = held.invoices[invoice_id], held.payments[payment_id]
             if failed.next_retry_at is None or failed.next_retry_at > now:
                 continue
             failed.next_retry_at = None
@@ -87,7 +86,6 @@ def dunning_retries_due(*, now=None) -> int:
 
 def dunning_suspend_due(*, today=None) -> int:
     """Invoices still unpaid `suspend_after_days` after their due day: their subscriptions are suspended."""
-    from billing.payments import notice_send
     from marketplace.choices import SubscriptionStatus
     from marketplace.services import subscription_suspend
 
@@ -142,7 +140,6 @@ def dunning_suspend_due(*, today=None) -> int:
 
 def dunning_restore(*, invoice_id: int) -> int:
     """`invoice.paid`: subscriptions suspended for it are restored, unless another unpaid invoice holds them."""
-    from billing.payments import notice_send
     from marketplace.choices import SubscriptionStatus
     from marketplace.services import subscription_resume
 

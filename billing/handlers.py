@@ -1,7 +1,8 @@
 """Reactions of billing to events. Billing follows only the network's verified events: the activation starts it,
 the deactivation stops it, a verified suspension pauses it and a resumption ends the pause, a verified plan change
 brings the new rate, a lifted block bills (or credits) what was held. A finalized invoice is collected; a paid one
-restores a service suspended for it."""
+restores a service suspended for it. Billing's own work goes through the outbox too: the chunks of a billing run,
+and the e-mail of each notice."""
 
 from cos import events
 
@@ -76,3 +77,20 @@ def restore_service_when_paid(event) -> None:
     from billing.dunning import dunning_restore
 
     dunning_restore(invoice_id=event.payload["invoice_id"])
+
+
+@events.handler("billing_run.chunk_requested")
+def bill_run_chunk(event) -> None:
+    """One chunk of a billing run (the run and its chunk events were committed together)."""
+    from billing.runs import billing_chunk_requested
+
+    p = event.payload
+    billing_chunk_requested(run_id=p["run_id"], account_ids=p["account_ids"], as_of=p["as_of"])
+
+
+@events.handler("billing_notice.queued")
+def email_billing_notice(event) -> None:
+    """E-mail a notice to the subscriber; a failure is recorded on the notice and tried again later."""
+    from billing.notices import notice_deliver
+
+    notice_deliver(notice_id=event.payload["notice_id"])

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 from django.db.models import Sum
 
-from billing import engine
+from billing import engine, locks
 from billing.choices import InvoiceKind, InvoiceReason, InvoiceStatus, LineKind, OverrideKind
 from billing.models import Invoice, InvoiceLine, PricingOverride, ReasonCode
 from billing.services import draft_recompute, finalize_if_due, invoice_persist
@@ -67,12 +67,7 @@ def override_guard(actor, reason_code, what: str) -> ReasonCode:
 
 def _locked_invoice(invoice_id: int) -> Invoice:
     # Only the invoice row is locked, not its account or marketplace.
-    invoice = (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("account", "marketplace")
-        .filter(pk=invoice_id)
-        .first()
-    )
+    invoice = locks.invoices([invoice_id], related=("account", "marketplace")).get(invoice_id)
     if invoice is None:
         raise NotFound(f"No invoice #{invoice_id}.")
     return invoice

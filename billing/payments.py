@@ -8,21 +8,22 @@ Money rules:
   if it fails the invoice is open again.
 - Money that arrives is never lost: what is more than the invoice's open amount (or arrives for an invoice that
   was paid meanwhile) goes to the customer's credit balance, which pays the next invoice.
-- The gateway is called outside database transactions; what it answers is applied under a row lock, and only
-  forward (a late or repeated answer changes nothing).
+- The gateway is called outside database transactions; what it answers is applied under row locks taken in the
+  one order of billing.locks (account, invoice, payment, refund), and only forward (a late or repeated answer
+  changes nothing).
 """
 
 import logging
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
 
-from billing import engine
+from billing import engine, locks
 from billing.choices import (
     GATEWAY_METHOD_TYPES,
     IN_FLIGHT_PAYMENT_STATUSES,
@@ -43,13 +44,13 @@ from billing.gateways import gateway_for
 from billing.gateways.base import FAILED, PROCESSING, REQUIRES_ACTION, SUCCEEDED, ChargeResult, GatewayUnavailable
 from billing.models import (
     BillingAccount,
-    BillingNotice,
     CreditEntry,
     Invoice,
     Payment,
     PaymentMethod,
     Refund,
 )
+from billing.notices import notice_send
 from billing.selectors import config_for
 from cos import events
 from cos.errors import ApplicationError, Conflict, NotFound
@@ -73,24 +74,6 @@ def _credit(account_id: int, amount: Decimal, *, kind: str, description: str, pa
         CreditEntry.objects.create(
             account_id=account_id, kind=kind, amount=amount, description=description, payment=payment, invoice=invoice
         )
-
-
-# --- notices -------------------------------------------------------------------------------------------------
-
-
-def notice_send(account: BillingAccount, *, kind: str, key: str, subject: str, body: str, invoice=None, payment=None):
-    """E-mail the subscriber once per key (a repeated cause sends nothing more); the notice is kept."""
-    to = account.invoice_email or account.customer.email
-    try:
-        with transaction.atomic():
-            notice = BillingNotice.objects.create(
-                account=account, kind=kind, key=key, to=to, subject=subject, body=body, invoice=invoice, payment=payment
-            )
-    except IntegrityError:
-        return None
-    if to:
-        transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=True))
-    return notice
 
 
 # --- payment methods -----------------------------------------------------------------------------------------
@@ -129,7 +112,7 @@ def payment_method_add(
     if saved.type not in GATEWAY_METHOD_TYPES:
         raise ApplicationError(f"Payment methods of type {saved.type} are not accepted.", code="method_type")
     with transaction.atomic():
-        BillingAccount.objects.select_for_update().get(pk=account.pk)
+        locks.account(account.pk)
         method, created = PaymentMethod.objects.get_or_create(
             gateway=gateway.name,
             reference=saved.reference,
@@ -165,10 +148,11 @@ def _make_default(method: PaymentMethod) -> None:
 
 @transaction.atomic
 def payment_method_set_default(*, method_id: int, actor=None) -> PaymentMethod:
+    # the account first, then its method: the order payment_method_remove locks in
+    locks.account(PaymentMethod.objects.values_list("account_id", flat=True).get(pk=method_id))
     method = PaymentMethod.objects.select_for_update().get(pk=method_id)
     if method.removed_at:
         raise Conflict("This payment method was removed.", code="method_removed")
-    BillingAccount.objects.select_for_update().get(pk=method.account_id)
     _make_default(method)
     return method
 
@@ -181,7 +165,7 @@ def payment_method_remove(*, method_id: int, actor=None, detached_at_gateway: bo
     if not detached_at_gateway:
         gateway_for(method.gateway).method_remove(reference=method.reference)
     with transaction.atomic():
-        account = BillingAccount.objects.select_for_update().get(pk=method.account_id)
+        account = locks.account(method.account_id)
         method = PaymentMethod.objects.select_for_update().get(pk=method_id)
         if method.removed_at:
             return method
@@ -253,8 +237,8 @@ def _payment_received(
 
 
 def credit_balance_apply(invoice: Invoice) -> Decimal:
-    """Pay the (locked) invoice from the customer's credit balance, as far as it goes."""
-    BillingAccount.objects.select_for_update().get(pk=invoice.account_id)
+    """Pay the invoice from the customer's credit balance, as far as it goes. The caller holds the locks of the
+    account, then the invoice (billing.locks)."""
     available = credit_balance(invoice.account_id)
     use = min(available, max(invoice.open_amount, ZERO)) if invoice.status in PAYABLE_STATUSES else ZERO
     if use <= 0:
@@ -273,13 +257,16 @@ def credit_balance_apply(invoice: Invoice) -> Decimal:
 def invoice_collect(*, invoice_id: int) -> Payment | None:
     """`invoice.finalized`: a credit note is settled; an invoice is paid from credit first, then, where the
     account pays automatically, charged to its default method (the charge is sent after commit)."""
-    with transaction.atomic():
-        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account__customer").get(pk=invoice_id)
-        if invoice.kind == InvoiceKind.CREDIT_NOTE:
-            from billing.refunds import credit_note_settle
+    account_id, kind = Invoice.objects.values_list("account_id", "kind").get(pk=invoice_id)
+    if kind == InvoiceKind.CREDIT_NOTE:
+        from billing.refunds import credit_note_collect
 
-            credit_note_settle(invoice)
-            return None
+        credit_note_collect(credit_note_id=invoice_id)
+        return None
+    with transaction.atomic():
+        # the account (its credit balance) first, then the invoice
+        held = locks.lock(account_id=account_id, invoice_ids=[invoice_id], invoice_related=("account__customer",))
+        invoice = held.invoices[invoice_id]
         credit_balance_apply(invoice)
         if invoice.status not in PAYABLE_STATUSES or invoice.open_amount <= 0:
             return None
@@ -326,9 +313,11 @@ def _payment_start(invoice: Invoice, method: PaymentMethod, *, channel: str, by=
 
 
 def _submit_after_commit(payment: Payment) -> None:
+    """Send the charge once the caller's transaction commits. A broker that cannot be reached loses nothing: the
+    payment stays pending and the payments sweep sends it."""
     from billing.tasks import payment_submit_task
 
-    transaction.on_commit(lambda: payment_submit_task.delay(payment.pk))
+    transaction.on_commit(partial(payment_submit_task.delay, payment.pk), robust=True)
 
 
 def payment_submit(*, payment_id: int) -> Payment:
@@ -344,7 +333,7 @@ def payment_submit(*, payment_id: int) -> Payment:
     if payment.submit_errors == 0 and invoice is not None and invoice.status not in PAYABLE_STATUSES:
         # never sent, and the invoice was paid (or voided) meanwhile: nothing to charge
         with transaction.atomic():
-            payment = Payment.objects.select_for_update().get(pk=payment.pk)
+            _, payment = locks.payment_with_invoice(payment.pk)
             if payment.status == PaymentStatus.PENDING:
                 transition_apply(payment, "cancel", reason=f"invoice {invoice} is {invoice.status}: not sent")
                 payment.save()
@@ -375,7 +364,7 @@ def payment_result_apply(*, payment_id: int, result: ChargeResult, source: str =
     """Move the payment forward to what the gateway says, and the invoice with it. A stale or repeated answer
     (an event out of order, a second delivery) moves nothing."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update(of=("self",)).select_related("account__customer").get(pk=payment_id)
+        invoice, payment = locks.payment_with_invoice(payment_id, payment_related=("account__customer",))
         changed = []
         for field, value in (
             ("reference", result.reference),
@@ -388,29 +377,25 @@ def payment_result_apply(*, payment_id: int, result: ChargeResult, source: str =
         if changed:
             payment.save(update_fields=[*changed, "updated_at"])
         if result.status == SUCCEEDED:
-            _payment_succeeded(payment, source)
+            _payment_succeeded(payment, invoice, source)
         elif result.status == PROCESSING:
-            _payment_processing(payment, source)
+            _payment_processing(payment, invoice, source)
         elif result.status == REQUIRES_ACTION:
-            _payment_requires_action(payment, source)
+            _payment_requires_action(payment, invoice, source)
         elif result.status == FAILED:
-            _payment_failed(payment, result.failure_code, result.failure_message, source)
+            _payment_failed(payment, invoice, result.failure_code, result.failure_message, source)
     return payment
 
 
-def _locked_invoice(payment: Payment) -> Invoice | None:
-    if payment.invoice_id is None:
-        return None
-    return Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+# The outcomes below run with the invoice, then the payment, locked by payment_result_apply.
 
 
-def _payment_succeeded(payment: Payment, source: str) -> None:
+def _payment_succeeded(payment: Payment, invoice: Invoice | None, source: str) -> None:
     if payment.status == PaymentStatus.SUCCEEDED:
         return
     transition_apply(payment, "succeed", at=timezone.now(), reason=f"gateway: succeeded ({source})")
     payment.next_retry_at = None
     payment.save()
-    invoice = _locked_invoice(payment)
     if invoice is not None:
         _settle(invoice, payment.amount, payment=payment)
     else:
@@ -424,23 +409,21 @@ def _payment_succeeded(payment: Payment, source: str) -> None:
     )
 
 
-def _payment_processing(payment: Payment, source: str) -> None:
+def _payment_processing(payment: Payment, invoice: Invoice | None, source: str) -> None:
     if payment.status not in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
         return
     transition_apply(payment, "process", reason=f"gateway: processing ({source})")
     payment.save()
-    invoice = _locked_invoice(payment)
     if invoice is not None and invoice.status in PAYABLE_STATUSES and payment.amount >= invoice.open_amount:
         transition_apply(invoice, "start_processing", reason=f"{payment.get_method_type_display()} on its way")
         invoice.save(update_fields=["status", "updated_at"])
 
 
-def _payment_requires_action(payment: Payment, source: str) -> None:
+def _payment_requires_action(payment: Payment, invoice: Invoice | None, source: str) -> None:
     if payment.status != PaymentStatus.PENDING:
         return
     transition_apply(payment, "require_action", reason=f"gateway: authentication required ({source})")
     payment.save()
-    invoice = payment.invoice
     config = config_for(invoice.marketplace_id, invoice.issuer_id) if invoice else None
     if config is None or config.notify_subscriber:
         notice_send(
@@ -455,12 +438,11 @@ def _payment_requires_action(payment: Payment, source: str) -> None:
         )
 
 
-def _payment_failed(payment: Payment, code: str, message: str, source: str) -> None:
+def _payment_failed(payment: Payment, invoice: Invoice | None, code: str, message: str, source: str) -> None:
     if payment.status not in IN_FLIGHT_PAYMENT_STATUSES:
         return
     transition_apply(payment, "fail", code=code, message=message, reason=f"gateway: failed ({source}): {code}".strip())
     payment.save()
-    invoice = _locked_invoice(payment)
     if invoice is not None and invoice.status == InvoiceStatus.PROCESSING:
         transition_apply(invoice, "reopen", reason=f"the debit failed: {message or code}")
         invoice.save(update_fields=["status", "paid_at", "updated_at"])
@@ -483,7 +465,7 @@ def payment_cancel(*, payment_id: int, actor=None, reason: str = "") -> Payment:
     if payment.reference:
         gateway_for(payment.gateway).charge_cancel(reference=payment.reference)
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        _, payment = locks.payment_with_invoice(payment_id)
         if payment.status == PaymentStatus.REQUIRES_ACTION:
             transition_apply(payment, "cancel", by=actor, reason=reason or "replaced by another payment")
             payment.save()
@@ -514,7 +496,7 @@ def invoice_pay_now(*, invoice_id: int, method_id: int, actor=None) -> Payment:
             payment_cancel(payment_id=waiting.pk, actor=actor)
         failed_charges_cancel(invoice_id=invoice_id)
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        invoice = locks.invoice(invoice_id)
         if invoice.kind != InvoiceKind.INVOICE or invoice.status not in PAYABLE_STATUSES or invoice.open_amount <= 0:
             raise Conflict(f"Invoice {invoice} has nothing to pay now.", code="nothing_to_pay")
         method = PaymentMethod.objects.filter(pk=method_id, account_id=invoice.account_id, removed_at=None).first()
@@ -581,7 +563,7 @@ def payment_record(
     if not (external_reference or "").strip():
         raise ApplicationError("Enter the bank or receipt reference of the payment.", code="reference_required")
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        invoice = locks.invoice(invoice_id)
         if invoice.kind != InvoiceKind.INVOICE or invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
             raise Conflict(f"{invoice} cannot take a payment: it is not an issued invoice.", code="not_payable")
         payment = _payment_received(
@@ -615,13 +597,17 @@ def payments_sweep(*, now=None) -> dict[str, int]:
     - charges whose outcome is unknown (timeout, worker lost) are sent again with the same idempotency key;
     - debits and confirmations still open after PAYMENTS_SYNC_AFTER_SECONDS are looked up (a lost webhook);
     - refunds not yet answered are sent again;
-    - failed automatic payments due for their dunning retry are charged again.
+    - failed automatic payments due for their dunning retry are charged again;
+    - gateway events recorded to be applied after commit (a saved payment method) and not applied yet are applied;
+    - notices whose e-mail failed are queued again once their wait is over.
     """
     from billing.dunning import dunning_retries_due
+    from billing.notices import notices_retry_due
     from billing.refunds import refund_submit
+    from billing.webhooks import gateway_events_deferred_due
 
     now = now or timezone.now()
-    counts = {"resubmitted": 0, "synced": 0, "refunds": 0, "retried": 0}
+    counts = {"resubmitted": 0, "synced": 0, "refunds": 0, "retried": 0, "events": 0, "notices": 0}
     resubmit_before = now - timedelta(seconds=settings.PAYMENTS_RESUBMIT_AFTER_SECONDS)
     pending = Payment.objects.filter(
         status=PaymentStatus.PENDING,
@@ -667,4 +653,6 @@ def payments_sweep(*, now=None) -> dict[str, int]:
             logger.exception("Refund %s could not be sent again", refund_id)
             continue
     counts["retried"] = dunning_retries_due(now=now)
+    counts["events"] = gateway_events_deferred_due(before=resubmit_before)
+    counts["notices"] = notices_retry_due(now=now)
     return counts

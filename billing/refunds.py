@@ -4,13 +4,14 @@ customer's credit balance; finance refunds a payment (a credit note plus a refun
 refuses stays with the customer as credit: money is never lost."""
 
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import engine
+from billing import engine, locks
 from billing.choices import (
     GATEWAY_METHOD_TYPES,
     PAYABLE_STATUSES,
@@ -47,21 +48,39 @@ def _refundable_now(payment: Payment) -> Decimal:
     return payment.amount - taken
 
 
-def credit_note_settle(credit_note: Invoice) -> None:
-    """A finalized (locked) credit note gives its money back: first against what is still open on the invoice it
-    corrects (or, correcting none, on the account's open invoices, oldest first), then as refunds on the gateway
-    payments of that invoice (or the account's latest), and the rest as credit balance for the next invoice.
-    Settled once."""
+def credit_note_collect(*, credit_note_id: int) -> None:
+    """`invoice.finalized` of a credit note: it gives its money back (see `_credit_note_settle`). Settled once.
+
+    Locks in the one order (billing.locks): the credit note with the invoices it may pay, ids ascending, then the
+    payments it may refund."""
+    account_id, corrects_id = Invoice.objects.values_list("account_id", "corrects_id").get(pk=credit_note_id)
+    with transaction.atomic():
+        if corrects_id is not None:
+            owing_ids = [corrects_id]
+        else:
+            owing_ids = list(
+                Invoice.objects.filter(
+                    account_id=account_id, kind=InvoiceKind.INVOICE, status__in=PAYABLE_STATUSES
+                ).values_list("pk", flat=True)
+            )
+        held = locks.invoices([credit_note_id, *owing_ids])
+        credit_note = held[credit_note_id]
+        owing = sorted((held[pk] for pk in owing_ids if pk in held), key=lambda invoice: (invoice.due_on, invoice.pk))
+        _credit_note_settle(credit_note, owing, corrects_id=corrects_id)
+
+
+def _credit_note_settle(credit_note: Invoice, owing: list[Invoice], *, corrects_id: int | None) -> None:
+    """A finalized (locked) credit note gives its money back: first against what is still open on the (locked)
+    invoices it may pay (the one it corrects or, correcting none, the account's open invoices, oldest first), then
+    as refunds on the gateway payments of that invoice (or the account's latest), and the rest as credit balance
+    for the next invoice."""
     amount = -credit_note.open_amount
     if credit_note.status not in (InvoiceStatus.OPEN,) or amount <= 0:
         return
-    target = credit_note.corrects
-    if target is not None:
-        owing = Invoice.objects.filter(pk=target.pk)
-    else:
-        owing = Invoice.objects.filter(account_id=credit_note.account_id).order_by("due_on", "pk")
-    for invoice in owing.filter(kind=InvoiceKind.INVOICE, status__in=PAYABLE_STATUSES).select_for_update():
-        if amount <= 0 or invoice.open_amount <= 0:
+    for invoice in owing:
+        if amount <= 0 or invoice.kind != InvoiceKind.INVOICE or invoice.status not in PAYABLE_STATUSES:
+            continue
+        if invoice.open_amount <= 0:
             continue
         use = min(amount, invoice.open_amount)
         note = f"Credit note {credit_note.number}"
@@ -70,15 +89,15 @@ def credit_note_settle(credit_note: Invoice) -> None:
         )
         amount -= use
     if amount > 0:
-        ordered = list(
-            Payment.objects.filter(
-                account_id=credit_note.account_id,
-                status=PaymentStatus.SUCCEEDED,
-                method_type__in=GATEWAY_METHOD_TYPES,
-            ).order_by("-id")
-        )
-        if target is not None:
-            ordered.sort(key=lambda p: p.invoice_id != target.pk)  # the corrected invoice's payments first
+        candidates = Payment.objects.filter(
+            account_id=credit_note.account_id,
+            status=PaymentStatus.SUCCEEDED,
+            method_type__in=GATEWAY_METHOD_TYPES,
+        ).values_list("pk", flat=True)
+        # locked before what is left to refund on them is read: a refund made meanwhile cannot be counted twice
+        ordered = sorted(locks.payments(candidates).values(), key=lambda p: -p.pk)
+        if corrects_id is not None:
+            ordered.sort(key=lambda p: p.invoice_id != corrects_id)  # the corrected invoice's payments first
         for payment in ordered:
             if amount <= 0:
                 break
@@ -107,9 +126,11 @@ def credit_note_settle(credit_note: Invoice) -> None:
 
 
 def _refund_after_commit(refund: Refund) -> None:
+    """Send the refund once the caller's transaction commits; if the broker cannot be reached, the payments sweep
+    sends it (it is pending with no reference)."""
     from billing.tasks import refund_submit_task
 
-    transaction.on_commit(lambda: refund_submit_task.delay(refund.pk))
+    transaction.on_commit(partial(refund_submit_task.delay, refund.pk), robust=True)
 
 
 def _net_for_gross(gross: Decimal, rate: Decimal) -> Decimal:
@@ -138,7 +159,7 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
     """Finance gives money back on a gateway payment: a credit note (audited, with its reason code) for the amount,
     refunded through the gateway. Never more than is left to refund on the payment."""
     from billing.overrides import _audit, override_guard
-    from billing.services import invoice_finalize, invoice_persist
+    from billing.services import invoice_finalize_locked, invoice_persist
 
     try:
         gross = engine.money(Decimal(str(amount)))
@@ -149,13 +170,12 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
     with transaction.atomic():
         reason = override_guard(actor, reason_code, "refund a payment")
         invoice_id = Payment.objects.values_list("invoice_id", flat=True).get(pk=payment_id)
-        # the invoice first, then its payment: the order every payment path locks in
-        invoice = (
-            Invoice.objects.select_for_update(of=("self",)).select_related("marketplace", "account").get(pk=invoice_id)
-            if invoice_id
-            else None
+        held = locks.lock(
+            invoice_ids=[invoice_id] if invoice_id else [],
+            payment_ids=[payment_id],
+            invoice_related=("marketplace", "account"),
         )
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        invoice, payment = held.invoices.get(invoice_id), held.payments[payment_id]
         if gross <= 0:
             raise ApplicationError("The refund must be more than zero.", code="invalid_amount")
         if payment.method_type not in GATEWAY_METHOD_TYPES or payment.invoice_id is None:
@@ -174,7 +194,8 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
             invoice.account, [line], marketplace=invoice.marketplace, reason=InvoiceReason.MANUAL, corrects=invoice
         )
         _credit_note_to_the_cent(credit_note, gross)
-        credit_note = invoice_finalize(invoice_id=credit_note.pk, actor=actor)
+        # made in this transaction: finalized without a lock of its own (an invoice lock after the payment's)
+        credit_note = invoice_finalize_locked(credit_note, actor=actor)
         refunded = min(-credit_note.total, left)
         refund = Refund.objects.create(
             payment=payment,
@@ -222,26 +243,39 @@ def refund_submit(*, refund_id: int) -> Refund:
 
 
 def refund_result_apply(*, refund_id: int, status: str, reference: str = "", message: str = "") -> Refund:
+    """Record the gateway's answer to a refund (locks its payment, then it)."""
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().get(pk=refund_id)
-        if reference and not refund.reference:
-            refund.reference = reference
-        if refund.status == RefundStatus.PENDING and status == SUCCEEDED:
-            refund.status = RefundStatus.SUCCEEDED
-            payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
-            payment.amount_refunded += refund.amount
-            payment.save(update_fields=["amount_refunded", "updated_at"])
-            events.publish("refund.succeeded", refund_id=refund.pk, payment_id=payment.pk, amount=str(refund.amount))
-        elif refund.status == RefundStatus.PENDING and status == FAILED:
-            refund.status = RefundStatus.FAILED
-            refund.failure_message = (message or "The gateway refused the refund.")[:300]
-            _credit(
-                refund.payment.account_id,
-                refund.amount,
-                kind=CreditKind.REFUND_FAILED,
-                description=f"Refund #{refund.pk} could not be paid out: kept as credit",
-                payment=refund.payment,
-                invoice=refund.credit_note,
-            )
-        refund.save()
+        payment, refund = locks.refund_with_payment(refund_id)
+        refund_outcome_apply(refund, payment, status=status, reference=reference, message=message)
     return refund
+
+
+def refund_outcome_apply(
+    refund: Refund, payment: Payment, *, status: str, reference: str = "", message: str = ""
+) -> bool:
+    """Move a pending refund to the gateway's answer; the caller holds the locks of the payment, then the refund.
+    Succeeded: the payment counts it as refunded. Failed: the money stays with the customer as credit. A late or
+    repeated answer moves nothing. Returns whether the refund moved."""
+    moved = False
+    if reference and not refund.reference:
+        refund.reference = reference
+    if refund.status == RefundStatus.PENDING and status == SUCCEEDED:
+        transition_apply(refund, "succeed", reason="paid out by the gateway")
+        payment.amount_refunded += refund.amount
+        payment.save(update_fields=["amount_refunded", "updated_at"])
+        events.publish("refund.succeeded", refund_id=refund.pk, payment_id=payment.pk, amount=str(refund.amount))
+        moved = True
+    elif refund.status == RefundStatus.PENDING and status == FAILED:
+        failure = (message or "The gateway refused the refund.")[:300]
+        transition_apply(refund, "fail", message=failure, reason=f"refused by the gateway: {failure}")
+        _credit(
+            payment.account_id,
+            refund.amount,
+            kind=CreditKind.REFUND_FAILED,
+            description=f"Refund #{refund.pk} could not be paid out: kept as credit",
+            payment=payment,
+            invoice=refund.credit_note,
+        )
+        moved = True
+    refund.save()
+    return moved

@@ -4,8 +4,14 @@ The monthly cycle comes due on the 1st, anniversaries on their day. A run splits
 that Celery workers take in parallel; each chunk is one transaction that locks its schedules (skipping rows
 another worker holds), so an interrupted run is simply run again, and a rerun finds nothing left to bill. The
 `days_billed_once` constraint on invoice lines is the last guard against billing a period twice.
+
+The chunks are events of the outbox (`billing_run.chunk_requested`), written with the run in one transaction: a
+broker that is down when the run starts delays the chunks (the events sweep delivers them) but never leaves the
+run waiting for chunks nobody will bill. A chunk counts itself done in its own transaction, and the chunk that
+completes the run finishes it.
 """
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
@@ -19,6 +25,10 @@ from billing.choices import InvoiceReason, RunStatus
 from billing.models import BillingRun, BillingSchedule, Invoice, InvoiceLine, Pause, RateChange
 from billing.selectors import config_for, terms_for
 from billing.services import invoice_draft_build, invoice_line_row, lines_numbered
+from cos import events
+from cos.fsm import transition_apply
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500
 
@@ -37,22 +47,34 @@ def due_account_ids(as_of: date) -> list[int]:
     return list(_due(as_of).order_by("account_id").values_list("account_id", flat=True).distinct())
 
 
-def billing_run(*, as_of: date, chunk_size: int = CHUNK_SIZE, dispatch: Callable | None = None) -> BillingRun:
-    """Start the run for `as_of`: chunks of accounts, each billed by `billing_chunk` (through Celery by default)."""
-    from billing.tasks import billing_chunk_task
+CHUNK_REQUESTED = "billing_run.chunk_requested"
 
+
+def billing_run(*, as_of: date, chunk_size: int = CHUNK_SIZE, dispatch: Callable | None = None) -> BillingRun:
+    """Start the run for `as_of`: chunks of accounts, each billed by `billing_chunk`. By default each chunk is an
+    outbox event delivered to a worker after the run commits; `dispatch(run_id, account_ids, as_of)` bills them
+    another way (in this process: run_billing, tests) once the run is committed."""
     account_ids = due_account_ids(as_of)
     chunks = [account_ids[i : i + chunk_size] for i in range(0, len(account_ids), chunk_size)]
-    run = BillingRun.objects.create(as_of=as_of, chunks=len(chunks))
-    if not chunks:
-        _finish(run.pk)
-        run.refresh_from_db()
-        return run
-    send = dispatch or (lambda run_id, ids, day: billing_chunk_task.delay(run_id, ids, day.isoformat()))
-    for ids in chunks:
-        send(run.pk, ids, as_of)
+    with transaction.atomic():
+        run = BillingRun.objects.create(as_of=as_of, chunks=len(chunks))
+        if not chunks:
+            _finish(run)
+            run.save()
+        elif dispatch is None:
+            for ids in chunks:
+                events.publish(CHUNK_REQUESTED, run_id=run.pk, account_ids=ids, as_of=as_of.isoformat())
+    if chunks and dispatch is not None:
+        for ids in chunks:
+            dispatch(run.pk, ids, as_of)
     run.refresh_from_db()
     return run
+
+
+def billing_chunk_requested(*, run_id: int, account_ids: list[int], as_of: str) -> None:
+    """`billing_run.chunk_requested`: bill one chunk of a run (once: the outbox records it in the same
+    transaction)."""
+    billing_chunk(run_id=run_id, account_ids=account_ids, as_of=date.fromisoformat(as_of))
 
 
 def billing_chunk(*, run_id: int | None, account_ids: list[int], as_of: date) -> tuple[int, int]:
@@ -87,7 +109,7 @@ def billing_chunk(*, run_id: int | None, account_ids: list[int], as_of: date) ->
         for until, ids in advanced.items():
             BillingSchedule.objects.filter(pk__in=ids).update(billed_until=until)
         if run_id:
-            transaction.on_commit(lambda: _chunk_done(run_id, len(invoices), len(rows)))
+            _chunk_done(run_id, len(invoices), len(rows))
     return len(invoices), len(rows)
 
 
@@ -120,21 +142,30 @@ def _invoices(run_id, by_account) -> tuple[list[Invoice], list[InvoiceLine]]:
 
 
 def _chunk_done(run_id: int, invoices: int, lines: int) -> None:
-    BillingRun.objects.filter(pk=run_id).update(
-        chunks_done=F("chunks_done") + 1, invoices=F("invoices") + invoices, lines=F("lines") + lines
-    )
-    run = BillingRun.objects.get(pk=run_id)
-    if run.chunks_done >= run.chunks:
-        _finish(run_id)
+    """Count a chunk in the run, in the chunk's transaction (the run's row is locked until it commits, so chunks
+    ending at once count one after the other); the last one finishes the run."""
+    run = BillingRun.objects.select_for_update().get(pk=run_id)
+    run.chunks_done += 1
+    run.invoices += invoices
+    run.lines += lines
+    if run.chunks_done >= run.chunks and run.status == RunStatus.RUNNING:
+        _finish(run)
+    run.save()
 
 
-def _finish(run_id: int) -> None:
-    BillingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
-        status=RunStatus.DONE, finished_at=timezone.now()
-    )
+def _finish(run: BillingRun) -> None:
+    """The (locked) run is done: its drafts whose review window is over are finalized once it commits."""
+    transition_apply(run, "finish", at=timezone.now(), reason=f"{run.chunks} chunk(s) billed")
+    transaction.on_commit(_finalize_due_enqueue, robust=True)
+
+
+def _finalize_due_enqueue() -> None:
     from billing.tasks import invoices_finalize_due_task
 
-    invoices_finalize_due_task.delay()
+    try:
+        invoices_finalize_due_task.delay()
+    except Exception:  # noqa: BLE001 - Celery beat runs the same task every few minutes
+        logger.warning("could not hand the finalization of due drafts to the broker; beat runs it", exc_info=True)
 
 
 def preview(*, as_of: date, limit: int | None = None) -> list[tuple[BillingSchedule, list[engine.Line]]]:

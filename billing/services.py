@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from billing import engine
+from billing import engine, locks
 from billing.choices import InvoiceKind, InvoiceReason, InvoiceStatus, LineKind
 from billing.models import (
     BillingAccount,
@@ -234,7 +234,12 @@ def _next_number(issuer_id: int, year: int, series: str) -> str:
 @transaction.atomic
 def invoice_finalize(*, invoice_id: int, actor=None) -> Invoice:
     """Number the draft (gapless per issuer, series and year) and freeze it. Publishes invoice.finalized."""
-    invoice = Invoice.objects.select_for_update().select_related("marketplace").get(pk=invoice_id)
+    return invoice_finalize_locked(locks.invoice(invoice_id, related=("marketplace",)), actor=actor)
+
+
+def invoice_finalize_locked(invoice: Invoice, *, actor=None) -> Invoice:
+    """invoice_finalize for a draft the caller holds: locked by it, or made in its transaction (a credit note
+    issued with a refund, after the payment's lock: a row of its own needs no lock, so the lock order holds)."""
     if invoice.status != InvoiceStatus.DRAFT:
         raise Conflict(f"Invoice {invoice} is {invoice.get_status_display().lower()}, not a draft.", code="not_draft")
     today = local_date(timezone.now(), invoice.marketplace.time_zone)
@@ -278,7 +283,7 @@ def invoice_void(*, invoice_id: int, actor=None, reason: str = "") -> Invoice:
     """Void an invoice; its days count as not billed again (the next reconciliation bills what is due)."""
     if not reason.strip():
         raise ApplicationError("Say why the invoice is voided.", code="reason_required")
-    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    invoice = locks.invoice(invoice_id)
     if invoice.amount_paid:
         raise Conflict("A paid amount is on this invoice: refund or credit it instead.", code="has_payments")
     if (
@@ -315,7 +320,7 @@ def invoices_mark_late(*, today: date) -> int:
 def late_invoice(*, invoice_id: int, config) -> Invoice | None:
     """Mark one invoice late and charge its late fee on a new invoice (the late one is frozen). Once only."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("account", "marketplace").get(pk=invoice_id)
+        invoice = locks.invoice(invoice_id, related=("account", "marketplace"))
         if invoice.status != InvoiceStatus.OPEN:
             return None
         transition_apply(invoice, "mark_late", at=timezone.now(), reason="past due and grace days")

@@ -8,6 +8,8 @@ from django.utils import timezone
 
 @shared_task(acks_late=True, ignore_result=True)
 def billing_chunk_task(run_id: int, account_ids: list[int], as_of: str) -> None:
+    """A chunk sent straight to the broker (runs now send theirs through the outbox: billing_run.chunk_requested);
+    kept so that a chunk queued this way is still billed."""
     from billing.runs import billing_chunk
 
     billing_chunk(run_id=run_id, account_ids=account_ids, as_of=date.fromisoformat(as_of))
@@ -62,9 +64,24 @@ def refund_submit_task(self, refund_id: int) -> None:
         raise self.retry(exc=exc) from exc
 
 
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5, default_retry_delay=30, retry_backoff=True)
+def gateway_event_apply_task(self, event_row_id: int) -> None:
+    """A webhook event whose work calls the gateway, applied after its transaction committed."""
+    from billing.gateways.base import GatewayUnavailable
+    from billing.webhooks import gateway_event_apply
+
+    try:
+        gateway_event_apply(event_row_id=event_row_id)
+    except GatewayUnavailable as exc:
+        if self.request.is_eager:
+            return  # the payments sweep applies it
+        raise self.retry(exc=exc) from exc
+
+
 @shared_task(ignore_result=True)
 def payments_sweep_task() -> None:
-    """Frequent (Celery beat): charges and refunds in flight are never forgotten; dunning retries."""
+    """Frequent (Celery beat): charges, refunds and deferred gateway events are never forgotten; dunning retries;
+    notices that failed are sent again."""
     from billing.payments import payments_sweep
 
     payments_sweep()

@@ -4,7 +4,8 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from cos import events, services
-from cos.admin_tools import TransitionLogInline, service_action
+from cos.admin_access import MembershipInline  # registers memberships, users, groups and API tokens too
+from cos.admin_tools import GuardedFieldsMixin, NeverDeletedMixin, TransitionLogInline, service_action
 from cos.errors import ApplicationError
 from cos.models import (
     OLT,
@@ -14,7 +15,6 @@ from cos.models import (
     Customer,
     Event,
     HandlerRun,
-    Membership,
     Organization,
     PonPort,
     ProviderNotification,
@@ -23,37 +23,22 @@ from cos.models import (
 from cos.selectors import address_search
 
 
-class MembershipInline(admin.TabularInline):
-    model = Membership
-    extra = 0
-    autocomplete_fields = ("user",)
-
-
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(GuardedFieldsMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "kind", "email")
+    # What an organization is decides what its people may do (an admin of the network operator manages rights).
+    guarded_fields = ("kind",)
     list_filter = ("kind",)
     search_fields = ("name", "slug", "email")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
 
 
-@admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "organization", "role")
-    list_filter = ("role", "organization__kind", "organization")
-    search_fields = ("user__username", "user__email", "organization__name")
-    list_select_related = ("user", "organization")
-    autocomplete_fields = ("user", "organization")
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.membership_grant(user=obj.user, organization=obj.organization, role=obj.role)
-
-
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(GuardedFieldsMixin, admin.ModelAdmin):
     list_display = ("display_name", "customer_type", "email", "phone", "billing_city", "user")
+    # The login that sees this customer's orders, services and invoices in the portal.
+    guarded_fields = ("user",)
     list_filter = ("customer_type",)
     search_fields = ("first_name", "last_name", "company_name", "email", "phone")
     list_select_related = ("user",)
@@ -146,12 +131,17 @@ class PonPortAdmin(admin.ModelAdmin):
 
 
 @admin.register(ONT)
-class ONTAdmin(admin.ModelAdmin):
+class ONTAdmin(GuardedFieldsMixin, admin.ModelAdmin):
+    """ONTs in stock are added here; the binding to an address is the technician's scan at installation
+    (workorders' evidence), and the services on an ONT are provisioning's: none of it is edited in place."""
+
     list_display = ("serial", "vendor", "model", "pon_port", "address", "bound_at")
     list_filter = ("vendor", ("address", admin.EmptyFieldListFilter))
     search_fields = ("serial",)
     list_select_related = ("pon_port__olt", "address")
-    raw_id_fields = ("address", "pon_port")
+    raw_id_fields = ("pon_port",)
+    readonly_fields = ("address", "bound_at")
+    guarded_fields = ("serial", "vendor", "pon_port")
 
 
 class HandlerRunInline(admin.TabularInline):
@@ -166,7 +156,7 @@ class HandlerRunInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(NeverDeletedMixin, admin.ModelAdmin):
     list_display = ("id", "name", "created_at", "payload")
     list_filter = ("name",)
     search_fields = ("name",)
@@ -182,7 +172,7 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(HandlerRun)
-class HandlerRunAdmin(admin.ModelAdmin):
+class HandlerRunAdmin(NeverDeletedMixin, admin.ModelAdmin):
     list_display = ("id", "event", "handler", "status", "attempts", "next_attempt_at", "finished_at")
     list_filter = ("status", "handler", "event__name")
     search_fields = ("handler", "event__name")

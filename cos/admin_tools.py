@@ -1,4 +1,5 @@
-"""Admin building blocks shared by every app: transition history and service-calling actions."""
+"""Admin building blocks shared by every app: transition history, service-calling actions, fields a service guards
+and audited records that are never deleted."""
 
 from collections.abc import Callable
 
@@ -124,3 +125,36 @@ def form_action(
 
     action.__name__ = "action_" + "".join(c if c.isalnum() else "_" for c in description.lower()).strip("_")
     return admin.action(description=description, permissions=[permission])(action)
+
+
+class NeverDeletedMixin:
+    """Audited records are never deleted through the admin, by anyone, a superuser included; without the delete
+    permission the admin offers neither the delete page nor the bulk delete action."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class GuardedFieldsMixin:
+    """`guarded_fields` are read-only once the row exists: a service guards them, and they change only through an
+    action that calls it. An add form may still set them, where adding a row here is legitimate."""
+
+    guarded_fields: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return readonly
+        return readonly + tuple(name for name in self.guarded_fields if name not in readonly)
+
+
+def in_use(obj) -> bool:
+    """Whether any row refers to `obj` (a reason code on an override or a refund, ...): then it is part of the audit."""
+    relations = [
+        field
+        for field in obj._meta.get_fields(include_hidden=True)  # the audit's links are often hidden (related_name "+")
+        if field.auto_created and not field.concrete and (field.one_to_many or field.one_to_one or field.many_to_many)
+    ]
+    return any(
+        relation.related_model._base_manager.filter(**{relation.field.name: obj}).exists() for relation in relations
+    )

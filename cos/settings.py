@@ -4,6 +4,7 @@ Every variable is documented in README.md with its default. The defaults suit `m
 SQLite, Celery tasks run eagerly in-process, no external services.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -37,11 +38,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "cos",
     "marketplace",
     "workorders",
@@ -61,7 +62,21 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last: turns a locked-out login into the lockout page (cos.views.locked_out)
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Logins (portal, admin) are throttled: after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
+# that pair is locked out for AXES_COOLOFF_MINUTES; a right password resets the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cos.views.locked_out"
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)  # proxies in front that set X-Forwarded-For
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "cos.urls"
 WSGI_APPLICATION = "cos.wsgi.application"
@@ -127,6 +142,13 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Evidence files (photos, signatures) are never served from MEDIA_URL: /field/evidence/<id>/ checks who asks, then
+# streams the file, or hands it to the web server in front: "x-accel-redirect" (nginx: an internal location at
+# EVIDENCE_SENDFILE_PREFIX aliased to MEDIA_ROOT) or "x-sendfile" (Apache mod_xsendfile, lighttpd).
+EVIDENCE_SENDFILE = env.str("EVIDENCE_SENDFILE", default="")
+EVIDENCE_SENDFILE_PREFIX = env.str("EVIDENCE_SENDFILE_PREFIX", default="/protected-media/")
+if EVIDENCE_SENDFILE not in ("", "x-accel-redirect", "x-sendfile"):
+    raise ImproperlyConfigured("EVIDENCE_SENDFILE must be empty, x-accel-redirect or x-sendfile.")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -142,6 +164,15 @@ LOGOUT_REDIRECT_URL = "home"
 
 
 # --- Celery ------------------------------------------------------------------------------
+# The cache holds the API's rate-limit counters: shared in Redis when there is one, per process otherwise.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("REDIS_URL", default="")}
+        if env.str("REDIS_URL", default="")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Without REDIS_URL the tasks run eagerly in-process (the embedded default).
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -202,11 +233,11 @@ EVENTS_RETRY_MAX_SECONDS = env.int("EVENTS_RETRY_MAX_SECONDS", default=3600)
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "cos.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cos.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "cos.api.pagination.Pagination",
     "DEFAULT_PARSER_CLASSES": [
@@ -216,12 +247,19 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cos.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["cos.api.throttling.ProviderRateThrottle"],
 }
+# API rate limits (cos.api.throttling): calls per caller, and wrong keys per client address before a lockout.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
+API_BAD_KEY_LIMIT = env.int("API_BAD_KEY_LIMIT", default=20)
+API_BAD_KEY_WINDOW_SECONDS = env.int("API_BAD_KEY_WINDOW_SECONDS", default=600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "COS provider API",
     "DESCRIPTION": "Open-access fiber marketplace: the service provider's API.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get their own components: read-only fields (id, created_at) are no input.
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -42,3 +42,30 @@ def healthz(request):
     checks = {"database": _database_state(), "broker": _broker_state()}
     healthy = checks["database"] == "ok" and checks["broker"] in ("ok", "eager")
     return JsonResponse({"status": "ok" if healthy else "down", **checks}, status=200 if healthy else 503)
+
+
+def locked_out(request, response=None, credentials=None, *args, **kwargs):
+    """What a login locked out by too many wrong passwords answers (portal, field and admin alike): 429 with when to
+    try again; JSON on the machine endpoints."""
+    from django.conf import settings
+    from django.shortcuts import render
+
+    from cos.api.errors import MACHINE_PREFIXES
+
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    if request.path.startswith(MACHINE_PREFIXES):
+        answer = JsonResponse(
+            {"code": "login_locked", "message": f"Too many failed logins: try again in {minutes} minutes."}, status=429
+        )
+    else:
+        login_url = "/admin/login/" if request.path.startswith("/admin/") else "/accounts/login/"
+        context = {
+            "failure_limit": settings.AXES_FAILURE_LIMIT,
+            "username": username,
+            "minutes": minutes,
+            "login_url": login_url,
+        }
+        answer = render(request, "registration/locked_out.html", context, status=429)
+    answer["Retry-After"] = str(minutes * 60)
+    return answer

@@ -1,9 +1,27 @@
 """Admin for the marketplace: marketplaces, participations, catalog (read-mostly), orders, subscriptions."""
 
-from django import forms
-from django.contrib import admin
+from datetime import timedelta
+from urllib.parse import urlencode
 
-from cos.admin_tools import ActionForm, TransitionLogInline, form_action, service_action
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from cos.admin_tools import (
+    REFUSALS,
+    ActionForm,
+    GuardedFieldsMixin,
+    NeverDeletedMixin,
+    TransitionLogInline,
+    form_action,
+    refusal_text,
+    service_action,
+)
 from marketplace import services
 from marketplace.choices import CancellationReason, LifecycleReason
 from marketplace.models import (
@@ -25,28 +43,38 @@ from marketplace.models import (
 
 
 class ParticipationInline(admin.TabularInline):
+    """The marketplace's providers; a provider joins on the participation's own add page."""
+
     model = Participation
     fields = ("provider", "status", "auto_accept_orders", "billing_cycle")
-    readonly_fields = ("status",)
+    readonly_fields = ("provider", "status")
     extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Marketplace)
-class MarketplaceAdmin(admin.ModelAdmin):
+class MarketplaceAdmin(GuardedFieldsMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "segment", "currency", "tax_rate", "takes_preorders")
     list_filter = ("segment", "currency", "takes_preorders")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("areas",)
     inlines = [ParticipationInline]
+    # Its prices, orders and invoices are in its currency.
+    guarded_fields = ("currency",)
 
 
 @admin.register(Participation)
-class ParticipationAdmin(admin.ModelAdmin):
+class ParticipationAdmin(GuardedFieldsMixin, admin.ModelAdmin):
     list_display = ("provider", "marketplace", "status", "auto_accept_orders", "billing_cycle")
     list_filter = ("status", "marketplace", "provider")
     list_select_related = ("provider", "marketplace")
     readonly_fields = ("status",)
+    guarded_fields = ("marketplace", "provider")
     filter_horizontal = ("barred_areas",)
     inlines = [TransitionLogInline]
     actions = [
@@ -55,17 +83,51 @@ class ParticipationAdmin(admin.ModelAdmin):
     ]
 
 
-class ReadMostlyAdmin(admin.ModelAdmin):
-    """The provider owns its catalog (through the API); the operator looks, and corrects only with the permission."""
+class ReadMostlyAdmin(GuardedFieldsMixin, admin.ModelAdmin):
+    """The provider owns its catalog (through the API); the operator looks, and corrects only with the permission.
+    Every save goes through the catalog's service (`catalog_save`); whose row it is never changes here."""
 
     def has_add_permission(self, request) -> bool:
         return request.user.is_superuser
 
+    def has_correct_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        self.catalog_save(obj)
+
+    def catalog_save(self, obj) -> None:
+        """Save `obj` through the catalog service that owns it."""
+        raise NotImplementedError
+
+
+def _one_by_one(modeladmin, request, queryset, *, service, done: str) -> None:
+    """Call `service(obj)` for each selected object; a refusal becomes an error message naming the object."""
+    for obj in queryset.order_by("pk"):
+        label = str(obj)
+        try:
+            service(obj)
+        except REFUSALS as refused:
+            modeladmin.message_user(request, f"{label}: {refusal_text(refused)}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{label}: {done}", messages.SUCCESS)
+
+
+PRICE_FIELDS = ("product", "marketplace", "monthly_amount", "start_fee", "currency", "valid_from", "valid_to")
+
 
 class PriceInline(admin.TabularInline):
+    """The product's price versions, read-only: a new version is added on the price's own page."""
+
     model = Price
     extra = 0
-    fields = ("marketplace", "monthly_amount", "start_fee", "currency", "valid_from", "valid_to")
+    can_delete = False
+    show_change_link = True
+    fields = PRICE_FIELDS[1:]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Product)
@@ -74,15 +136,113 @@ class ProductAdmin(ReadMostlyAdmin):
     list_filter = ("category", "provider", ("retired_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "service_profile")
     list_select_related = ("provider",)
+    readonly_fields = ("retired_at",)
+    guarded_fields = ("provider",)
     inlines = [PriceInline]
+    actions = ["retire"]
+
+    def catalog_save(self, product) -> None:
+        services.product_save(product=product)
+
+    @admin.action(description="Retire (stop selling; subscriptions stay)", permissions=["correct"])
+    def retire(self, request, queryset):
+        _one_by_one(
+            self,
+            request,
+            queryset,
+            service=lambda product: services.product_retire(product_id=product.pk),
+            done="retired.",
+        )
+
+
+class PriceVersionForm(forms.ModelForm):
+    """A new price version, refused with the rules of the service that adds it (`price_save`)."""
+
+    class Meta:
+        model = Price
+        fields = PRICE_FIELDS
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors or self.instance.pk is not None:
+            return
+        # The service's own rules (an overlap refused, the open-ended version closed) decide: it is tried on a copy
+        # in a savepoint that is rolled back, so a refusal shows next to its field instead of failing the save.
+        fields = [field.attname for field in Price._meta.concrete_fields if field.name in PRICE_FIELDS]
+        trial = Price(**{name: getattr(self.instance, name) for name in fields})
+        try:
+            with transaction.atomic():
+                services.price_save(price=trial)
+                transaction.set_rollback(True)
+        except ValidationError as refused:
+            self.add_error(None, refused)
 
 
 @admin.register(Price)
 class PriceAdmin(ReadMostlyAdmin):
+    """Price versions: a version's amounts and dates never change in place (invoices and settlements were computed
+    from them); a new version, added here through `price_save`, closes the open-ended one."""
+
     list_display = ("product", "marketplace", "monthly_amount", "start_fee", "currency", "valid_from", "valid_to")
     list_filter = ("marketplace", "product__provider", "currency")
     list_select_related = ("product__provider", "marketplace")
     search_fields = ("product__name",)
+    form = PriceVersionForm
+    guarded_fields = PRICE_FIELDS
+    actions = ["start_new_version", "retire"]
+
+    def catalog_save(self, price) -> None:
+        services.price_save(price=price)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is not None and self.has_add_permission(request):
+            readonly += ("new_version",)
+        return readonly
+
+    def save_model(self, request, obj, form, change):
+        if not change:  # an existing version has nothing that can be saved
+            super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A version that sold is history; "Retire" removes only one that never started.
+        return False
+
+    @admin.display(description="New price version")
+    def new_version(self, price) -> str:
+        return format_html('<a href="{}">Add a version from this one</a>', _new_version_url(price))
+
+    @admin.action(description="New price version (from the selected one)", permissions=["add"])
+    def start_new_version(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one price to start the new version from.", messages.ERROR)
+            return None
+        return HttpResponseRedirect(_new_version_url(queryset.get()))
+
+    @admin.action(description="Retire (stop selling at this price from today)", permissions=["correct"])
+    def retire(self, request, queryset):
+        _one_by_one(
+            self,
+            request,
+            queryset,
+            service=lambda price: services.price_retire(price_id=price.pk),
+            done="retired (one that had not started is removed).",
+        )
+
+
+def _new_version_url(price: Price) -> str:
+    """The add form, filled in from `price`, starting today, or the day after the version starts where that is later
+    (a new version starts after the one it closes)."""
+    starts = max(timezone.localdate(), price.valid_from + timedelta(days=1))
+    initial = {
+        "product": price.product_id,
+        "marketplace": price.marketplace_id,
+        "currency": price.currency,
+        "monthly_amount": price.monthly_amount,
+        "start_fee": price.start_fee,
+        "valid_from": starts.isoformat(),
+    }
+    return f"{reverse('admin:marketplace_price_add')}?{urlencode(initial)}"
 
 
 @admin.register(Promotion)
@@ -91,6 +251,10 @@ class PromotionAdmin(ReadMostlyAdmin):
     list_filter = ("kind", "product__provider")
     list_select_related = ("product__provider",)
     search_fields = ("name", "product__name")
+    guarded_fields = ("product",)
+
+    def catalog_save(self, promotion) -> None:
+        services.promotion_save(promotion=promotion)
 
 
 @admin.register(ContractTerm)
@@ -98,6 +262,10 @@ class ContractTermAdmin(ReadMostlyAdmin):
     list_display = ("name", "provider", "minimum_months", "notice_days")
     list_filter = ("provider",)
     list_select_related = ("provider",)
+    guarded_fields = ("provider",)
+
+    def catalog_save(self, term) -> None:
+        services.contract_term_save(term=term)
 
 
 @admin.register(EligibilityRule)
@@ -106,6 +274,11 @@ class EligibilityRuleAdmin(ReadMostlyAdmin):
     list_filter = ("product__provider",)
     list_select_related = ("product__provider",)
     filter_horizontal = ("marketplaces", "areas")
+    guarded_fields = ("product",)
+
+    def catalog_save(self, rule) -> None:
+        # The marketplaces and areas are set after the save, from the form (ModelAdmin.save_related).
+        services.eligibility_save(rule=rule)
 
 
 class OrderLineInline(admin.TabularInline):
@@ -130,7 +303,7 @@ class OrderLineInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(NeverDeletedMixin, admin.ModelAdmin):
     list_display = ("id", "status", "provider", "marketplace", "customer", "address", "channel", "created_at")
     list_filter = ("status", "channel", "marketplace", "provider", "is_preorder", "created_at")
     search_fields = ("=id", "customer__email", "customer__last_name", "address__external_id", "idempotency_key")
@@ -164,7 +337,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(ValidationFailure)
-class ValidationFailureAdmin(admin.ModelAdmin):
+class ValidationFailureAdmin(NeverDeletedMixin, admin.ModelAdmin):
     list_display = ("created_at", "code", "message", "channel", "provider", "marketplace", "address")
     list_filter = ("code", "channel", "provider", "marketplace")
     search_fields = ("message", "idempotency_key")

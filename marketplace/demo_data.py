@@ -4,9 +4,9 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
-from cos.models import AddressObject, Area, Organization
+from cos.models import AddressObject, ApiToken, Area, Organization
+from cos.services import api_token_issue
 from marketplace import services
 from marketplace.choices import BillingCycle, ProductCategory, PromotionKind, Segment
 from marketplace.models import ContractTerm, EligibilityRule, Marketplace, Participation, Price, Product, Promotion
@@ -180,11 +180,18 @@ def _catalog(provider, products, marketplaces, participations) -> None:
 
 
 def _report(providers) -> list[str]:
-    lines = ["Provider API tokens (header 'Authorization: Token <key>'):"]
+    lines = ["Provider API tokens (header 'Authorization: Token <key>'; a key is shown only when it is issued):"]
     users = get_user_model().objects.filter(username__in=[f"{slug}-api" for slug in providers])
     for user in users.order_by("username"):
-        token, _ = Token.objects.get_or_create(user=user)
-        lines.append(f"  {user.username:<18} {token.key}")
+        held = ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at").first()
+        if held is None:
+            _, key = api_token_issue(user=user, name="demo")
+            lines.append(f"  {user.username:<18} {key}")
+        else:
+            lines.append(
+                f"  {user.username:<18} {held.prefix}... (issued earlier: "
+                f"'manage.py issue_api_token {user.username} --rotate' prints a new one)"
+            )
     connected = AddressObject.objects.filter(status="connected").order_by("external_id").first()
     deploying = AddressObject.objects.filter(status="in_deployment").order_by("external_id").first()
     if connected:

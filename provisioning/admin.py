@@ -3,11 +3,19 @@
 from django import forms
 from django.contrib import admin, messages
 
-from cos.admin_tools import ActionForm, TransitionLogInline, action_with_form, service_action
+from cos.admin_tools import (
+    ActionForm,
+    NeverDeletedMixin,
+    TransitionLogInline,
+    action_with_form,
+    form_action,
+    service_action,
+)
+from marketplace.choices import LifecycleReason
 from provisioning.choices import ResolutionCode
 from provisioning.jobs import provisioning_job_retry
 from provisioning.models import ContractException, ProvisioningJob, ServiceInstance, ServicePeriod
-from provisioning.requests import service_billing_unblock
+from provisioning.requests import service_billing_unblock, service_profile_change
 from provisioning.sync import contract_exception_resolve
 
 
@@ -62,8 +70,29 @@ def _unblock(modeladmin, request, queryset):
     modeladmin.message_user(request, "Billing resumes; the held days are billed once.", messages.SUCCESS)
 
 
+class ProfileChangeForm(ActionForm):
+    profile = forms.CharField(max_length=64, label="Service profile")
+    download_mbps = forms.IntegerField(min_value=1, required=False, label="Download (Mbit/s)")
+    upload_mbps = forms.IntegerField(min_value=1, required=False, label="Upload (Mbit/s)")
+    reason = forms.ChoiceField(choices=LifecycleReason.choices, label="Reason code")
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note")
+
+
+def _change_profile(service, data, actor) -> str:
+    job = service_profile_change(
+        service_id=service.pk,
+        profile=data["profile"],
+        download_mbps=data["download_mbps"],
+        upload_mbps=data["upload_mbps"],
+        reason_code=data["reason"],
+        note=data["note"],
+        actor=actor,
+    )
+    return f"a modify job ({job.pk}) applies {job.profile} on the network; the ledger follows once it is verified."
+
+
 @admin.register(ServiceInstance)
-class ServiceInstanceAdmin(admin.ModelAdmin):
+class ServiceInstanceAdmin(NeverDeletedMixin, admin.ModelAdmin):
     list_display = ("id", "service_profile", "address", "provider", "status", "ont", "activated_at", "billing_blocked")
     list_filter = ("status", "provider", "billing_blocked")
     search_fields = ("=id", "address__external_id", "ont__serial")
@@ -72,18 +101,20 @@ class ServiceInstanceAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in ServiceInstance._meta.fields]
     inlines = [PeriodInline, JobInline, TransitionLogInline]
     actions = [
-        admin.action(description="Lift the billing block (bill the held days)", permissions=["change"])(_unblock)
+        form_action(
+            form_class=ProfileChangeForm,
+            description="Change profile (a verified modify job, reason code)",
+            call=_change_profile,
+        ),
+        admin.action(description="Lift the billing block (bill the held days)", permissions=["change"])(_unblock),
     ]
 
     def has_add_permission(self, request) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(ServicePeriod)
-class ServicePeriodAdmin(admin.ModelAdmin):
+class ServicePeriodAdmin(NeverDeletedMixin, admin.ModelAdmin):
     """The ledger: what the network verifiably delivered, for which provider, from when to when. Append-only."""
 
     list_display = (
@@ -110,33 +141,19 @@ class ServicePeriodAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(ProvisioningJob)
-class ProvisioningJobAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
+class ProvisioningJobAdmin(NeverDeletedMixin, admin.ModelAdmin):
+    """What the network was asked to do and what became of it: written by provisioning only, retried by an action."""
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request) -> bool:
         return False
 
     actions = [service_action(provisioning_job_retry, id_arg="job_id", description="Retry (dead jobs)")]
     list_display = ("id", "service", "action", "status", "attempts", "next_attempt_at", "finished_at")
     list_filter = ("status", "action")
     list_select_related = ("service__address",)
-    readonly_fields = (
-        "service",
-        "action",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "last_error",
-        "started_at",
-        "finished_at",
-        "requested_by_event",
-    )
+    readonly_fields = [f.name for f in ProvisioningJob._meta.fields]
     inlines = [TransitionLogInline]
 
 
@@ -146,7 +163,7 @@ class ResolveForm(ActionForm):
 
 
 @admin.register(ContractException)
-class ContractExceptionAdmin(admin.ModelAdmin):
+class ContractExceptionAdmin(NeverDeletedMixin, admin.ModelAdmin):
     """The exception queue of the contract sync: resolve each with a reason code."""
 
     list_display = ("kind", "severity", "status", "ont_serial", "service", "last_seen_at", "resolution_code")

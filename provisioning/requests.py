@@ -14,6 +14,7 @@ from cos.models import ONT
 from marketplace import services as marketplace_services
 from marketplace.choices import OPEN_SWITCH_STATUSES, SubscriptionStatus
 from marketplace.models import Participation, Subscription, SubscriptionChange, Switch
+from marketplace.services.subscriptions import reason_text
 from provisioning.choices import LIVE_SERVICE_STATUSES, JobAction, ServiceStatus
 from provisioning.jobs import enqueue_after_commit
 from provisioning.models import ProvisioningJob, ServiceInstance
@@ -172,6 +173,46 @@ def service_modify(
     else:
         job = ProvisioningJob.objects.create(**target)
     enqueue_after_commit([job.pk])
+    return job
+
+
+@transaction.atomic
+def service_profile_change(
+    *,
+    service_id: int,
+    profile: str,
+    download_mbps: int | None,
+    upload_mbps: int | None,
+    reason_code: str,
+    note: str = "",
+    actor=None,
+) -> ProvisioningJob:
+    """Operator staff change a live service's profile and speeds, with a reason code (LifecycleReason): a modify job,
+    verified by read-back like any other. Emits service.modify_requested: who asked, why, from what, to what."""
+    reason = reason_text(reason_code, note)
+    profile = (profile or "").strip()
+    if not profile:
+        raise ValidationError("Give the service profile.")
+    service = ServiceInstance.objects.select_for_update().get(pk=service_id)
+    before = {"profile": service.service_profile, "download_mbps": service.download_mbps}
+    before["upload_mbps"] = service.upload_mbps
+    after = {"profile": profile, "download_mbps": download_mbps, "upload_mbps": upload_mbps}
+    if before == after:
+        raise ApplicationError(f"The service has {profile} at these speeds already.", code="service_unchanged")
+    job = service_modify(
+        service_id=service.pk, profile=profile, download_mbps=download_mbps, upload_mbps=upload_mbps, actor=actor
+    )
+    events.publish(
+        "service.modify_requested",
+        service_id=service.pk,
+        subscription_id=service.subscription_id,
+        job_id=job.pk,
+        previous=before,
+        requested=after,
+        reason_code=reason_code,
+        reason=reason,
+        actor_id=getattr(actor, "pk", None),
+    )
     return job
 
 

@@ -64,6 +64,12 @@ def _celery_mode(request):
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Rate limits are shared state across tests (and, on Redis, across runs): off, and the bad-key count forgotten,
+    # unless a test sets them.
+    settings.API_RATE_LIMIT = ""
+    from django.core.cache import cache
+
+    cache.delete("api-bad-keys:127.0.0.1")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # No test reaches an element manager it did not start (e.g. a simulator of `make run` on this machine): the
     # simulator fixture points these at its own server.

@@ -4,8 +4,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.html import format_html
 
-from cos.admin_tools import REFUSALS, ActionForm, TransitionLogInline, action_with_form, refusal_text
+from cos.admin_tools import (
+    REFUSALS,
+    ActionForm,
+    GuardedFieldsMixin,
+    NeverDeletedMixin,
+    TransitionLogInline,
+    action_with_form,
+    form_action,
+    refusal_text,
+)
 from cos.models import Organization
 from workorders import services
 from workorders.choices import TaskStatus, WorkOrderStatus
@@ -98,6 +108,15 @@ class RejectForm(ActionForm):
     reason = forms.CharField(widget=forms.Textarea, label="What must be fixed")
 
 
+class ScheduleForm(ActionForm):
+    on = forms.DateField(label="Day", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def _schedule(work_order, data, actor) -> str:
+    services.work_order_schedule(work_order_id=work_order.pk, on=data["on"], actor=actor)
+    return f"scheduled for {data['on']:%Y-%m-%d}."
+
+
 class AssignForm(ActionForm):
     organization = forms.ModelChoiceField(
         Organization.objects.filter(kind__in=["contractor", "network_operator"]), required=False
@@ -118,16 +137,36 @@ class AssignForm(ActionForm):
 
 
 @admin.register(WorkOrder)
-class WorkOrderAdmin(admin.ModelAdmin):
+class WorkOrderAdmin(NeverDeletedMixin, admin.ModelAdmin):
+    """Work orders are made from templates by workorders' services and change through the actions; the due day and
+    the notes are the only fields edited in place."""
+
     list_display = ("__str__", "address", "kind", "status", "scheduled_for", "due_date", "template")
     list_filter = ("status", "kind", "address__area", OverdueFilter, AssigneeFilter, ContractorFilter)
     search_fields = ("=id", "address__external_id", "address__street")
     list_select_related = ("address", "template")
-    readonly_fields = ("address", "template", "kind", "status", "completed_at", "accepted_at", "rejection_reason")
-    raw_id_fields = ("orders",)
+    readonly_fields = (
+        "address",
+        "template",
+        "kind",
+        "status",
+        "orders",
+        "scheduled_for",
+        "completed_at",
+        "accepted_at",
+        "rejection_reason",
+    )
     show_full_result_count = False
     inlines = [TaskInline, TransitionLogInline]
-    actions = ["assign_tasks", "accept", "reject"]
+    actions = [
+        "assign_tasks",
+        form_action(form_class=ScheduleForm, description="Schedule (created work orders)", call=_schedule),
+        "accept",
+        "reject",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
     @admin.action(description="Assign tasks (technician or contractor)", permissions=["change"])
     def assign_tasks(self, request, queryset):
@@ -173,13 +212,25 @@ class WorkOrderAdmin(admin.ModelAdmin):
         return action_with_form(self, request, queryset, form_class=RejectForm, title="Reject work orders", apply=apply)
 
 
+@admin.display(description="photo")
+def evidence_picture(evidence) -> str:
+    """The thumbnail, linking to the full picture, both through the view that checks who asks."""
+    if not evidence.file:
+        return "—"
+    if evidence.thumbnail:
+        return format_html(
+            '<a href="{}"><img src="{}" alt="" style="max-height:80px"></a>', evidence.file_url, evidence.thumbnail_url
+        )
+    return format_html('<a href="{}">open</a>', evidence.file_url)
+
+
 class EvidenceInline(admin.TabularInline):
     model = Evidence
     extra = 0
     can_delete = False
     fields = (
         "kind",
-        "file",
+        evidence_picture,
         "light_level_dbm",
         "download_mbps",
         "upload_mbps",
@@ -195,8 +246,20 @@ class EvidenceInline(admin.TabularInline):
         return False
 
 
+def _assign(task, data, actor) -> str:
+    services.tasks_assign(task_ids=[task.pk], actor=actor, user=data["user"], organization=data["organization"])
+    return "assigned."
+
+
+class TaskAssignForm(AssignForm):
+    only_open = None  # tasks are picked one by one here; the service refuses any that is not open
+
+
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(GuardedFieldsMixin, NeverDeletedMixin, admin.ModelAdmin):
+    """A task's state, assignment and evidence change through workorders' services (the field views, the actions);
+    what it asks of the technician is edited in place."""
+
     list_display = (
         "__str__",
         "work_order",
@@ -210,24 +273,42 @@ class TaskAdmin(admin.ModelAdmin):
     search_fields = ("=work_order__id", "title")
     list_select_related = ("work_order", "assigned_user", "assigned_organization")
     readonly_fields = ("status", "completed_by", "completed_by_organization", "completed_at", "skip_reason")
-    raw_id_fields = ("work_order", "assigned_user")
+    guarded_fields = (
+        "work_order",
+        "position",
+        "category",
+        "evidence_required",
+        "performed_by",
+        "triggers_provisioning",
+        "assigned_user",
+        "assigned_organization",
+    )
     show_full_result_count = False
     inlines = [EvidenceInline, TransitionLogInline]
+    actions = [form_action(form_class=TaskAssignForm, description="Assign (technician or contractor)", call=_assign)]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(Evidence)
-class EvidenceAdmin(admin.ModelAdmin):
+class EvidenceAdmin(NeverDeletedMixin, admin.ModelAdmin):
+    """What the technician recorded: photos, measurements, the ONT serial. Part of the job's audit: never deleted."""
+
     list_display = ("task", "kind", "passed", "recorded_by", "recorded_at")
     list_filter = ("kind", "passed")
     list_select_related = ("task", "recorded_by")
-    readonly_fields = [f.name for f in Evidence._meta.fields]
+    exclude = ("file", "thumbnail")  # shown as evidence_picture, through the view that checks who asks
+    readonly_fields = [evidence_picture] + [
+        f.name for f in Evidence._meta.fields if f.name not in ("file", "thumbnail")
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False
 
 
 @admin.register(InstallationRecord)
-class InstallationRecordAdmin(admin.ModelAdmin):
+class InstallationRecordAdmin(NeverDeletedMixin, admin.ModelAdmin):
     list_display = ("address", "work_order", "ont_serial", "light_level_dbm", "download_mbps", "completed_at")
     search_fields = ("address__external_id", "ont_serial")
     list_select_related = ("address", "work_order")
@@ -237,7 +318,4 @@ class InstallationRecordAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
         return False

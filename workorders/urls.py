@@ -7,5 +7,6 @@ urlpatterns = [
     path("field/assign/", views.field_assign, name="field-assign"),
     path("field/work-orders/<int:work_order_id>/", views.field_work_order, name="field-work-order"),
     path("field/tasks/<int:task_id>/", views.field_task, name="field-task"),
+    path("field/evidence/<int:evidence_id>/<str:variant>", views.evidence_file, name="evidence-file"),
     path("ops/deployment/", views.ops_deployment, name="ops-deployment"),
 ]

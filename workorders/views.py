@@ -1,12 +1,15 @@
 """Technician views (/field/, phone first) and the operator's deployment progress (/ops/deployment/)."""
 
+import mimetypes
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,7 +19,7 @@ from cos.models import Membership
 from workorders import services
 from workorders.choices import EvidenceKind, TaskStatus
 from workorders.forms import EVIDENCE_FORMS, NoteForm, ReasonForm
-from workorders.models import Task, WorkOrder
+from workorders.models import Evidence, Task, WorkOrder
 from workorders.permissions import FieldActor
 from workorders.selectors import WORKABLE_STATUSES, deployment_progress, my_work
 
@@ -175,3 +178,38 @@ def field_assign(request):
 def ops_deployment(request):
     """Deployment progress per area: work orders by status, with a bar chart."""
     return render(request, "workorders/ops_deployment.html", {"rows": deployment_progress()})
+
+
+@login_required
+def evidence_file(request, evidence_id: int, variant: str):
+    """A photo or signature (or its thumbnail), only to someone who may see its task: the assignee, the assignee's
+    organization, operator field staff, or staff allowed to view evidence. Others get a 404, as if it did not exist.
+
+    With EVIDENCE_SENDFILE set, the web server in front sends the file (X-Accel-Redirect for nginx, X-Sendfile for
+    Apache or lighttpd) after this check; otherwise the file is streamed from here."""
+    if variant not in ("file", "thumbnail"):
+        raise Http404("No such file.")
+    evidence = get_object_or_404(Evidence.objects.select_related("task__work_order"), pk=evidence_id)
+    user = request.user
+    in_admin = user.is_staff and user.has_perm("workorders.view_evidence")  # technicians' view right is the field's
+    allowed = in_admin or FieldActor.of(user).can_see(evidence.task)
+    stored = getattr(evidence, variant)
+    if not allowed or not stored:
+        raise Http404("No such file.")
+    return _send(stored)
+
+
+def _send(stored):
+    mode = settings.EVIDENCE_SENDFILE
+    content_type = mimetypes.guess_type(stored.name)[0] or "application/octet-stream"
+    if mode == "x-accel-redirect":
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = settings.EVIDENCE_SENDFILE_PREFIX.rstrip("/") + "/" + stored.name
+    elif mode == "x-sendfile":
+        response = HttpResponse(content_type=content_type)
+        response["X-Sendfile"] = stored.path
+    else:
+        response = FileResponse(stored.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

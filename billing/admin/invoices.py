@@ -42,21 +42,28 @@ from billing.models import (
     PricingOverride,
     ReasonCode,
 )
+from billing.preferences import billing_preferences_update, preferences_problems
 from cos.admin_tools import (
     REFUSALS,
     ActionForm,
+    GuardedFieldsMixin,
     TransitionLogInline,
     action_with_form,
     form_action,
+    in_use,
     refusal_text,
     service_action,
 )
+from cos.roles import is_admin
 
 # --- rules and reason codes --------------------------------------------------------------------
 
 
 @admin.register(BillingConfig)
-class BillingConfigAdmin(admin.ModelAdmin):
+class BillingConfigAdmin(GuardedFieldsMixin, admin.ModelAdmin):
+    """The rules finance keeps; whose rules they are (the marketplace, the provider) is fixed once they exist, and
+    only an admin removes a set of rules (billing then falls back to the marketplace's, or to the defaults)."""
+
     list_display = (
         "__str__",
         "marketplace",
@@ -81,13 +88,28 @@ class BillingConfigAdmin(admin.ModelAdmin):
         ("Termination", {"fields": ("refund_on_termination", "recovery_fee")}),
         ("Dunning", {"fields": ("retry_days", "notify_subscriber", "suspend_after_days")}),
     )
+    guarded_fields = ("marketplace", "provider")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return is_admin(request.user) and super().has_delete_permission(request, obj)
 
 
 @admin.register(ReasonCode)
 class ReasonCodeAdmin(admin.ModelAdmin):
+    """Reason codes of overrides, credits, write-offs and refunds. One that was used is part of their audit: it is
+    never deleted (it is made inactive instead) and its code stays; only an admin deletes one never used."""
+
     list_display = ("code", "label", "active")
     list_filter = ("active",)
     search_fields = ("code", "label")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("code",) if obj is not None and in_use(obj) else ()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if not (is_admin(request.user) and super().has_delete_permission(request, obj)):
+            return False
+        return obj is None or not in_use(obj)
 
 
 # --- accounts ----------------------------------------------------------------------------------
@@ -135,8 +157,27 @@ class PaymentMethodInline(ReadOnlyInline):
     verbose_name_plural = "payment methods (removed ones kept)"
 
 
+class AccountDeliveryForm(forms.ModelForm):
+    """Where the account's invoices go, checked with the rules of the service that changes it."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if {"delivery", "invoice_email"} <= cleaned.keys():
+            problems = preferences_problems(
+                collection=self.instance.collection,
+                delivery=cleaned["delivery"],
+                invoice_email=(cleaned["invoice_email"] or "").strip(),
+            )
+            for field, message in problems.items():
+                self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
 @admin.register(BillingAccount)
 class BillingAccountAdmin(admin.ModelAdmin):
+    """A billing account's delivery and invoice e-mail are saved through `billing_preferences_update` (which records
+    the change as billing_account.preferences_changed); everything else is read-only."""
+
     list_display = (
         "customer",
         "provider",
@@ -170,6 +211,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
         "gateway_customer",
         "credit_balance",
     )
+    form = AccountDeliveryForm
     show_full_result_count = False
     inlines = [ScheduleInline, PaymentMethodInline]
 
@@ -185,6 +227,15 @@ class BillingAccountAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .prefetch_related(Prefetch("payment_methods", queryset=on_file, to_attr="default_methods"))
+        )
+
+    def save_model(self, request, obj, form, change):
+        billing_preferences_update(
+            account_id=obj.pk,
+            collection=obj.collection,
+            delivery=obj.delivery,
+            invoice_email=obj.invoice_email,
+            actor=request.user,
         )
 
     def get_inline_instances(self, request, obj=None):
@@ -538,6 +589,7 @@ class PricingOverrideAdmin(ReadOnlyAdmin):
 class BillingRunAdmin(ReadOnlyAdmin):
     list_display = ("as_of", "status", "chunks", "chunks_done", "invoices", "lines", "created_at", "finished_at")
     list_filter = ("status",)
+    inlines = [TransitionLogInline]
     date_hierarchy = "as_of"
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 
-from billing import payments, refunds
+from billing import notices, payments, refunds
 from billing.admin.common import (
     OverridePermissionMixin,
     ReadOnlyAdmin,
@@ -27,7 +27,7 @@ from billing.models import (
     Payment,
     Refund,
 )
-from cos.admin_tools import REFUSALS, TransitionLogInline, action_with_form, refusal_text
+from cos.admin_tools import REFUSALS, TransitionLogInline, action_with_form, refusal_text, service_action
 
 # --- payments ----------------------------------------------------------------------------------
 
@@ -174,6 +174,7 @@ class RefundAdmin(ReadOnlyAdmin):
     list_select_related = ("payment__invoice", "payment__account__customer", "reason_code", "actor", "credit_note")
     date_hierarchy = "created_at"
     show_full_result_count = False
+    inlines = [TransitionLogInline]
 
     @admin.display(description="Invoice", ordering="payment__invoice__number")
     def invoice(self, refund: Refund) -> str:
@@ -212,6 +213,7 @@ class DisputeAdmin(ReadOnlyAdmin):
     search_fields = ("reference", "payment__reference", "payment__charge_reference", "payment__invoice__number")
     list_select_related = ("payment__invoice",)
     show_full_result_count = False
+    inlines = [TransitionLogInline]
 
     @admin.display(description="Invoice", ordering="payment__invoice__number")
     def invoice(self, dispute: Dispute) -> str:
@@ -220,9 +222,23 @@ class DisputeAdmin(ReadOnlyAdmin):
 
 @admin.register(BillingNotice)
 class BillingNoticeAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "kind", "account", "invoice", "to", "subject")
-    list_filter = ("kind",)
+    """Notices and where their e-mail stands: sent, waiting, failed (tried again later) or given up."""
+
+    list_display = ("created_at", "kind", "account", "invoice", "to", "subject", "status", "attempts", "sent_at")
+    list_filter = ("status", "kind")
     search_fields = ("to", "subject", "invoice__number", *_CUSTOMER_SEARCH)
     list_select_related = ("account__customer", "account__provider", "invoice")
     date_hierarchy = "created_at"
     show_full_result_count = False
+    inlines = [TransitionLogInline]
+    actions = [
+        service_action(
+            notices.notice_requeue,
+            id_arg="notice_id",
+            description="Send again now (failed or given-up notices)",
+            permission="send_again",
+        )
+    ]
+
+    def has_send_again_permission(self, request) -> bool:
+        return request.user.has_perm("billing.change_billingnotice")

@@ -15,7 +15,7 @@ from billing.choices import (
     RunStatus,
 )
 from billing.models.accounts import MONEY, BillingAccount, ReasonCode
-from cos.models import StatefulModel, TimeStampedModel
+from cos.models import StatefulModel
 
 
 class Invoice(StatefulModel):
@@ -184,11 +184,11 @@ class InvoiceSequence(models.Model):
         return f"{self.series}-{self.year}: {self.last_number}"
 
 
-class BillingRun(TimeStampedModel):
+class BillingRun(StatefulModel):
     """One run of the cycle for a day: how far it got. Repeating it bills nothing twice."""
 
     as_of = models.DateField(db_index=True)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    status = FSMField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING, protected=True)
     chunks = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     invoices = models.PositiveIntegerField(default=0)
@@ -200,6 +200,11 @@ class BillingRun(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Billing run {self.as_of}"
+
+    @transition(field=status, source=RunStatus.RUNNING, target=RunStatus.DONE)
+    def finish(self, *, at, by=None, reason: str = "") -> None:
+        """Every chunk is billed."""
+        self.finished_at = at
 
 
 class PricingOverride(models.Model):

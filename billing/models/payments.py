@@ -7,11 +7,13 @@ from django_fsm import FSMField, transition
 
 from billing.choices import (
     IN_FLIGHT_PAYMENT_STATUSES,
+    UNSENT_NOTICE_STATUSES,
     CreditKind,
     DisputeStatus,
     GatewayEventOutcome,
     MethodType,
     NoticeKind,
+    NoticeStatus,
     PaymentChannel,
     PaymentStatus,
     RefundStatus,
@@ -141,13 +143,13 @@ class Payment(StatefulModel):
         given up)."""
 
 
-class Refund(TimeStampedModel):
+class Refund(StatefulModel):
     """Money given back on a payment through its gateway, for a credit note. Audited: who, why."""
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     credit_note = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(**MONEY)
-    status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    status = FSMField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING, protected=True)
     idempotency_key = models.CharField(max_length=80, unique=True)
     reference = models.CharField(max_length=100, blank=True)
     failure_message = models.CharField(max_length=300, blank=True)
@@ -160,6 +162,15 @@ class Refund(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Refund #{self.pk}: {self.amount} ({self.get_status_display().lower()})"
+
+    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.SUCCEEDED)
+    def succeed(self, *, by=None, reason: str = "") -> None:
+        """The gateway paid the money out."""
+
+    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.FAILED)
+    def fail(self, *, message: str, by=None, reason: str = "") -> None:
+        """The gateway refused it: the money stays with the customer as credit."""
+        self.failure_message = message[:300]
 
 
 class CreditEntry(models.Model):
@@ -202,14 +213,14 @@ class GatewayEvent(models.Model):
         return f"{self.type} {self.event_id}"
 
 
-class Dispute(TimeStampedModel):
+class Dispute(StatefulModel):
     """A chargeback on a payment: while open the money is held; lost, the invoice is open again."""
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
     reference = models.CharField(max_length=100, unique=True)
     amount = models.DecimalField(**MONEY)
     reason = models.CharField(max_length=60, blank=True)
-    status = models.CharField(max_length=16, choices=DisputeStatus.choices, default=DisputeStatus.OPEN)
+    status = FSMField(max_length=16, choices=DisputeStatus.choices, default=DisputeStatus.OPEN, protected=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -217,6 +228,16 @@ class Dispute(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Dispute {self.reference} ({self.get_status_display().lower()})"
+
+    @transition(field=status, source=DisputeStatus.OPEN, target=DisputeStatus.WON)
+    def win(self, *, at, by=None, reason: str = "") -> None:
+        """The bank decided for the provider: the money stays."""
+        self.closed_at = at
+
+    @transition(field=status, source=DisputeStatus.OPEN, target=DisputeStatus.LOST)
+    def lose(self, *, at, by=None, reason: str = "") -> None:
+        """The bank gave the money back to the cardholder."""
+        self.closed_at = at
 
 
 class DunningSuspension(models.Model):
@@ -236,8 +257,11 @@ class DunningSuspension(models.Model):
         return f"Subscription {self.subscription_id} suspended for {self.invoice}"
 
 
-class BillingNotice(models.Model):
-    """A message to the subscriber about their payments (e-mailed; also shown in the admin). Once per cause."""
+class BillingNotice(StatefulModel):
+    """A message to the subscriber about their payments (e-mailed; also shown in the admin). Once per cause.
+
+    Delivered through the outbox after the transaction that made it commits (`billing_notice.queued`); a failed
+    delivery is tried again with a growing wait, and given up after EVENTS_MAX_ATTEMPTS tries."""
 
     account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="notices")
     kind = models.CharField(max_length=20, choices=NoticeKind.choices)
@@ -247,10 +271,41 @@ class BillingNotice(models.Model):
     to = models.EmailField(blank=True)
     subject = models.CharField(max_length=200)
     body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    status = FSMField(max_length=16, choices=NoticeStatus.choices, default=NoticeStatus.PENDING, protected=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Delivery attempts so far.")
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a failed delivery is tried again.")
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=models.Q(status="failed"), name="notice_retry_due"),
+        ]
 
     def __str__(self) -> str:
         return self.subject
+
+    @transition(field=status, source=UNSENT_NOTICE_STATUSES, target=NoticeStatus.SENT)
+    def mark_sent(self, *, at, by=None, reason: str = "") -> None:
+        self.attempts += 1
+        self.sent_at, self.next_attempt_at, self.last_error = at, None, ""
+
+    @transition(field=status, source=UNSENT_NOTICE_STATUSES, target=NoticeStatus.FAILED)
+    def fail(self, *, error: str, retry_at, by=None, reason: str = "") -> None:
+        self.attempts += 1
+        self.last_error, self.next_attempt_at = error, retry_at
+
+    @transition(field=status, source=UNSENT_NOTICE_STATUSES, target=NoticeStatus.DEAD)
+    def give_up(self, *, error: str, by=None, reason: str = "") -> None:
+        self.attempts += 1
+        self.last_error, self.next_attempt_at = error, None
+
+    @transition(field=status, source=NoticeStatus.PENDING, target=NoticeStatus.SKIPPED)
+    def skip(self, *, by=None, reason: str = "") -> None:
+        """No address to send it to: it is kept (the admin shows it), nothing is sent."""
+
+    @transition(field=status, source=[NoticeStatus.FAILED, NoticeStatus.DEAD], target=NoticeStatus.PENDING)
+    def requeue(self, *, by=None, reason: str = "") -> None:
+        """An operator asks for another try now (the address may have been corrected meanwhile)."""
+        self.attempts, self.next_attempt_at = 0, None

@@ -2,6 +2,7 @@
 
 from rest_framework.permissions import BasePermission
 
+from cos.api.parsers import SafeJSONParser
 from cos.choices import OrganizationKind
 from cos.models import Organization
 
@@ -36,6 +37,7 @@ class ProviderScopedMixin:
     """
 
     permission_classes = [IsServiceProvider]
+    parser_classes = [SafeJSONParser]  # the API speaks JSON: form encodings cannot say null, a list or an object
     provider_lookup = "provider"
 
     def get_queryset(self):

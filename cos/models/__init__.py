@@ -4,12 +4,14 @@ from cos.models.geography import AddressObject, AddressStreet, Area
 from cos.models.network import OLT, ONT, PonPort
 from cos.models.notifications import ProviderNotification
 from cos.models.parties import Customer, Membership, Organization
+from cos.models.tokens import ApiToken
 
 __all__ = [
     "OLT",
     "ONT",
     "AddressObject",
     "AddressStreet",
+    "ApiToken",
     "Area",
     "Customer",
     "Event",

@@ -2,8 +2,11 @@
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from cos.api.exceptions import django_error_detail
+from cos.api.validators import NOT_BLANK, install_date_bound, valid_from_bound
 from cos.choices import AddressStatus, BuildingType, CustomerType
 from cos.models import AddressObject, Area, Customer
 from marketplace.choices import InstallSlot, OrderStatus
@@ -68,6 +71,7 @@ class PriceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Price
         fields = ["id", "product", "marketplace", "monthly_amount", "start_fee", "currency", "valid_from", "valid_to"]
+        extra_kwargs = {"valid_from": {"validators": [valid_from_bound]}}
 
     def validate(self, attrs):
         marketplace = attrs.get("marketplace") or self.instance.marketplace
@@ -86,6 +90,7 @@ class PromotionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Promotion
         fields = ["id", "product", "marketplace", "name", "kind", "value", "periods", "valid_from", "valid_to"]
+        extra_kwargs = {"valid_from": {"validators": [valid_from_bound]}}
 
 
 class EligibilitySerializer(serializers.ModelSerializer):
@@ -133,6 +138,17 @@ class AddressSerializer(serializers.ModelSerializer):
         ]
 
 
+class AddressQuerySerializer(serializers.Serializer):
+    search = serializers.RegexField(
+        NOT_BLANK, max_length=200, help_text="Street and number, postal code or external id, e.g. Storgatan 12."
+    )
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    address = serializers.IntegerField(min_value=1, help_text="The address id (from /addresses/).")
+    customer_type = serializers.ChoiceField(CustomerType.choices, default=CustomerType.RESIDENTIAL)
+
+
 class OfferSerializer(serializers.Serializer):
     marketplace = serializers.IntegerField(source="marketplace.pk")
     marketplace_name = serializers.CharField(source="marketplace.name")
@@ -166,8 +182,8 @@ class CustomerInputSerializer(serializers.Serializer):
         customer = Customer(**attrs)
         try:
             customer.clean()
-        except Exception as exc:  # a Django ValidationError with a message dict
-            raise serializers.ValidationError(getattr(exc, "message_dict", {"customer": [str(exc)]})) from exc
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(django_error_detail(exc)) from exc
         return attrs
 
 
@@ -182,7 +198,9 @@ class OrderInputSerializer(serializers.Serializer):
     address = serializers.IntegerField(min_value=1)
     marketplace = serializers.IntegerField(min_value=1)
     lines = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
-    preferred_install_date = serializers.DateField(required=False, allow_null=True, default=None)
+    preferred_install_date = serializers.DateField(
+        required=False, allow_null=True, default=None, validators=[install_date_bound]
+    )
     preferred_install_slot = serializers.ChoiceField(InstallSlot.choices, default=InstallSlot.ANY)
     terms_accepted = serializers.BooleanField()
 

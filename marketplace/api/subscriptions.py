@@ -4,12 +4,14 @@ state, and every refusal is a JSON error with a stable code."""
 
 import django_filters
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from cos.api.filters import IdFilter
 from cos.api.providers import ProviderScopedMixin
+from cos.api.schema import ERROR_409
 from marketplace import services
 from marketplace.choices import (
     OPEN_SWITCH_STATUSES,
@@ -22,13 +24,7 @@ from marketplace.choices import (
 from marketplace.models import Subscription, SubscriptionChange, Switch
 from marketplace.selectors import subscription_end_dates
 
-ERROR = inline_serializer("SubscriptionError", {"code": serializers.CharField(), "message": serializers.CharField()})
-ERRORS = {
-    400: OpenApiResponse(ERROR, description="Bad input (codes: invalid, invalid_reason, notice_period, ...)"),
-    403: OpenApiResponse(ERROR),
-    404: OpenApiResponse(ERROR),
-    409: OpenApiResponse(ERROR, description="Not possible in the subscription's state (codes in the message)"),
-}
+COMMAND_ERRORS = {409: ERROR_409}
 IN_SERVICE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.AWAITING_CANCELLATION)
 
 
@@ -142,14 +138,14 @@ class LifecycleInputSerializer(serializers.Serializer):
 class SubscriptionFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=SubscriptionStatus.choices)
     category = django_filters.ChoiceFilter(choices=ProductCategory.choices)
-    address = django_filters.NumberFilter(field_name="address_id")
+    address = IdFilter(field_name="address_id")
+    marketplace = IdFilter(field_name="marketplace_id")
 
     class Meta:
         model = Subscription
         fields = ["status", "category", "address", "marketplace"]
 
 
-@extend_schema(responses={200: SubscriptionSerializer, **ERRORS})
 class SubscriptionViewSet(
     ProviderScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -179,7 +175,7 @@ class SubscriptionViewSet(
     def _done(self, subscription_id: int):
         return Response(self.get_serializer(self.get_queryset().get(pk=subscription_id)).data)
 
-    @extend_schema(request=TerminateInputSerializer, responses={200: SubscriptionSerializer, **ERRORS})
+    @extend_schema(request=TerminateInputSerializer, responses={200: SubscriptionSerializer, **COMMAND_ERRORS})
     @action(detail=True, methods=["post"])
     def terminate(self, request, pk=None):
         """End the subscription on `ends_on` (default: the earliest day its notice and minimum term allow). A later
@@ -192,7 +188,7 @@ class SubscriptionViewSet(
         services.subscription_terminate(subscription_id=subscription.pk, actor=request.user, **data.validated_data)
         return self._done(subscription.pk)
 
-    @extend_schema(request=None, responses={200: SubscriptionSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: SubscriptionSerializer, **COMMAND_ERRORS})
     @action(detail=True, methods=["post"], url_path="withdraw-notice")
     def withdraw_notice(self, request, pk=None):
         """Withdraw a notice before its end day: the subscription runs on."""
@@ -200,7 +196,7 @@ class SubscriptionViewSet(
         services.subscription_notice_withdraw(subscription_id=subscription.pk, actor=request.user)
         return self._done(subscription.pk)
 
-    @extend_schema(request=ChangeInputSerializer, responses={200: SubscriptionSerializer, **ERRORS})
+    @extend_schema(request=ChangeInputSerializer, responses={200: SubscriptionSerializer, **COMMAND_ERRORS})
     @action(detail=True, methods=["post"])
     def change(self, request, pk=None):
         """Change the plan to another of your products of the same category, at its current price. An upgrade goes
@@ -219,7 +215,7 @@ class SubscriptionViewSet(
         )
         return self._done(subscription.pk)
 
-    @extend_schema(request=None, responses={200: SubscriptionSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: SubscriptionSerializer, **COMMAND_ERRORS})
     @action(detail=True, methods=["post"], url_path="withdraw-change")
     def withdraw_change(self, request, pk=None):
         """Withdraw a change of plan that has not been sent to the network yet (a downgrade waiting for its day)."""
@@ -241,14 +237,14 @@ class SubscriptionViewSet(
         )
         return self._done(subscription.pk)
 
-    @extend_schema(request=LifecycleInputSerializer, responses={200: SubscriptionSerializer, **ERRORS})
+    @extend_schema(request=LifecycleInputSerializer, responses={200: SubscriptionSerializer, **COMMAND_ERRORS})
     @action(detail=True, methods=["post"])
     def suspend(self, request, pk=None):
         """Suspend the service (e.g. your own dunning): the network moves it to the suspended profile, and its days
         are not billed from the verified moment."""
         return self._lifecycle(request, services.subscription_suspend)
 
-    @extend_schema(request=LifecycleInputSerializer, responses={200: SubscriptionSerializer, **ERRORS})
+    @extend_schema(request=LifecycleInputSerializer, responses={200: SubscriptionSerializer, **COMMAND_ERRORS})
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         """Resume a suspended service: the plan's profile is restored, and billing resumes from the verified

@@ -2,8 +2,7 @@
 
 import django_filters
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -11,8 +10,10 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cos.api.filters import BooleanFilter, IdFilter
+from cos.api.headers import TEXT_PATTERN, header_text
 from cos.api.providers import IsServiceProvider, ProviderScopedMixin
-from cos.choices import CustomerType
+from cos.api.schema import ERROR_404, ERROR_409
 from cos.models import AddressObject, Customer
 from cos.selectors import address_search
 from marketplace import services
@@ -22,8 +23,8 @@ from marketplace.models import ContractTerm, EligibilityRule, Order, Price, Prod
 from marketplace.selectors import offers_for_address
 from marketplace.validation import LineRequest, OrderRequest
 
-ERROR = inline_serializer("Error", {"code": serializers.CharField(), "message": serializers.CharField()})
-ERRORS = {400: OpenApiResponse(ERROR), 403: OpenApiResponse(ERROR), 404: OpenApiResponse(ERROR)}
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 100  # Order.idempotency_key's length
 
 
 class ServiceSaveMixin:
@@ -50,7 +51,6 @@ class ServiceSaveMixin:
         self._save(serializer)
 
 
-@extend_schema(responses={**ERRORS})
 class ContractTermViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSet):
     """Your contract terms (minimum months, notice days)."""
 
@@ -64,15 +64,40 @@ class ContractTermViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelV
         self._save(serializer, provider=self.request.provider)
 
 
+class PriceFilter(django_filters.FilterSet):
+    product = IdFilter(field_name="product_id")
+    marketplace = IdFilter(field_name="marketplace_id")
+
+    class Meta:
+        model = Price
+        fields = ["product", "marketplace"]
+
+
+class PromotionFilter(django_filters.FilterSet):
+    product = IdFilter(field_name="product_id")
+    marketplace = IdFilter(field_name="marketplace_id")
+
+    class Meta:
+        model = Promotion
+        fields = ["product", "marketplace", "kind"]
+
+
+class EligibilityFilter(django_filters.FilterSet):
+    product = IdFilter(field_name="product_id")
+
+    class Meta:
+        model = EligibilityRule
+        fields = ["product"]
+
+
 class ProductFilter(django_filters.FilterSet):
-    active = django_filters.BooleanFilter(field_name="retired_at", lookup_expr="isnull")
+    active = BooleanFilter(field_name="retired_at", lookup_expr="isnull")
 
     class Meta:
         model = Product
         fields = ["category", "active"]
 
 
-@extend_schema(responses={**ERRORS})
 class ProductViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSet):
     """Your products. Retire a product to stop selling it; it is never deleted."""
 
@@ -85,25 +110,24 @@ class ProductViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSe
     def perform_create(self, serializer):
         self._save(serializer, provider=self.request.provider)
 
-    @extend_schema(request=None, responses={200: s.ProductSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: s.ProductSerializer})
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
         product = services.product_retire(product_id=self.get_object().pk)
         return Response(self.get_serializer(product).data)
 
 
-@extend_schema(responses={**ERRORS})
 class PriceViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSet):
     """Your price versions: a new version starting after an open-ended one closes it."""
 
     queryset = Price.objects.order_by("pk")
     serializer_class = s.PriceSerializer
     provider_lookup = "product__provider"
-    filterset_fields = ["product", "marketplace"]
+    filterset_class = PriceFilter
     http_method_names = ["get", "post", "put", "patch"]
     save_service, save_argument = "price_save", "price"
 
-    @extend_schema(request=None, responses={200: s.PriceSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: s.PriceSerializer, 204: None})
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
         """Stop selling at this price version: a running one stops today, one not yet started is removed (204)."""
@@ -113,18 +137,17 @@ class PriceViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSet)
         return Response(self.get_serializer(price).data)
 
 
-@extend_schema(responses={**ERRORS})
 class PromotionViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelViewSet):
     """Your promotions: percent off, amount off or free months for N billing periods."""
 
     queryset = Promotion.objects.order_by("pk")
     serializer_class = s.PromotionSerializer
     provider_lookup = "product__provider"
-    filterset_fields = ["product", "marketplace", "kind"]
+    filterset_class = PromotionFilter
     http_method_names = ["get", "post", "put", "patch"]
     save_service, save_argument = "promotion_save", "promotion"
 
-    @extend_schema(request=None, responses={200: s.PromotionSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: s.PromotionSerializer, 204: None})
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
         """Stop offering the promotion: a running one stops today, one not yet started is removed (204)."""
@@ -134,7 +157,6 @@ class PromotionViewSet(ProviderScopedMixin, ServiceSaveMixin, viewsets.ModelView
         return Response(self.get_serializer(promotion).data)
 
 
-@extend_schema(responses={**ERRORS})
 class EligibilityViewSet(
     ProviderScopedMixin,
     ServiceSaveMixin,
@@ -148,7 +170,7 @@ class EligibilityViewSet(
     queryset = EligibilityRule.objects.prefetch_related("marketplaces", "areas").order_by("pk")
     serializer_class = s.EligibilitySerializer
     provider_lookup = "product__provider"
-    filterset_fields = ["product"]
+    filterset_class = EligibilityFilter
     save_service, save_argument = "eligibility_save", "rule"
 
 
@@ -156,6 +178,7 @@ class OrderFilter(django_filters.FilterSet):
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
+    marketplace = IdFilter(field_name="marketplace_id")
 
     class Meta:
         model = Order
@@ -175,15 +198,24 @@ class OrderViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
 
     @extend_schema(
         request=s.OrderInputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
-        responses={201: s.OrderSerializer, 200: s.OrderSerializer, 409: OpenApiResponse(ERROR), **ERRORS},
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH, "pattern": TEXT_PATTERN},
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Your unique key of this order request: 1 to 100 characters of UTF-8 text.",
+            )
+        ],
+        responses={201: s.OrderSerializer, 200: s.OrderSerializer, 409: ERROR_409},
     )
     def create(self, request):
         """Place an order through your own channel. The same Idempotency-Key returns the same order."""
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key or len(key) > 100:
+        key = header_text(request, IDEMPOTENCY_HEADER)
+        if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
             raise ApiValidationError(
-                {"Idempotency-Key": "Send a unique Idempotency-Key header (at most 100 characters)."}
+                {IDEMPOTENCY_HEADER: [f"Send a unique {IDEMPOTENCY_HEADER} header (1 to 100 characters)."]},
+                code="required" if not key else "max_length",
             )
         data = s.OrderInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -219,15 +251,13 @@ class OrderViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
         service(order_id=order.pk, actor=self.request.user, **kwargs)
         return Response(self.get_serializer(self.get_queryset().get(pk=order.pk)).data)
 
-    @extend_schema(request=None, responses={200: s.OrderSerializer, 409: OpenApiResponse(ERROR), **ERRORS})
+    @extend_schema(request=None, responses={200: s.OrderSerializer, 409: ERROR_409})
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         """Accept a submitted order: its subscriptions are created (pending)."""
         return self._command(services.order_accept)
 
-    @extend_schema(
-        request=s.RejectInputSerializer, responses={200: s.OrderSerializer, 409: OpenApiResponse(ERROR), **ERRORS}
-    )
+    @extend_schema(request=s.RejectInputSerializer, responses={200: s.OrderSerializer, 409: ERROR_409})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Reject a submitted order, with a reason."""
@@ -235,9 +265,7 @@ class OrderViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
         data.is_valid(raise_exception=True)
         return self._command(services.order_reject, reason=data.validated_data["reason"])
 
-    @extend_schema(
-        request=s.CancelInputSerializer, responses={200: s.OrderSerializer, 409: OpenApiResponse(ERROR), **ERRORS}
-    )
+    @extend_schema(request=s.CancelInputSerializer, responses={200: s.OrderSerializer, 409: ERROR_409})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel an order before fulfillment (e.g. the customer withdrew)."""
@@ -246,14 +274,7 @@ class OrderViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
         return self._command(services.order_cancel, reason=data.validated_data["reason"])
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter(
-            "search", OpenApiTypes.STR, required=True, description="Street and number, postal code or external id."
-        )
-    ],
-    responses={200: s.AddressSerializer(many=True), **ERRORS},
-)
+@extend_schema(parameters=[s.AddressQuerySerializer], responses={200: s.AddressSerializer(many=True)})
 class AddressSearchView(ListAPIView):
     """Find addresses on the network (the same ranked search as the portal)."""
 
@@ -264,10 +285,9 @@ class AddressSearchView(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return AddressObject.objects.none()
-        query = self.request.query_params.get("search", "").strip()
-        if not query:
-            raise ApiValidationError({"search": "Give a search text, e.g. ?search=Storgatan 12."})
-        ids = [address.pk for address in address_search(query=query, limit=25)]
+        query = s.AddressQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        ids = [address.pk for address in address_search(query=query.validated_data["search"], limit=25)]
         by_id = AddressObject.objects.select_related("area").in_bulk(ids)
         return [by_id[pk] for pk in ids]
 
@@ -290,19 +310,13 @@ class AvailabilityView(APIView):
     permission_classes = [IsServiceProvider]
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("address", OpenApiTypes.INT, required=True),
-            OpenApiParameter("customer_type", OpenApiTypes.STR, enum=CustomerType.values, default="residential"),
-        ],
-        responses={200: s.OfferSerializer(many=True), **ERRORS},
+        parameters=[s.AvailabilityQuerySerializer],
+        responses={200: s.OfferSerializer(many=True), 404: ERROR_404},
     )
     def get(self, request):
-        raw_id = request.query_params.get("address", "")
-        customer_type = request.query_params.get("customer_type", CustomerType.RESIDENTIAL)
-        if not raw_id.isdigit():
-            raise ApiValidationError({"address": "Give the address id, e.g. ?address=123."})
-        if customer_type not in CustomerType.values:
-            raise ApiValidationError({"customer_type": f"One of: {', '.join(CustomerType.values)}."})
-        address = get_object_or_404(AddressObject, pk=int(raw_id))
+        query = s.AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        customer_type = query.validated_data["customer_type"]
+        address = get_object_or_404(AddressObject, pk=query.validated_data["address"])
         offers = offers_for_address(address=address, customer_type=customer_type, provider_ids={request.provider.pk})
         return Response(s.OfferSerializer(offers, many=True).data)

@@ -1,9 +1,7 @@
-from rest_framework.routers import SimpleRouter
+"""Provisioning's part of the provider API: its viewsets go into the one router (cos.api.urls)."""
 
 from provisioning.api import views
 
-router = SimpleRouter()
-router.trailing_slash = "/?"  # with or without the slash: a POST is never redirected
-router.register("services", views.ServiceViewSet, basename="service")
 
-urlpatterns = router.urls
+def register(router) -> None:
+    router.register("services", views.ServiceViewSet, basename="service")

@@ -1,15 +1,14 @@
 """Provider API of provisioning: the provider's own services, and activating one where the provider does that."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cos.api.providers import ProviderScopedMixin
+from cos.api.schema import ERROR_409
 from provisioning.models import ServiceInstance, ServicePeriod
 from provisioning.requests import service_activate_by_provider
-
-ERROR = inline_serializer("ServiceError", {"code": serializers.CharField(), "message": serializers.CharField()})
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -63,7 +62,6 @@ class JobSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-@extend_schema(responses={200: ServiceSerializer, 404: OpenApiResponse(ERROR)})
 class ServiceViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Your services (the network side of your subscriptions) and their state on the network."""
 
@@ -71,7 +69,7 @@ class ServiceViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.Retrieve
     serializer_class = ServiceSerializer
     filterset_fields = ["status"]
 
-    @extend_schema(responses={200: PeriodSerializer(many=True), 404: OpenApiResponse(ERROR)}, filters=False)
+    @extend_schema(responses={200: PeriodSerializer(many=True)}, filters=False)
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def periods(self, request, pk=None):
         """The service's ledger: each period it was verifiably live, with the profile, speeds and VLANs it had,
@@ -81,9 +79,7 @@ class ServiceViewSet(ProviderScopedMixin, mixins.ListModelMixin, mixins.Retrieve
         periods = ServicePeriod.objects.filter(service=service).select_related("ont").order_by("started_at", "pk")
         return Response(PeriodSerializer(periods, many=True).data)
 
-    @extend_schema(
-        request=None, responses={202: JobSerializer, 404: OpenApiResponse(ERROR), 409: OpenApiResponse(ERROR)}
-    )
+    @extend_schema(request=None, responses={202: JobSerializer, 409: ERROR_409})
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         """Turn the service on (only where you activate your own services, and once the infrastructure is ready)."""

@@ -22,7 +22,7 @@ from billing.choices import (
     RefundStatus,
 )
 from billing.gateways import gateway_for
-from billing.models import BillingAccount, BillingNotice, Invoice, Payment, PaymentMethod, Refund
+from billing.models import BillingAccount, BillingNotice, GatewayEvent, Invoice, Payment, PaymentMethod, Refund
 from billing.services import account_for
 from cos.errors import Conflict
 from tests.billing.factories import activate, at, subscription
@@ -311,7 +311,9 @@ def test_two_retries_at_once_after_a_timeout_charge_once(stripe_api, stripe_sett
     assert PaymentMethod.objects.filter(account=account).count() == 1
 
 
-def test_a_setup_confirmed_in_the_browser_is_saved_by_its_webhook_once(stripe_api, client):
+def test_a_setup_confirmed_in_the_browser_is_saved_by_its_webhook_once(
+    stripe_api, client, django_capture_on_commit_callbacks
+):
     # given: the subscriber confirmed a SEPA mandate in the browser but never came back to the portal
     sub = subscription()
     account = account_for(sub)
@@ -329,13 +331,19 @@ def test_a_setup_confirmed_in_the_browser_is_saved_by_its_webhook_once(stripe_ap
             "data": {"object": intent.to_dict()},
         }
     ).encode()
-    # when: Stripe's event arrives, and then the subscriber's return page too
-    response = client.post(
-        "/billing/stripe/webhook/", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signed(payload)
-    )
+    # when: Stripe's event arrives (recorded, then applied once committed: saving asks Stripe for the method), and
+    # then the subscriber's return page too
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/billing/stripe/webhook/",
+            data=payload,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=signed(payload),
+        )
     again = payments.payment_method_add(account_id=account.pk, setup_reference=start.reference)
     # then: one SEPA method on file, with its mandate, the account's default
-    assert response.json()["outcome"] == "applied"
+    assert response.json()["outcome"] == "deferred"
+    assert GatewayEvent.objects.get(event_id=f"evt_{intent.id}").outcome == "applied"
     method = PaymentMethod.objects.get(account=account)
     assert again.pk == method.pk
     assert (method.type, method.last4, method.is_default) == ("sepa_debit", "3000", True)

@@ -245,6 +245,35 @@ def test_a_lost_dispute_takes_the_money_back_and_reopens_the_invoice(client):
     assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.OPEN, 0)
 
 
+def test_a_dispute_lost_on_a_partly_refunded_payment_takes_back_what_was_left_and_the_rest_is_owed(client):
+    # given: a paid invoice whose payment was refunded by 40 already
+    from decimal import Decimal
+
+    from billing.models import CreditEntry
+
+    payment = _charged(status="succeeded")
+    Payment.objects.filter(pk=payment.pk).update(amount_refunded=Decimal("40.00"))
+    dispute = {
+        "id": "dp_3",
+        "object": "dispute",
+        "amount": int(payment.amount * 100),
+        "charge": payment.charge_reference,
+        "payment_intent": payment.reference,
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+    _post(client, _event("charge.dispute.created", dispute))
+    # when: the bank takes back the whole amount
+    response = _post(client, _event("charge.dispute.closed", {**dispute, "status": "lost"}))
+    # then: no more than the payment is ever counted as refunded, and the 40 paid out twice is owed on the account
+    assert response.status_code == 200
+    assert response.json()["outcome"] == GatewayEventOutcome.APPLIED
+    payment.refresh_from_db()
+    assert payment.amount_refunded == payment.amount
+    owed = CreditEntry.objects.filter(account_id=payment.account_id, description__contains="refunded already")
+    assert [entry.amount for entry in owed] == [Decimal("-40.00")]
+
+
 def test_a_won_dispute_leaves_the_invoice_paid(client):
     payment = _charged(status="succeeded")
     dispute = {"id": "dp_2", "amount": 100, "charge": payment.charge_reference, "payment_intent": payment.reference}

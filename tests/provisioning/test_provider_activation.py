@@ -3,10 +3,9 @@ own services and only once the infrastructure at the address is ready."""
 
 import pytest
 import requests
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cos.services import membership_grant
+from cos.services import api_token_issue, membership_grant
 from provisioning.choices import JobStatus, ServiceStatus
 from provisioning.models import ProvisioningJob, ServiceInstance
 from tests.cos.factories import UserFactory
@@ -19,7 +18,7 @@ def _client(provider) -> APIClient:
     user = UserFactory()
     membership_grant(user=user, organization=provider, role="api")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + Token.objects.create(user=user).key)
+    client.credentials(HTTP_AUTHORIZATION="Token " + api_token_issue(user=user, name="test")[1])
     return client
 
 

@@ -221,7 +221,10 @@ def test_a_photo_is_uploaded_from_the_page_and_shown_as_a_thumbnail(crew, tech_c
     # then
     assert response.status_code == 302
     evidence = Evidence.objects.get(task=drop)
-    assert f'src="{evidence.thumbnail.url}"' in tech_client.get(url).content.decode()
+    assert f'src="{evidence.thumbnail_url}"' in tech_client.get(url).content.decode()
+    thumbnail = tech_client.get(evidence.thumbnail_url)
+    assert thumbnail.status_code == 200
+    assert thumbnail["Content-Type"] == "image/jpeg"
 
 
 def test_a_technician_skips_a_task_from_the_page(crew, tech_client):

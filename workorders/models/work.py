@@ -1,9 +1,12 @@
 """Work orders, their tasks, evidence, installation records and provider notifications."""
 
+import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django_fsm import FSMField, transition
 
 from cos.models import StatefulModel
@@ -164,7 +167,9 @@ class Task(StatefulModel):
 
 
 def evidence_path(instance, filename: str) -> str:
-    return f"evidence/wo-{instance.task.work_order_id}/task-{instance.task_id}/{filename}"
+    """Where a photo or signature is stored: under its work order and task, with a random part no one can guess.
+    Files are served only through workorders.views.evidence_file, which checks who asks."""
+    return f"evidence/wo-{instance.task.work_order_id}/task-{instance.task_id}/{secrets.token_hex(8)}-{filename}"
 
 
 class Evidence(models.Model):
@@ -191,6 +196,14 @@ class Evidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.task}"
+
+    @property
+    def file_url(self) -> str:
+        return reverse("evidence-file", args=[self.pk, "file"]) if self.file else ""
+
+    @property
+    def thumbnail_url(self) -> str:
+        return reverse("evidence-file", args=[self.pk, "thumbnail"]) if self.thumbnail else ""
 
 
 class InstallationRecord(models.Model):

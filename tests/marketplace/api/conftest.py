@@ -3,10 +3,9 @@
 from collections.abc import Callable
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cos.services import membership_grant
+from cos.services import api_token_issue, membership_grant
 from tests.cos.factories import UserFactory
 from tests.marketplace.factories import World, days_from_today, world
 
@@ -16,7 +15,7 @@ def provider_client(provider) -> APIClient:
     user = UserFactory()
     membership_grant(user=user, organization=provider, role="api")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + Token.objects.create(user=user).key)
+    client.credentials(HTTP_AUTHORIZATION="Token " + api_token_issue(user=user, name="test")[1])
     return client
 
 

@@ -10,16 +10,13 @@ import pytest
 from django.apps import apps
 from django.test import TestCase
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from cos.api import urls as api_urls
 from cos.models import Customer, Event, TransitionLog
-from cos.services import membership_grant
+from cos.services import api_token_issue, membership_grant
 from marketplace import services
-from marketplace.api import urls as api_urls
-from marketplace.api.urls import router as marketplace_router
 from marketplace.models import ContractTerm, EligibilityRule, Order, Price, Product, Promotion, Subscription
-from provisioning.api.urls import router as provisioning_router
 from provisioning.models import ServiceInstance
 from tests.cos.factories import AddressFactory, OrganizationFactory, UserFactory
 from tests.marketplace.api.conftest import order_body, provider_client
@@ -76,16 +73,16 @@ CREATE_WITH_OTHERS_ROWS = {
     "order": None,  # placing an order with another provider's product: see test_orders (product_of_other_provider)
 }
 
-# Every router of the provider API: each app registers its viewsets into its own.
-ROUTERS = [marketplace_router, provisioning_router]
-BASENAMES = [basename for router in ROUTERS for _, _, basename in router.registry]
+# The provider API's one router: every app registers its viewsets into it.
+ROUTER = api_urls.router
+BASENAMES = [basename for _, _, basename in ROUTER.registry]
 
 
 def routes_of(basename: str):
     """(route name, detail?, HTTP methods) of every route the router built for the viewset."""
-    router, viewset = next((r, v) for r in ROUTERS for _, v, name in r.registry if name == basename)
-    for route in router.get_routes(viewset):
-        methods = sorted(m for m in router.get_method_map(viewset, route.mapping) if m in viewset.http_method_names)
+    viewset = next(v for _, v, name in ROUTER.registry if name == basename)
+    for route in ROUTER.get_routes(viewset):
+        methods = sorted(m for m in ROUTER.get_method_map(viewset, route.mapping) if m in viewset.http_method_names)
         yield route.name.format(basename=basename), route.detail, methods
 
 
@@ -241,7 +238,7 @@ def test_an_order_for_a_known_email_does_not_reveal_what_another_provider_stored
 
 # Every list route of the router and every other named view of the provider API.
 ENTRY_URLS = [reverse(f"{basename}-list") for basename in BASENAMES] + [
-    reverse(pattern.name) for pattern in api_urls.urlpatterns if getattr(pattern, "name", None)
+    reverse(pattern.name) for pattern in api_urls.extra_patterns if getattr(pattern, "name", None)
 ]
 
 
@@ -249,7 +246,7 @@ ENTRY_URLS = [reverse(f"{basename}-list") for basename in BASENAMES] + [
 def test_a_user_of_no_service_provider_is_refused(url):
     # given: a user with a token but no membership
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + Token.objects.create(user=UserFactory()).key)
+    client.credentials(HTTP_AUTHORIZATION="Token " + api_token_issue(user=UserFactory(), name="test")[1])
 
     # when
     response = client.get(url)
@@ -264,7 +261,7 @@ def test_a_member_of_the_network_operator_is_not_a_provider(w):
     user = UserFactory()
     membership_grant(user=user, organization=OrganizationFactory(kind="network_operator"), role="api")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + Token.objects.create(user=user).key)
+    client.credentials(HTTP_AUTHORIZATION="Token " + api_token_issue(user=user, name="test")[1])
 
     # when
     response = client.post("/api/v1/orders/", order_body(w), format="json", HTTP_IDEMPOTENCY_KEY="op")
