@@ -284,6 +284,7 @@ class AddressLives(RuleBasedStateMachine):
     def every_live_day_is_billed_once_to_its_provider_and_no_other_day_is(self):
         today = _local(datetime.now(STOCKHOLM))
         billed_days: dict[int, dict[date, int]] = {}
+        expected_days: dict[int, set[date]] = {}
         for subscription in Subscription.objects.filter(address=self.w.address):
             coverage: dict[date, int] = {}
             for line in billed_lines(subscription.pk):
@@ -291,6 +292,7 @@ class AddressLives(RuleBasedStateMachine):
                     for day in _days(line.period_start, line.period_end + timedelta(days=1)):
                         coverage[day] = coverage.get(day, 0) + line.coverage
             expected = self._expected_days(subscription, today)
+            expected_days[subscription.pk] = expected
             held_from = self.blocked_from.get(subscription.pk)
             for day in set(coverage) | expected:
                 billed, due = coverage.get(day, 0), 1 if day in expected else 0
@@ -315,8 +317,10 @@ class AddressLives(RuleBasedStateMachine):
             old, new = billed_days.get(switch.from_subscription_id, {}), billed_days.get(switch.to_subscription_id, {})
             assert not {d for d, n in old.items() if n} & {d for d, n in new.items() if n}, "a day billed to both"
             handover = _local(switch.completed_at)
+            assert not old.get(handover), "the old provider billed the hand-over day"
             held_from = self.blocked_from.get(switch.to_subscription_id)
-            if held_from is None or handover < held_from:  # a held subscription bills its days when released
+            live_then = handover in expected_days.get(switch.to_subscription_id, ())  # not ended the same day
+            if live_then and (held_from is None or handover < held_from):  # a held one bills when released
                 assert new.get(handover) == 1, "the hand-over day is not the new provider's"
 
     @invariant()
