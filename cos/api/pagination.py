@@ -9,8 +9,8 @@ MAX_OFFSET = 10**9
 
 def _whole_number(request, name: str, *, minimum: int) -> int | None:
     """The query parameter as an integer of at least `minimum`, None when absent or empty; anything else is a 400."""
-    text = request.query_params.get(name, "").strip()
-    if not text:
+    text = request.query_params.get(name, "")
+    if text == "":
         return None  # sent empty: as if not sent, like an empty filter
     if not text.isascii() or not text.isdigit() or int(text) < minimum:
         raise ValidationError({name: [f"Give a whole number of at least {minimum}."]}, code="invalid")

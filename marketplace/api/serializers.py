@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from cos.api.exceptions import django_error_detail
+from cos.api.serializers import InputSerializer, ModelSerializer
 from cos.api.validators import NOT_BLANK, install_date_bound, valid_from_bound
 from cos.choices import AddressStatus, BuildingType, CustomerType
 from cos.models import AddressObject, Area, Customer
@@ -35,13 +36,13 @@ class OwnedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return self.queryset.filter(**{self.provider_lookup: provider})
 
 
-class ContractTermSerializer(serializers.ModelSerializer):
+class ContractTermSerializer(ModelSerializer):
     class Meta:
         model = ContractTerm
         fields = ["id", "name", "minimum_months", "notice_days"]
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(ModelSerializer):
     term = OwnedPrimaryKeyField(queryset=ContractTerm.objects.all())
     is_active = serializers.BooleanField(read_only=True)
 
@@ -64,7 +65,7 @@ class ProductSerializer(serializers.ModelSerializer):
         read_only_fields = ["retired_at", "created_at"]
 
 
-class PriceSerializer(serializers.ModelSerializer):
+class PriceSerializer(ModelSerializer):
     product = OwnedPrimaryKeyField(queryset=Product.objects.all())
     marketplace = serializers.PrimaryKeyRelatedField(queryset=Marketplace.objects.all())
 
@@ -81,7 +82,7 @@ class PriceSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class PromotionSerializer(serializers.ModelSerializer):
+class PromotionSerializer(ModelSerializer):
     product = OwnedPrimaryKeyField(queryset=Product.objects.all())
     marketplace = serializers.PrimaryKeyRelatedField(
         queryset=Marketplace.objects.all(), required=False, allow_null=True
@@ -93,7 +94,7 @@ class PromotionSerializer(serializers.ModelSerializer):
         extra_kwargs = {"valid_from": {"validators": [valid_from_bound]}}
 
 
-class EligibilitySerializer(serializers.ModelSerializer):
+class EligibilitySerializer(ModelSerializer):
     product = serializers.PrimaryKeyRelatedField(read_only=True)
     customer_types = serializers.ListField(child=serializers.ChoiceField(CustomerType.choices), allow_empty=False)
     address_statuses = serializers.ListField(child=serializers.ChoiceField(AddressStatus.choices), allow_empty=False)
@@ -166,7 +167,7 @@ class OfferSerializer(serializers.Serializer):
     is_preorder = serializers.BooleanField()
 
 
-class CustomerInputSerializer(serializers.Serializer):
+class CustomerInputSerializer(InputSerializer):
     customer_type = serializers.ChoiceField(CustomerType.choices)
     first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
@@ -187,13 +188,13 @@ class CustomerInputSerializer(serializers.Serializer):
         return attrs
 
 
-class OrderLineInputSerializer(serializers.Serializer):
+class OrderLineInputSerializer(InputSerializer):
     product = serializers.IntegerField(min_value=1)
     monthly_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
     currency = serializers.RegexField(r"^[A-Z]{3}$")
 
 
-class OrderInputSerializer(serializers.Serializer):
+class OrderInputSerializer(InputSerializer):
     customer = CustomerInputSerializer()
     address = serializers.IntegerField(min_value=1)
     marketplace = serializers.IntegerField(min_value=1)
@@ -205,11 +206,11 @@ class OrderInputSerializer(serializers.Serializer):
     terms_accepted = serializers.BooleanField()
 
 
-class RejectInputSerializer(serializers.Serializer):
+class RejectInputSerializer(InputSerializer):
     reason = serializers.CharField(max_length=1000)
 
 
-class CancelInputSerializer(serializers.Serializer):
+class CancelInputSerializer(InputSerializer):
     reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from cos.api.filters import IdFilter
 from cos.api.providers import ProviderScopedMixin
 from cos.api.schema import ERROR_409
+from cos.api.serializers import InputSerializer
 from marketplace import services
 from marketplace.choices import (
     OPEN_SWITCH_STATUSES,
@@ -116,7 +117,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         return SwitchAwaySerializer(switches[0]).data if switches else None
 
 
-class TerminateInputSerializer(serializers.Serializer):
+class TerminateInputSerializer(InputSerializer):
     reason = serializers.ChoiceField(CancellationReason.choices)
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
     ends_on = serializers.DateField(
@@ -124,13 +125,13 @@ class TerminateInputSerializer(serializers.Serializer):
     )
 
 
-class ChangeInputSerializer(serializers.Serializer):
+class ChangeInputSerializer(InputSerializer):
     product = serializers.IntegerField(min_value=1, help_text="Another of your products of the same category.")
     reason = serializers.ChoiceField(LifecycleReason.choices, default=LifecycleReason.CUSTOMER_REQUEST)
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
-class LifecycleInputSerializer(serializers.Serializer):
+class LifecycleInputSerializer(InputSerializer):
     reason = serializers.ChoiceField(LifecycleReason.choices)
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 

@@ -10,7 +10,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cos.api.filters import BooleanFilter, IdFilter
+from cos.api.filters import BooleanFilter, DateTimeFilter, IdFilter
 from cos.api.headers import TEXT_PATTERN, header_text
 from cos.api.providers import IsServiceProvider, ProviderScopedMixin
 from cos.api.schema import ERROR_404, ERROR_409
@@ -175,8 +175,8 @@ class EligibilityViewSet(
 
 
 class OrderFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
     status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
     marketplace = IdFilter(field_name="marketplace_id")
 

@@ -4,9 +4,9 @@ Idempotency-Key header is read as UTF-8 (as a WSGI server hands it over) or refu
 import pytest
 
 from cos.api.validators import INSTALL_DATE_MAX_AHEAD, VALID_FROM_MAX_AHEAD
-from marketplace.models import Order, Price, Promotion
-from tests.marketplace.api.conftest import order_body
-from tests.marketplace.factories import days_from_today
+from marketplace.models import ContractTerm, Order, Price, Promotion
+from tests.marketplace.api.conftest import order_body, provider_client
+from tests.marketplace.factories import PriceFactory, PromotionFactory, days_from_today, world
 
 pytestmark = pytest.mark.django_db
 
@@ -182,3 +182,152 @@ def test_a_missing_idempotency_key_is_refused(w, api, place):
     assert response.status_code == 400
     assert response.json()["codes"] == {"Idempotency-Key": ["required"]}
     assert not Order.objects.exists()
+
+
+# --- what the schema fuzzing found (tests/cos/test_api_fuzz.py) -------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/v1/prices/", "/api/v1/orders/", "/api/v1/subscriptions/"])
+def test_an_id_filter_past_64_bits_lists_nothing(w, api, path):
+    # when: an id no database column can hold (it was a server error)
+    response = api.get(path, {"marketplace": "-1455993982304746733568"})
+
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize("value", ["3.5", "60.0", " 6", "abc"])
+def test_an_id_filter_that_is_no_whole_number_is_refused(w, api, value):
+    # when
+    response = api.get("/api/v1/prices/", {"marketplace": value})
+
+    # then: where a select of known ids used to say "invalid_choice" for any unknown one
+    assert response.status_code == 400
+    assert response.json()["codes"] == {"marketplace": ["invalid"]}
+
+
+def test_an_unknown_id_in_a_filter_lists_nothing(w, api):
+    # when
+    response = api.get("/api/v1/prices/", {"product": w.internet.pk + 1000})
+
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize(
+    ("after", "listed"),
+    [
+        ("3931-03-14T01:30:03-19:23", False),  # an offset PostgreSQL refuses (it was a server error there)
+        ("0001-01-01T00:00:00+05:00", True),  # before the year 1 in UTC (it overflowed)
+        ("9999-12-31T23:59:59-12:00", False),  # after the year 9999 in UTC
+    ],
+)
+def test_a_created_after_filter_takes_any_instant(w, api, place, after, listed):
+    # given
+    order_id = place(api, order_body(w), key="k").json()["id"]
+
+    # when
+    response = api.get("/api/v1/orders/", {"created_after": after})
+
+    # then
+    assert response.status_code == 200, response.content
+    assert ([row["id"] for row in response.json()["results"]] == [order_id]) is listed
+
+
+@pytest.mark.parametrize(("query", "field"), [("limit=0", "limit"), ("offset=-1", "offset"), ("offset=null", "offset")])
+def test_a_page_parameter_that_is_no_whole_number_is_refused(w, api, query, field):
+    # when: it used to give the first page, as if not sent
+    response = api.get(f"/api/v1/products/?{query}")
+
+    # then
+    assert response.status_code == 400
+    assert response.json()["codes"] == {field: ["invalid"]}
+
+
+def test_an_empty_page_parameter_is_as_if_not_sent(w, api):
+    # when
+    response = api.get("/api/v1/products/?limit=&offset=")
+
+    # then
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
+
+
+@pytest.mark.parametrize(("value", "status", "count"), [("true", 200, 2), ("false", 200, 0), ("0.2", 400, None)])
+def test_a_boolean_filter_takes_true_or_false_only(w, api, value, status, count):
+    # when: any other value used to be read as no filter
+    response = api.get("/api/v1/products/", {"active": value})
+
+    # then
+    assert response.status_code == status
+    assert response.json().get("count") == count
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": -851101859}, "name"),  # was stored as the text "-851101859"
+        ({"periods": "3"}, "periods"),
+        ({"value": 10}, "value"),  # a decimal is a string in the schema
+    ],
+)
+def test_a_value_of_another_json_type_than_the_schema_says_is_refused(w, api, body, field):
+    # given
+    promotion = PromotionFactory(product=w.internet, marketplace=w.marketplace, name="Summer")
+
+    # when
+    response = api.patch(f"/api/v1/promotions/{promotion.pk}/", body, format="json")
+
+    # then
+    assert response.status_code == 400, response.content
+    assert response.json()["codes"] == {field: ["incorrect_type"]}
+    promotion.refresh_from_db()
+    assert promotion.name == "Summer"
+
+
+def test_a_body_that_is_no_json_is_refused(w, api):
+    # when: form encodings cannot say null, a list or an object, so the API takes JSON only
+    response = api.post("/api/v1/terms/", {"name": "Form", "minimum_months": 12, "notice_days": 30})
+
+    # then
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    assert not ContractTerm.objects.filter(name="Form").exists()
+
+
+def test_a_text_of_spaces_is_refused_as_blank(place):
+    # given: an order of a provider that decides by hand, so it waits as submitted
+    w = world(auto_accept=False)
+    api = provider_client(w.provider)
+    order_id = place(api, order_body(w), key="by-hand").json()["id"]
+
+    # when
+    response = api.post(f"/api/v1/orders/{order_id}/reject/", {"reason": "\r "}, format="json")
+
+    # then
+    assert response.status_code == 400
+    assert response.json()["codes"] == {"reason": ["blank"]}
+    assert Order.objects.get(pk=order_id).status == "submitted"
+
+
+def test_a_rule_of_a_model_has_the_code_rule(w, api):
+    # given: a price version that ends in 10 days, so a new one from 60 days ago overlaps it
+    PriceFactory(product=w.internet, marketplace=w.marketplace, valid_from=days_from_today(10))
+
+    # when
+    response = api.post("/api/v1/prices/", price_body(w, days_from_today(-60)), format="json")
+
+    # then: well-formed input that a rule refuses, told apart from malformed input (invalid)
+    assert response.status_code == 400, response.content
+    assert response.json()["codes"] == {"valid_from": ["rule"]}
+
+
+def test_an_optional_query_parameter_sent_empty_is_as_if_not_sent(w, api):
+    # when
+    response = api.get("/api/v1/availability/", {"address": w.address.pk, "customer_type": ""})
+
+    # then: the residential offers
+    assert response.status_code == 200, response.content
+    assert {offer["product"] for offer in response.json()} == {w.internet.pk, w.tv.pk}
