@@ -55,7 +55,7 @@ ERROR_409 = error(
     "and the codes of the operation)."
 )
 ERROR_415 = error("The body is not JSON (code unsupported_media_type).")
-ERROR_429 = error("Too many requests: wait and retry (code throttled).")
+ERROR_429 = error("Too many requests: wait as long as Retry-After says (codes: throttled, too_many_bad_keys).")
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
