@@ -83,3 +83,21 @@ def stripe_webhooks(stripe_settings, live_server):
         data={"url": "http://127.0.0.1:9/", "secret": WEBHOOK_SECRET},
         timeout=5,
     )
+
+
+@pytest.fixture
+def clerk(django_user_model):
+    """Finance staff who may override pricing (refunds, credit notes, write-offs)."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("finance", "finance@example.test", "pw-123456", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="billing", codename="override_pricing"))
+    return django_user_model.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def goodwill():
+    """The reason code money is given back for."""
+    from billing.models import ReasonCode
+
+    return ReasonCode.objects.create(code="goodwill", label="Goodwill")

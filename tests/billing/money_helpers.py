@@ -24,6 +24,17 @@ def automatic_account(sub) -> BillingAccount:
     return account
 
 
+def charged(details: dict) -> Invoice:
+    """An automatic account with `details` on file; its first invoice issued and charged (after commit)."""
+    from tests.billing.factories import activate, subscription
+
+    sub = subscription()
+    add_method(automatic_account(sub), details)
+    invoice = activate(sub, DAY)
+    invoice.refresh_from_db()
+    return invoice
+
+
 def add_method(account: BillingAccount, details: dict, **kwargs):
     return payments.payment_method_add(account_id=account.pk, details=details, **kwargs)
 

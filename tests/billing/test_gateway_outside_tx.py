@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -18,10 +17,10 @@ from billing import overrides, payments, refunds, webhooks
 from billing.choices import GatewayEventOutcome, InvoiceStatus, PaymentStatus, RefundStatus
 from billing.gateways.offline import OfflineGateway
 from billing.gateways.stripe_gateway import StripeGateway
-from billing.models import GatewayEvent, Invoice, Payment, PaymentMethod, ReasonCode, Refund
+from billing.models import GatewayEvent, Payment, PaymentMethod, Refund
 from billing.services import account_for
-from tests.billing.factories import DECLINED_CARD, SEPA_OK, TEST_CARD, THREE_D_SECURE_CARD, activate, subscription
-from tests.billing.money_helpers import DAY, add_method, automatic_account
+from tests.billing.factories import DECLINED_CARD, SEPA_OK, TEST_CARD, THREE_D_SECURE_CARD, subscription
+from tests.billing.money_helpers import add_method, charged
 from tests.billing.stripe_helpers import signed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,26 +65,6 @@ def _methods(calls) -> set[str]:
     return {name for _, name, _ in calls}
 
 
-@pytest.fixture
-def clerk(django_user_model):
-    user = django_user_model.objects.create_user("finance", "finance@example.test", "pw-123456", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(content_type__app_label="billing", codename="override_pricing"))
-    return django_user_model.objects.get(pk=user.pk)
-
-
-@pytest.fixture
-def goodwill():
-    return ReasonCode.objects.create(code="goodwill", label="Goodwill")
-
-
-def _charged(details) -> Invoice:
-    sub = subscription()
-    add_method(automatic_account(sub), details)
-    invoice = activate(sub, DAY)
-    invoice.refresh_from_db()
-    return invoice
-
-
 # --- the offline gateway, on every path that calls it -------------------------------------------------------
 
 
@@ -103,7 +82,7 @@ def test_saving_and_removing_a_method_calls_the_gateway_outside_transactions(gat
 
 def test_automatic_collection_charges_after_the_invoice_is_committed(gateway_calls):
     # when: the first invoice of an automatic account is issued
-    invoice = _charged(TEST_CARD)
+    invoice = charged(TEST_CARD)
     # then: charged and paid; the charge went out with no transaction open
     assert invoice.status == InvoiceStatus.PAID
     assert "charge" in _methods(gateway_calls)
@@ -112,7 +91,7 @@ def test_automatic_collection_charges_after_the_invoice_is_committed(gateway_cal
 
 def test_a_dunning_retry_cancels_and_charges_outside_transactions(gateway_calls):
     # given: a declined first charge, then a good card
-    invoice = _charged(DECLINED_CARD)
+    invoice = charged(DECLINED_CARD)
     failed = Payment.objects.get(invoice=invoice)
     add_method(invoice.account, TEST_CARD)
     # when: the sweep makes the retry
@@ -127,7 +106,7 @@ def test_a_dunning_retry_cancels_and_charges_outside_transactions(gateway_calls)
 
 def test_paying_another_way_cancels_the_confirmation_outside_transactions(gateway_calls):
     # given: a charge waiting for 3-D Secure
-    invoice = _charged(THREE_D_SECURE_CARD)
+    invoice = charged(THREE_D_SECURE_CARD)
     card = add_method(invoice.account, TEST_CARD)
     # when: the subscriber pays now with another card
     payment = payments.invoice_pay_now(invoice_id=invoice.pk, method_id=card.pk)
@@ -140,7 +119,7 @@ def test_paying_another_way_cancels_the_confirmation_outside_transactions(gatewa
 
 def test_a_refund_and_a_credit_note_pay_out_after_commit(gateway_calls, clerk, goodwill):
     # given: an invoice paid by card
-    invoice = _charged(TEST_CARD)
+    invoice = charged(TEST_CARD)
     payment = Payment.objects.get(invoice=invoice)
     # when: finance refunds 100.00, then gives a credit note of 80.00 (+ VAT) on the invoice
     refund = refunds.payment_refund(payment_id=payment.pk, amount="100.00", reason_code=goodwill, actor=clerk)
@@ -157,7 +136,7 @@ def test_a_refund_and_a_credit_note_pay_out_after_commit(gateway_calls, clerk, g
 
 def test_the_sweep_looks_up_debits_outside_transactions(gateway_calls):
     # given: a SEPA debit processing for longer than the look-up wait
-    invoice = _charged(SEPA_OK)
+    invoice = charged(SEPA_OK)
     later = timezone.now() + timedelta(seconds=django_settings.PAYMENTS_SYNC_AFTER_SECONDS + 60)
     # when
     counts = payments.payments_sweep(now=later)

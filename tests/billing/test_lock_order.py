@@ -9,12 +9,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 
 from billing import dunning, locks, overrides, payments, refunds, webhooks
 from billing.choices import CreditKind, InvoiceStatus, PaymentStatus, RefundStatus
-from billing.models import CreditEntry, Invoice, Payment, ReasonCode, Refund
+from billing.models import CreditEntry, Payment, Refund
 from tests.billing.factories import DECLINED_CARD, SEPA_OK, TEST_CARD, THREE_D_SECURE_CARD, activate, subscription
 from tests.billing.money_helpers import (
     DAY,
@@ -22,6 +21,7 @@ from tests.billing.money_helpers import (
     add_method,
     automatic_account,
     card_paid_part,
+    charged,
     intent_of,
     offline_event,
 )
@@ -88,27 +88,6 @@ def locks_taken(monkeypatch):
     return record
 
 
-@pytest.fixture
-def clerk(django_user_model):
-    user = django_user_model.objects.create_user("finance", "finance@example.test", "pw-123456", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(content_type__app_label="billing", codename="override_pricing"))
-    return django_user_model.objects.get(pk=user.pk)
-
-
-@pytest.fixture
-def goodwill():
-    return ReasonCode.objects.create(code="goodwill", label="Goodwill")
-
-
-def _charged(details) -> Invoice:
-    """An automatic account with `details` on file; its first invoice issued and charged (after commit)."""
-    sub = subscription()
-    add_method(automatic_account(sub), details)
-    invoice = activate(sub, DAY)
-    invoice.refresh_from_db()
-    return invoice
-
-
 def _kinds(log: LockLog) -> set[str]:
     return {table for tables in log.taken for table in tables}
 
@@ -118,7 +97,7 @@ def _kinds(log: LockLog) -> set[str]:
 
 def test_a_gateway_answer_locks_the_invoice_before_its_payment(locks_taken):
     # given: a SEPA debit on its way
-    invoice = _charged(SEPA_OK)
+    invoice = charged(SEPA_OK)
     payment = Payment.objects.get(invoice=invoice)
     assert payment.status == PaymentStatus.PROCESSING
     payload, signature = offline_event("payment_intent.succeeded", intent_of(payment, "succeeded"))
@@ -134,7 +113,7 @@ def test_a_gateway_answer_locks_the_invoice_before_its_payment(locks_taken):
 
 def test_a_dunning_retry_locks_the_invoice_before_the_failed_payment(locks_taken):
     # given: a declined first charge, then a good card
-    invoice = _charged(DECLINED_CARD)
+    invoice = charged(DECLINED_CARD)
     failed = Payment.objects.get(invoice=invoice)
     add_method(invoice.account, TEST_CARD)
     # when: the retry is due
@@ -149,7 +128,7 @@ def test_a_dunning_retry_locks_the_invoice_before_the_failed_payment(locks_taken
 
 def test_a_refund_locks_invoice_payment_then_refund(locks_taken, clerk, goodwill):
     # given: an invoice paid by card
-    payment = Payment.objects.get(invoice=_charged(TEST_CARD))
+    payment = Payment.objects.get(invoice=charged(TEST_CARD))
     # when: finance refunds part of it (the refund is sent, and answered, after commit)
     with locks_taken() as log:
         refund = refunds.payment_refund(payment_id=payment.pk, amount="100.00", reason_code=goodwill, actor=clerk)
@@ -163,7 +142,7 @@ def test_a_refund_locks_invoice_payment_then_refund(locks_taken, clerk, goodwill
 
 def test_a_credit_note_settled_locks_its_invoices_then_the_payments_it_refunds(locks_taken, clerk, goodwill):
     # given: an invoice paid by card
-    invoice = _charged(TEST_CARD)
+    invoice = charged(TEST_CARD)
     # when: a credit note is given on it (finalized at once, refunded through the gateway)
     with locks_taken() as log:
         override = overrides.invoice_credit(invoice_id=invoice.pk, amount="80.00", reason_code=goodwill, actor=clerk)
@@ -193,7 +172,7 @@ def test_collection_from_the_credit_balance_locks_the_account_before_the_invoice
 
 def test_a_confirmation_given_up_locks_the_invoice_before_its_payment(locks_taken):
     # given: a charge waiting for 3-D Secure
-    invoice = _charged(THREE_D_SECURE_CARD)
+    invoice = charged(THREE_D_SECURE_CARD)
     waiting = Payment.objects.get(invoice=invoice)
     assert waiting.status == PaymentStatus.REQUIRES_ACTION
     card = add_method(invoice.account, TEST_CARD)
@@ -209,7 +188,7 @@ def test_a_confirmation_given_up_locks_the_invoice_before_its_payment(locks_take
 
 def test_a_lost_dispute_locks_invoice_payment_then_dispute(locks_taken):
     # given: an invoice paid by card, then disputed
-    invoice = _charged(TEST_CARD)
+    invoice = charged(TEST_CARD)
     payment = Payment.objects.get(invoice=invoice)
     dispute = {"id": "dp_1", "object": "dispute", "payment_intent": payment.reference, "amount": 95719}
     payload, signature = offline_event("charge.dispute.created", {**dispute, "currency": "sek", "status": "open"})
@@ -227,7 +206,7 @@ def test_a_lost_dispute_locks_invoice_payment_then_dispute(locks_taken):
 
 def test_a_refund_confirmed_by_webhook_locks_the_payment_before_its_refunds(locks_taken):
     # given: an invoice paid by card; a refund made at the gateway directly
-    payment = Payment.objects.get(invoice=_charged(TEST_CARD))
+    payment = Payment.objects.get(invoice=charged(TEST_CARD))
     charge = {
         "id": "ch_1",
         "object": "charge",
@@ -300,7 +279,7 @@ def test_a_webhook_a_dunning_retry_and_a_refund_at_once_on_one_invoice_neither_d
 ):
     # given: an invoice of 957.19 with 300.00 paid by card, and an automatic charge that was declined, due for its
     # retry with a good card now on file
-    invoice = _charged(DECLINED_CARD)
+    invoice = charged(DECLINED_CARD)
     failed = Payment.objects.get(invoice=invoice)
     add_method(invoice.account, TEST_CARD)
     paid = card_paid_part(invoice, Decimal("300.00"))

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps as django_apps
-from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
@@ -22,7 +21,7 @@ from billing.choices import (
     RunStatus,
 )
 from billing.gateways.base import FAILED, SUCCEEDED
-from billing.models import BillingNotice, BillingRun, CreditEntry, Dispute, Payment, ReasonCode, Refund
+from billing.models import BillingNotice, BillingRun, CreditEntry, Dispute, Payment, Refund
 from billing.runs import billing_chunk, billing_run
 from cos.models import TransitionLog
 from tests.billing.factories import TEST_CARD, activate, subscription
@@ -34,18 +33,6 @@ pytestmark = pytest.mark.django_db
 def _log(obj) -> list[tuple[str, str, str]]:
     rows = TransitionLog.objects.filter(content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk)
     return [(row.transition, row.source, row.target) for row in rows.order_by("created_at", "id")]
-
-
-@pytest.fixture
-def clerk(django_user_model):
-    user = django_user_model.objects.create_user("finance", "finance@example.test", "pw-123456", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(content_type__app_label="billing", codename="override_pricing"))
-    return django_user_model.objects.get(pk=user.pk)
-
-
-@pytest.fixture
-def goodwill():
-    return ReasonCode.objects.create(code="goodwill", label="Goodwill")
 
 
 def _card_payment(capture) -> Payment:
