@@ -9,7 +9,11 @@
   at-most-once effect for database work).
 """
 
+import atexit
 import logging
+import os
+import queue
+import threading
 import traceback
 from collections import defaultdict
 from collections.abc import Callable
@@ -60,8 +64,55 @@ def publish(name: str, **payload) -> Event:
     )
     if runs:
         run_ids = [run.pk for run in runs]
-        transaction.on_commit(partial(handler_runs_enqueue, run_ids), robust=True)
+        transaction.on_commit(partial(handler_runs_dispatch, run_ids), robust=True)
     return event
+
+
+def handler_runs_dispatch(run_ids: list[int]) -> None:
+    """After commit: hand the runs to Celery. Eager Celery (the demo, unit tests) runs them right here; with a
+    broker, the process's dispatch thread sends them, so the request that committed them answers without waiting
+    for the broker (a run the thread never sends, say because the process exits, is sent by the sweep)."""
+    from cos.celery import app
+
+    if app.conf.task_always_eager:
+        handler_runs_enqueue(run_ids)
+    else:
+        _dispatcher.submit(run_ids)
+
+
+class _Dispatcher:
+    """One daemon thread per process that sends handler runs to the broker, in the order they committed."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def submit(self, run_ids: list[int]) -> None:
+        if self._pid != os.getpid():  # first use in this process (a forked server worker starts its own)
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._queue = queue.SimpleQueue()
+                    threading.Thread(target=self._loop, name="cos-events-dispatch", daemon=True).start()
+                    atexit.register(self.flush)
+                    self._pid = os.getpid()
+        self._queue.put(run_ids)
+
+    def _loop(self) -> None:
+        while True:
+            handler_runs_enqueue(self._queue.get())
+
+    def flush(self) -> None:
+        """Send what is still queued (at exit: a command that published just before it ends)."""
+        while True:
+            try:
+                run_ids = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            handler_runs_enqueue(run_ids)
+
+
+_dispatcher = _Dispatcher()
 
 
 def handler_runs_enqueue(run_ids: list[int]) -> None:

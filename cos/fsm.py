@@ -18,6 +18,7 @@ from django_fsm.signals import post_transition, pre_transition
 
 from cos.errors import TransitionRefused
 from cos.models import StatefulModel, TransitionLog
+from cos.models.base import PENDING_LOGS
 
 
 class ForeignTransition(RuntimeError):
@@ -59,12 +60,10 @@ def transition_log_write(sender, instance, name, source, target, method_kwargs, 
     """Write the TransitionLog row for a transition of any StatefulModel (same transaction as the caller)."""
     if not isinstance(instance, StatefulModel):
         return
-    if instance.pk is None:
-        raise ValueError(f"{sender.__name__} must be saved before its status changes")
     actor = method_kwargs.get("by")
     if isinstance(actor, AnonymousUser):
         actor = None
-    TransitionLog.objects.create(
+    log = TransitionLog(
         content_type=ContentType.objects.get_for_model(sender),
         object_id=instance.pk,
         transition=name,
@@ -74,6 +73,10 @@ def transition_log_write(sender, instance, name, source, target, method_kwargs, 
         reason=method_kwargs.get("reason", "") or "",
         created_at=timezone.now(),
     )
+    if instance.pk is None:  # created in this state: logged by its first save() (never bulk_create it)
+        instance.__dict__.setdefault(PENDING_LOGS, []).append(log)
+        return
+    log.save()
 
 
 def transition_apply(obj: StatefulModel, name: str, *, by=None, reason: str = "", **kwargs) -> None:

@@ -62,6 +62,12 @@ class Snapshot:
     marketplaces_by_area: dict  # (area_id, segment) -> [Marketplace]
     participations: dict  # marketplace_id -> [(Participation, frozenset of barred area ids)]
     entries: dict  # marketplace_id -> [Entry]
+    areas_by_marketplace: dict  # marketplace_id -> (Marketplace, frozenset of area ids)
+
+    def marketplace_at(self, marketplace_id: int, area_id: int):
+        """The marketplace if it sells in the area, else None."""
+        marketplace, area_ids = self.areas_by_marketplace.get(marketplace_id, (None, ()))
+        return marketplace if area_id in area_ids else None
 
 
 _snapshots: OrderedDict = OrderedDict()
@@ -95,9 +101,10 @@ def market_snapshot(on: date) -> Snapshot:
 
 def _snapshot_build(on: date) -> Snapshot:
     marketplaces = {m.pk: m for m in Marketplace.objects.all()}
-    by_area = defaultdict(list)
+    by_area, areas = defaultdict(list), defaultdict(set)
     for marketplace_id, area_id in Marketplace.areas.through.objects.values_list("marketplace_id", "area_id"):
         by_area[(area_id, marketplaces[marketplace_id].segment)].append(marketplaces[marketplace_id])
+        areas[marketplace_id].add(area_id)
     barred = defaultdict(set)
     for participation_id, area_id in Participation.barred_areas.through.objects.values_list(
         "participation_id", "area_id"
@@ -107,7 +114,12 @@ def _snapshot_build(on: date) -> Snapshot:
     for participation in Participation.objects.filter(status=ParticipationStatus.ACTIVE).order_by("pk"):
         participation.marketplace = marketplaces[participation.marketplace_id]
         participations[participation.marketplace_id].append((participation, frozenset(barred[participation.pk])))
-    return Snapshot(dict(by_area), dict(participations), _entries_build(on))
+    return Snapshot(
+        dict(by_area),
+        dict(participations),
+        _entries_build(on),
+        {pk: (marketplace, frozenset(areas[pk])) for pk, marketplace in marketplaces.items()},
+    )
 
 
 def _entries_build(on: date) -> dict[int, list[Entry]]:

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.utils import timezone
 
 from cos.choices import AddressStatus
@@ -23,6 +24,7 @@ from marketplace.choices import (
 )
 from marketplace.models import (
     Marketplace,
+    Order,
     OrderLine,
     Participation,
     Price,
@@ -134,6 +136,8 @@ def candidates_at_address(
     on: date | None = None,
     marketplace_ids: set[int] | None = None,
     provider_ids: set[int] | None = None,
+    snapshot=None,
+    holdings: "AddressHoldings | None" = None,
 ) -> list[Candidate]:
     """Every product priced today in a marketplace covering the address for this segment, with its problems.
 
@@ -141,7 +145,7 @@ def candidates_at_address(
     eight when the market changed since the last call, whatever the number of marketplaces,
     providers or products.
     """
-    snapshot = market_snapshot(on or default_today())
+    snapshot = snapshot or market_snapshot(on or default_today())
     status, area_id, building_type = address.status, address.area_id, address.building_type
     is_preorder = status != AddressStatus.CONNECTED
     marketplaces = [
@@ -164,7 +168,10 @@ def candidates_at_address(
         if (marketplace.pk, entry.provider_id) in participations
     ]
     limited = any(entry.rules.max_per_address is not None for _, _, entry in entries)
-    counts = product_counts_at_address(address.pk) if limited else {}
+    if holdings is not None:
+        counts = holdings.product_counts
+    else:
+        counts = product_counts_at_address(address.pk) if limited else {}
     candidates = []
     for marketplace, participation, entry in entries:
         problems = _rule_problems(
@@ -299,19 +306,40 @@ def switchable_subscriptions(
     return {s.category: s for s in found}
 
 
+@dataclass(frozen=True)
+class AddressHoldings:
+    """What an address has, read once: for duplicate checks and for products limited per address."""
+
+    categories: list[tuple[str, int]]  # (category, provider id): live subscriptions and lines of open orders
+    product_counts: dict[int, int]  # product id -> live subscriptions plus open orders' lines not yet subscribed
+
+
+def held_at_address(*, address_id: int) -> AddressHoldings:
+    """The live subscriptions and open orders' lines at the address, in one query (placing an order reads this
+    under the address lock)."""
+    subscription, line, order = (model._meta.db_table for model in (Subscription, OrderLine, Order))
+    live, open_ = list(LIVE_SUBSCRIPTION_STATUSES), list(OPEN_ORDER_STATUSES)
+    sql = (
+        f"SELECT s.category, s.provider_id, s.product_id, 1 FROM {subscription} s "
+        f"WHERE s.address_id = %s AND s.status IN ({', '.join(['%s'] * len(live))}) "
+        "UNION ALL "
+        f"SELECT l.category, o.provider_id, l.product_id, "
+        f"CASE WHEN EXISTS (SELECT 1 FROM {subscription} x WHERE x.order_line_id = l.id) THEN 0 ELSE 1 END "
+        f"FROM {line} l JOIN {order} o ON o.id = l.order_id "
+        f"WHERE o.address_id = %s AND o.status IN ({', '.join(['%s'] * len(open_))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [address_id, *live, address_id, *open_])
+        rows = cursor.fetchall()
+    counts: dict[int, int] = defaultdict(int)
+    for _, _, product_id, counted in rows:
+        counts[product_id] += counted
+    return AddressHoldings(categories=sorted({(row[0], row[1]) for row in rows}), product_counts=dict(counts))
+
+
 def categories_at_address(*, address_id: int) -> list[tuple[str, int]]:
     """(category, provider id) of what the address already has: live subscriptions and lines of open orders."""
-    subscriptions = (
-        Subscription.objects.filter(address_id=address_id, status__in=LIVE_SUBSCRIPTION_STATUSES)
-        .values_list("category", "provider_id")
-        .order_by()
-    )
-    lines = (
-        OrderLine.objects.filter(order__address_id=address_id, order__status__in=OPEN_ORDER_STATUSES)
-        .values_list("category", "order__provider_id")
-        .order_by()
-    )
-    return list(subscriptions.union(lines))
+    return held_at_address(address_id=address_id).categories
 
 
 @dataclass(frozen=True)

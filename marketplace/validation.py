@@ -8,13 +8,15 @@ from datetime import date
 from decimal import Decimal
 
 from cos.models import AddressObject, Customer
+from marketplace.catalog import market_snapshot
 from marketplace.choices import Channel, InstallSlot, ValidationCode
 from marketplace.models import Marketplace, Participation, Product
 from marketplace.selectors import (
     Candidate,
     Problem,
     candidates_at_address,
-    categories_at_address,
+    default_today,
+    held_at_address,
     marketplace_today,
     switchable_subscriptions,
 )
@@ -84,7 +86,8 @@ def order_request_validate(request: OrderRequest, *, address: AddressObject | No
     problems: list[Problem] = []
     if address is None:
         return Validated([Problem(Code.ADDRESS_NOT_FOUND, f"Address {request.address_id} does not exist.")])
-    marketplace = Marketplace.objects.filter(pk=request.marketplace_id, areas=address.area_id).first()
+    snapshot = market_snapshot(default_today())
+    marketplace = snapshot.marketplace_at(request.marketplace_id, address.area_id)
     if marketplace is None:
         return Validated(
             [Problem(Code.MARKETPLACE_NOT_AVAILABLE, "This marketplace does not sell at this address.")],
@@ -122,6 +125,7 @@ def order_request_validate(request: OrderRequest, *, address: AddressObject | No
     if problems and any(p.code in (Code.CUSTOMER_TYPE, Code.ADDRESS_NOT_SERVICEABLE) for p in problems):
         return result
 
+    holdings = held_at_address(address_id=address.pk)
     candidates = {
         c.product.pk: c
         for c in candidates_at_address(
@@ -129,6 +133,8 @@ def order_request_validate(request: OrderRequest, *, address: AddressObject | No
             customer_type=marketplace.segment,
             marketplace_ids={marketplace.pk},
             provider_ids={request.provider_id},
+            snapshot=snapshot,
+            holdings=holdings,
         )
     }
     if not candidates and request.lines:
@@ -154,7 +160,7 @@ def order_request_validate(request: OrderRequest, *, address: AddressObject | No
         else:
             result.matched[line.product_id] = candidates[line.product_id]
     if result.matched:
-        problems.extend(_order_level_problems(request, address, result))
+        problems.extend(_order_level_problems(request, address, result, holdings.categories))
         if {c.product.category for c in result.matched.values()} == set(result.switches):
             # Only services taken over from another provider: no visit, so no installation window is needed.
             problems[:] = [p for p in problems if p.message != NO_WINDOW]
@@ -202,12 +208,13 @@ def _line_problem(line, product, candidates, request, marketplace) -> Problem | 
     return None
 
 
-def _order_level_problems(request: OrderRequest, address: AddressObject, result: Validated) -> list[Problem]:
+def _order_level_problems(
+    request: OrderRequest, address: AddressObject, result: Validated, held: list[tuple[str, int]]
+) -> list[Problem]:
     """Duplicates and dependencies. A category another provider serves this customer in is a switch, not a
     duplicate (open access); one served for someone else, or being switched already, is a duplicate."""
     problems = []
     ordered = [c.product for c in result.matched.values()]
-    held = categories_at_address(address_id=address.pk)
     holders: dict[str, set[int]] = {}
     for category, provider_id in held:
         holders.setdefault(category, set()).add(provider_id)

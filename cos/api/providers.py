@@ -26,7 +26,9 @@ class IsServiceProvider(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         if not hasattr(request, "provider"):
-            request.provider = provider_of(request.user)
+            # A provider's API token brings its provider along (cos.api.authentication); a session looks it up.
+            known = getattr(request.auth, "provider", None)
+            request.provider = known if known is not None else provider_of(request.user)
         return request.provider is not None
 
 

@@ -27,6 +27,18 @@ class StatefulModel(ConcurrentTransitionMixin, TimeStampedModel):
     class Meta:
         abstract = True
 
+    def save(self, *args, **kwargs) -> None:
+        """Save, then log the transitions made before the record first existed (an order created submitted)."""
+        super().save(*args, **kwargs)
+        pending = self.__dict__.pop(PENDING_LOGS, None)
+        if pending:
+            for log in pending:
+                log.object_id = self.pk
+            TransitionLog.objects.bulk_create(pending)
+
+
+PENDING_LOGS = "_transition_logs_pending"  # on a record transitioned before its first save
+
 
 class TransitionLog(models.Model):
     """One FSM transition of any stateful object: who, when, from, to, and why."""
@@ -50,3 +62,14 @@ class TransitionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.content_type.model} #{self.object_id}: {self.source} -> {self.target}"
+
+
+def prefetched_set(instance: models.Model, relation: str, objects) -> None:
+    """Give `instance` its `relation` (a reverse foreign key or many-to-many) as if prefetch_related had read it:
+    for a record just written, whose related rows are in hand, so showing it costs no query."""
+    queryset = getattr(instance, relation).all()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[relation] = queryset

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Upper
 
 from cos.choices import CustomerType, OrganizationKind, Role
 from cos.models.base import TimeStampedModel
@@ -60,7 +61,11 @@ class Customer(TimeStampedModel):
 
     class Meta:
         ordering = ["last_name", "company_name", "id"]
-        indexes = [models.Index(fields=["email"])]
+        indexes = [
+            models.Index(fields=["email"]),
+            # `email__iexact` (the same person ordering again) compiles to UPPER(email) = UPPER(%s) on PostgreSQL.
+            models.Index(Upper("email"), name="customer_email_upper"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name

@@ -7,7 +7,9 @@ from django.utils import timezone
 from cos import events
 from cos.errors import ApplicationError, Conflict
 from cos.fsm import transition_apply
+from cos.inserts import Rows, rows_insert
 from cos.models import AddressObject
+from cos.models.base import PENDING_LOGS, prefetched_set
 from marketplace.choices import OrderStatus, SubscriptionStatus, SwitchStatus, ValidationCode
 from marketplace.errors import IdempotencyKeyReused, OrderInvalid
 from marketplace.models import Order, OrderLine, Participation, Subscription, Switch, ValidationFailure
@@ -22,13 +24,19 @@ def _order_locked(order_id: int) -> Order:
 def _existing_for_key(request: OrderRequest) -> Order | None:
     if not request.idempotency_key:
         return None
-    existing = Order.objects.filter(provider_id=request.provider_id, idempotency_key=request.idempotency_key).first()
-    if existing is not None and existing.request_fingerprint != request.fingerprint():
+    found = (
+        Order.objects.filter(provider_id=request.provider_id, idempotency_key=request.idempotency_key)
+        .values_list("pk", "request_fingerprint")
+        .first()
+    )
+    if found is None:
+        return None
+    if found[1] != request.fingerprint():
         raise IdempotencyKeyReused(
             f"Idempotency key {request.idempotency_key!r} was already used for another order request "
-            f"(order {existing.pk})."
+            f"(order {found[0]})."
         )
-    return existing
+    return Order.objects.get(pk=found[0])
 
 
 def order_place(*, request: OrderRequest) -> tuple[Order, bool]:
@@ -39,14 +47,16 @@ def order_place(*, request: OrderRequest) -> tuple[Order, bool]:
     OrderInvalid is raised. A category another provider serves this customer in becomes a switch,
     with its hand-over day by that provider's notice rules.
     """
-    existing = _existing_for_key(request)
-    if existing is not None:
-        return existing, False
     try:
         with transaction.atomic():
             # The address row lock serializes orders at one address (duplicate checks hold).
-            address = AddressObject.objects.select_for_update().filter(pk=request.address_id).first()
-            # A request with the same key may have committed while this one waited for the lock.
+            address = (
+                AddressObject.objects.select_for_update(of=("self",))
+                .select_related("area")
+                .filter(pk=request.address_id)
+                .first()
+            )
+            # Looked up under the lock: a request with the same key may have committed while this one waited.
             existing = _existing_for_key(request)
             if existing is not None:
                 return existing, False
@@ -73,16 +83,19 @@ def handover_day(takeover: Subscription, *, requested):
 
 
 def _order_create(request: OrderRequest, validated) -> Order:
+    """Write the order submitted, with its lines, switches, transition log and (new) customer: one statement on
+    PostgreSQL (cos.inserts), then its event."""
     now = timezone.now()
-    if request.customer.pk is None:  # a new customer from the checkout or the provider's API
-        login = request.customer.user
+    customer = request.customer
+    new_customer = customer.pk is None  # a new customer from the checkout or the provider's API
+    if new_customer:
+        login = customer.user
         if login is not None and login.pk is None:  # signing up in the checkout: the login is created with the order
             login.save()
-        request.customer.full_clean(exclude=["user"])
-        request.customer.save()
+        customer.full_clean(exclude=["user"])
     replaced = next(iter(validated.switches.values()), None)
-    order = Order.objects.create(
-        customer=request.customer,
+    order = Order(
+        customer=customer,
         address=validated.address,
         marketplace=validated.marketplace,
         provider_id=request.provider_id,
@@ -96,41 +109,46 @@ def _order_create(request: OrderRequest, validated) -> Order:
         placed_by=request.placed_by,
         replaces=replaced.order_line.order if replaced else None,
     )
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                product=c.product,
-                category=c.product.category,
-                price=c.price,
-                monthly_amount=c.price.monthly_amount,
-                start_fee=c.price.start_fee,
-                currency=c.price.currency,
-                promotion=c.promotion,
-                promotion_kind=c.promotion.kind if c.promotion else "",
-                promotion_value=c.promotion.value if c.promotion else None,
-                promotion_periods=c.promotion.periods if c.promotion else None,
-                minimum_months=c.product.term.minimum_months,
-                notice_days=c.product.term.notice_days,
-                early_termination_fee=c.product.term.early_termination_fee,
-            )
-            for c in (validated.matched[line.product_id] for line in request.lines)
-        ]
-    )
-    Switch.objects.bulk_create(
-        [
-            Switch(
-                order=order,
-                from_subscription=takeover,
-                category=category,
-                handover_on=handover_day(takeover, requested=request.install_date),
-            )
-            for category, takeover in sorted(validated.switches.items())
-        ]
-    )
-    transition_apply(order, "submit", by=request.placed_by, at=now)
-    order.save(update_fields=["status", "submitted_at", "updated_at"])
+    transition_apply(order, "submit", by=request.placed_by, at=now)  # inserted submitted
+    lines = [
+        OrderLine(
+            order=order,
+            product=c.product,
+            category=c.product.category,
+            price=c.price,
+            monthly_amount=c.price.monthly_amount,
+            start_fee=c.price.start_fee,
+            currency=c.price.currency,
+            promotion=c.promotion,
+            promotion_kind=c.promotion.kind if c.promotion else "",
+            promotion_value=c.promotion.value if c.promotion else None,
+            promotion_periods=c.promotion.periods if c.promotion else None,
+            minimum_months=c.product.term.minimum_months,
+            notice_days=c.product.term.notice_days,
+            early_termination_fee=c.product.term.early_termination_fee,
+        )
+        for c in (validated.matched[line.product_id] for line in request.lines)
+    ]
+    switches = [
+        Switch(
+            order=order,
+            from_subscription=takeover,
+            category=category,
+            handover_on=handover_day(takeover, requested=request.install_date),
+        )
+        for category, takeover in sorted(validated.switches.items())
+    ]
+    chain = [Rows([customer] if new_customer else []), Rows([order], {"customer_id": 0} if new_customer else {})]
+    chain += [
+        Rows(order.__dict__.pop(PENDING_LOGS), {"object_id": 1}),
+        Rows(lines, {"order_id": 1}),
+        Rows(switches, {"order_id": 1}),
+    ]
+    rows_insert(chain)
     events.publish("order.submitted", order_id=order.pk, provider_id=order.provider_id)
+    # The order as its caller shows it, from the rows in hand: no second read of what was just written.
+    prefetched_set(order, "lines", lines)
+    prefetched_set(order, "switches", switches)
     return order
 
 

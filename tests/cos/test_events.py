@@ -242,3 +242,65 @@ def test_two_concurrent_deliveries_of_one_run_apply_once():
     assert _effects() == 1
     run.refresh_from_db()
     assert (run.status, run.attempts) == (HandlerRunStatus.SUCCEEDED, 1)
+
+
+class _Broker:
+    """Stands in for Celery's `delay`: records what was sent, from which thread, and can hold the sender."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.sent, self.threads = [], []
+        self.arrived, self.release = threading.Event(), threading.Event()
+        self.release.set()
+
+    def delay(self, run_id) -> None:
+        import threading
+
+        self.release.wait(timeout=10)
+        self.sent.append(run_id)
+        self.threads.append(threading.current_thread().name)
+        self.arrived.set()
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """A broker behind a non-eager Celery, as in production."""
+    from cos import tasks
+    from cos.celery import app
+
+    fake = _Broker()
+    monkeypatch.setattr(tasks.handler_run_task, "delay", fake.delay)
+    app.conf.task_always_eager = False  # the autouse _celery_mode fixture puts it back
+    return fake
+
+
+def test_with_a_broker_the_committing_request_does_not_wait_for_it(broker, django_capture_on_commit_callbacks):
+    # given: a broker that takes its time
+    broker.release.clear()
+
+    # when: an event commits
+    with django_capture_on_commit_callbacks(execute=True):
+        event = events.publish("test.happened")
+
+    # then: the caller is back while the broker still holds the run; the dispatch thread sends it after
+    run = HandlerRun.objects.get(event=event)
+    assert broker.sent == []
+    broker.release.set()
+    assert broker.arrived.wait(timeout=10)
+    assert broker.sent == [run.pk]
+    assert broker.threads == ["cos-events-dispatch"]
+
+
+def test_runs_still_queued_when_the_process_exits_are_sent_by_the_exit_flush(broker):
+    # given: a dispatcher whose queue still holds two commits' runs (its thread never got to them)
+    dispatcher = events._Dispatcher()
+    dispatcher._queue.put([101])
+    dispatcher._queue.put([102, 103])
+
+    # when: the process exits (the flush registered at exit)
+    dispatcher.flush()
+
+    # then: all are sent, in commit order, and a second flush sends nothing again
+    dispatcher.flush()
+    assert broker.sent == [101, 102, 103]
