@@ -27,6 +27,7 @@ from django.utils.module_loading import import_string
 
 from cos.choices import HandlerRunStatus
 from cos.fsm import transition_apply
+from cos.inserts import Rows, rows_insert
 from cos.models import Event, HandlerRun
 
 logger = logging.getLogger(__name__)
@@ -57,11 +58,10 @@ def unregister(event_name: str, path: str) -> None:
 
 def publish(name: str, **payload) -> Event:
     """Record event `name` in the caller's transaction; its handlers run after commit (or via the sweep)."""
-    event = Event.objects.create(name=name, payload=payload)
+    event = Event(name=name, payload=payload)
     grace = timezone.now() + timedelta(seconds=settings.EVENTS_DISPATCH_GRACE_SECONDS)
-    runs = HandlerRun.objects.bulk_create(
-        [HandlerRun(event=event, handler=path, next_attempt_at=grace) for path in handlers_for(name)]
-    )
+    runs = [HandlerRun(event=event, handler=path, next_attempt_at=grace) for path in handlers_for(name)]
+    rows_insert([Rows([event]), Rows(runs, {"event_id": 0})])  # one statement on PostgreSQL
     if runs:
         run_ids = [run.pk for run in runs]
         transaction.on_commit(partial(handler_runs_dispatch, run_ids), robust=True)
