@@ -280,6 +280,49 @@ def period_lines(terms: Terms, period: Period) -> list[Line]:
     return lines
 
 
+def _desired_runs(terms: Terms, period: Period, stream: str) -> list[_Run]:
+    """`_runs(sorted(_desired(...).items()))` computed by interval: between two days on which something in the terms
+    changes (activation, deactivation, a rate, a pause's start or end, the promotion's end), every day is billable
+    or not and has the same value alike, so each such interval is valued once instead of each of its days."""
+    promotion = terms.promotion
+    cuts = {period.start, period.end, terms.activated_on}
+    cuts.update(effective for effective, _ in terms.rates)
+    for start, end in terms.pauses:
+        cuts.add(start)
+        cuts.add(end or period.end)
+    if terms.ends_on is not None:
+        cuts.add(terms.ends_on)
+    if promotion is not None:
+        cuts.add(promotion.until)
+    bounds = sorted(day for day in cuts if period.start <= day <= period.end)
+    runs: list[_Run] = []
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        if not terms.billable_on(start):
+            continue
+        value = terms.rate_on(start)
+        if stream != RECURRING:
+            if promotion is None or start >= promotion.until:
+                continue
+            value = promotion.monthly_discount(value)
+            if not value:
+                continue
+        if runs and runs[-1].end == start and runs[-1].rate == value:
+            runs[-1].end = end
+        else:
+            runs.append(_Run(start, end, value))
+    return runs
+
+
+def period_lines_by_interval(terms: Terms, period: Period) -> list[Line]:
+    """`period_lines`, the same lines, computed per interval of unchanged terms rather than per day."""
+    lines = []
+    for stream in (RECURRING, PROMOTION):
+        if stream == PROMOTION and (terms.promotion is None or terms.promotion.until <= period.start):
+            continue  # no promotion day in this period
+        lines += _lines_for(terms, period, stream, _desired_runs(terms, period, stream), +1)
+    return lines
+
+
 def due_lines(terms: Terms, billed_until: date, as_of: date) -> tuple[list[Line], date]:
     """The periods begun by `as_of` and not billed yet (from `billed_until`, up to the deactivation), and the first
     day left unbilled after them."""
@@ -287,7 +330,7 @@ def due_lines(terms: Terms, billed_until: date, as_of: date) -> tuple[list[Line]
     stop = terms.ends_on or date.max
     while until <= as_of and until < stop:
         period = terms.period_of(until)
-        lines += period_lines(terms, period)
+        lines += period_lines_by_interval(terms, period)
         until = period.end
     return lines, until
 

@@ -2,7 +2,8 @@
 
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, Q, Sum
+from django.db import connection
+from django.db.models import DecimalField, F, Lookup, Q, Sum
 
 from billing import engine
 from billing.choices import UNPAID_STATUSES, InvoiceStatus
@@ -25,6 +26,46 @@ def config_for(marketplace_id: int, provider_id: int | None) -> BillingConfig:
 local_date = local_day  # the marketplace's calendar day of a moment: one definition, in marketplace.selectors
 
 
+class _AnyOf(Lookup):
+    """`field = ANY(%s)`: the keys as one array parameter."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*params, list(self.rhs)]
+
+
+def among(field: str, ids):
+    """A filter on `field` being one of many keys (a chunk's hundreds): on PostgreSQL `= ANY(array)`, one parameter
+    where Django would prepare each value of an IN list (milliseconds a query), and still a condition the field's
+    index serves; an IN list elsewhere."""
+    ids = list(ids)
+    if connection.vendor == "postgresql":
+        return _AnyOf(F(field), ids)
+    return Q(**{f"{field}__in": ids})
+
+
+def review_minutes_for(keys) -> dict[tuple[int, int | None], int]:
+    """`config_for(marketplace_id, provider_id).review_minutes` for each (marketplace_id, provider_id) key, in one
+    query."""
+    keys = set(keys)
+    found = {
+        (marketplace_id, provider_id): minutes
+        for marketplace_id, provider_id, minutes in BillingConfig.objects.filter(
+            marketplace_id__in={marketplace_id for marketplace_id, _ in keys}
+        ).values_list("marketplace_id", "provider_id", "review_minutes")
+    }
+    default = BillingConfig._meta.get_field("review_minutes").get_default()
+    return {
+        (marketplace_id, provider_id): found.get(
+            (marketplace_id, provider_id), found.get((marketplace_id, None), default)
+        )
+        for marketplace_id, provider_id in keys
+    }
+
+
 def terms_for(schedule: BillingSchedule, *, rates=None, pauses=None, names=None) -> engine.Terms:
     """The engine's view of one subscription (rates, pauses and plan names may be given when loaded in bulk)."""
     subscription = schedule.subscription
@@ -34,23 +75,55 @@ def terms_for(schedule: BillingSchedule, *, rates=None, pauses=None, names=None)
         names = [(r.effective_on, r.product.name) for r in changes if r.product_id]
     if pauses is None:
         pauses = [(p.starts_on, p.ends_on) for p in schedule.pauses.all()]
-    promotion = None
-    if subscription.promotion_kind and subscription.promotion_periods:
-        until = engine.add_months(schedule.activated_on, subscription.promotion_periods)
-        value = subscription.promotion_value or Decimal("0")
-        if subscription.promotion_kind == PromotionKind.FREE_MONTHS:
-            value = Decimal(subscription.promotion_periods)
-        promotion = engine.Promotion(subscription.promotion_kind, value, until)
-    return engine.Terms(
+    return terms_of(
         subscription_id=subscription.pk,
         cycle=schedule.cycle,
         activated_on=schedule.activated_on,
-        rates=tuple(sorted(rates)),
         ends_on=schedule.ends_on,
-        pauses=tuple(pauses),
+        rates=rates,
+        pauses=pauses,
+        names=names,
         start_fee=subscription.start_fee,
-        promotion=promotion,
+        promotion_kind=subscription.promotion_kind,
+        promotion_value=subscription.promotion_value,
+        promotion_periods=subscription.promotion_periods,
         description=subscription.product.name,
+    )
+
+
+def terms_of(
+    *,
+    subscription_id: int,
+    cycle: str,
+    activated_on,
+    ends_on,
+    rates,
+    pauses,
+    names,
+    start_fee: Decimal,
+    promotion_kind: str,
+    promotion_value: Decimal | None,
+    promotion_periods: int | None,
+    description: str,
+) -> engine.Terms:
+    """The engine's view of one subscription from its schedule's and subscription's values (read as rows in bulk)."""
+    promotion = None
+    if promotion_kind and promotion_periods:
+        until = engine.add_months(activated_on, promotion_periods)
+        value = promotion_value or Decimal("0")
+        if promotion_kind == PromotionKind.FREE_MONTHS:
+            value = Decimal(promotion_periods)
+        promotion = engine.Promotion(promotion_kind, value, until)
+    return engine.Terms(
+        subscription_id=subscription_id,
+        cycle=cycle,
+        activated_on=activated_on,
+        rates=tuple(sorted(rates)),
+        ends_on=ends_on,
+        pauses=tuple(pauses),
+        start_fee=start_fee,
+        promotion=promotion,
+        description=description,
         names=tuple(names or ()),
     )
 

@@ -9,6 +9,8 @@ an event, or a rerun, bills nothing twice.
 from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,7 +26,7 @@ from billing.models import (
     InvoiceSequence,
     RateChange,
 )
-from billing.selectors import config_for, local_date, terms_for
+from billing.selectors import among, config_for, local_date, terms_for
 from cos import events
 from cos.errors import ApplicationError, Conflict
 from cos.fsm import transition_apply
@@ -58,25 +60,44 @@ def invoice_draft_build(
     corrects: Invoice | None = None,
 ) -> tuple[Invoice, list[engine.Line]]:
     """An unsaved draft for these lines with its tax line added: a credit note when they total below zero."""
-    tax = engine.tax_line(lines, marketplace.tax_rate)
-    every = lines + ([tax] if tax else [])
-    subtotal = engine.total(lines)
+    amounts = draft_amounts(lines, marketplace.tax_rate)
     invoice = Invoice(
         account=account,
         issuer_id=account.provider_id,
         marketplace=marketplace,
-        kind=InvoiceKind.CREDIT_NOTE if subtotal < 0 else InvoiceKind.INVOICE,
+        kind=amounts.kind,
         reason=reason,
         currency=account.currency,
         tax_rate=marketplace.tax_rate,
-        subtotal=subtotal,
-        tax=tax.amount if tax else Decimal("0.00"),
-        total=engine.total(every),
+        subtotal=amounts.subtotal,
+        tax=amounts.tax,
+        total=amounts.total,
         finalize_after=timezone.now() + timedelta(minutes=review_minutes),
         run_id=run_id,
         corrects=corrects,
     )
-    return invoice, every
+    return invoice, amounts.lines
+
+
+class DraftAmounts(NamedTuple):
+    lines: list[engine.Line]  # the draft's lines with its tax line added
+    kind: str  # a credit note when the lines total below zero
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def draft_amounts(lines: list[engine.Line], tax_rate: Decimal) -> DraftAmounts:
+    """What a draft of these lines adds up to at this tax rate (for a draft built as a model or written as a row)."""
+    tax = engine.tax_line(lines, tax_rate)
+    subtotal = engine.total(lines)
+    return DraftAmounts(
+        lines=[*lines, tax] if tax else lines,
+        kind=InvoiceKind.CREDIT_NOTE if subtotal < 0 else InvoiceKind.INVOICE,
+        subtotal=subtotal,
+        tax=tax.amount if tax else Decimal("0.00"),
+        total=subtotal + tax.amount if tax else subtotal,  # engine.total of the lines with the tax line: the same sum
+    )
 
 
 def invoice_persist(
@@ -109,21 +130,35 @@ LINE_KEY = ("subscription_id", "kind", "period_start", "period_end", "rate", "co
 def lines_numbered(rows: list[InvoiceLine]) -> list[InvoiceLine]:
     """Number each days-bearing row by the identical lines already on the books (one query), so days credited and
     charged again are a new repeat while a second write of the same line still collides (`days_billed_once`)."""
-    dated = [row for row in rows if row.subscription_id and row.period_start]
+    for row, repeat in zip(rows, line_repeats(rows), strict=True):
+        if repeat is not None:
+            row.repeat = repeat
+    return rows
+
+
+def line_repeats(lines) -> list[int | None]:
+    """`repeat` of each line (an InvoiceLine row, or an engine line about to be written as one): how many identical
+    lines are on the books or before it in `lines` (one query); None for a line that bears no days."""
+    dated = [line for line in lines if line.subscription_id and line.period_start]
     if not dated:
-        return rows
+        return [None] * len(lines)
     existing = Counter(
         InvoiceLine.objects.filter(
+            among("subscription_id", {line.subscription_id for line in dated}),
             voided=False,
-            subscription_id__in={row.subscription_id for row in dated},
-            period_start__gte=min(row.period_start for row in dated),
+            period_start__gte=min(line.period_start for line in dated),
         ).values_list(*LINE_KEY)
     )
-    for row in dated:
-        key = tuple(getattr(row, field) for field in LINE_KEY)
-        row.repeat = existing[key]
+    key_of = attrgetter(*LINE_KEY)
+    repeats = []
+    for line in lines:
+        if not (line.subscription_id and line.period_start):
+            repeats.append(None)
+            continue
+        key = key_of(line)
+        repeats.append(existing[key])
         existing[key] += 1
-    return rows
+    return repeats
 
 
 def invoice_line_row(invoice: Invoice, line: engine.Line) -> InvoiceLine:
