@@ -55,9 +55,8 @@ format: install
 
 bench: install
 	@test -n "$$DATABASE_URL" || { echo "make bench needs DATABASE_URL (PostgreSQL), e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/cos_bench"; exit 2; }
-	$(PY) bench/run.py
-	$(PY) bench/billing_run.py --workers 2
-	$(PY) bench/first_invoice.py
+	@command -v wrk >/dev/null || { echo "make bench: installing wrk"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(PY) bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles $(SIMULATOR_STATE)

@@ -1,24 +1,51 @@
 """Benchmark: 1,000 activations through a real Celery worker (Redis) against the simulator over HTTP.
 
-From the technician's trigger (the committed `workorder.provisioning_requested` event) to
-`service.activated`: throughput and p50/p95. Baselines measured in the same run: the round trip of a
-near-no-op event handler through the same outbox and worker, and the simulator's own answer time
-(activate plus read back). Target: p50 <= 4 x the no-op round trip + the simulator's time.
+From the technician's trigger (the committed `workorder.provisioning_requested` event) to `service.activated`:
+latency one at a time (p50/p95) and throughput in a burst. An activation is two trips through the outbox and the
+worker (the event's handler makes the job; the job runs on the worker: claim, the vendor's activate and read back,
+the verified outcome). Baselines measured in the same run, interleaved with the activations: the round trip of a
+near-no-op event handler through the same outbox and worker (from the event to the handler's outcome saved), and
+the simulator's own answer time (activate plus read back). Target: p50 <= 4 x the no-op round trip + the
+simulator's time, and every activation of the burst done.
+
+"One at a time" waits until everything the previous activation set off (billing's first invoice) is done, so an
+activation's latency does not include another's work. The simulator runs in a process of its own (as a device is
+remote), the worker keeps its database connections (as a production worker does), and the figures come from the
+database's timestamps, not from when the benchmark notices them.
 """
 
-import os
 import subprocess
+import sys
 import time
+from contextlib import suppress
 from datetime import date
 from decimal import Decimal
 
-from bench.common import ROOT, django_setup, ms, percentile, verdict
+from bench.common import (
+    ROOT,
+    BenchmarkError,
+    celery_worker_start,
+    celery_worker_stop,
+    django_setup,
+    env_int,
+    events_settle,
+    ms,
+    percentile,
+    port_from_env,
+    port_wait,
+    process_stop,
+    redis_url_from_env,
+    run,
+    verdict,
+    wait_until,
+)
 
-COUNT = int(os.environ.get("COS_BENCH_ACTIVATIONS", "1000"))
-BROKER = os.environ.get("COS_BENCH_ACTIVATION_REDIS_URL", "redis://127.0.0.1:6379/13")
+COUNT = env_int("COS_BENCH_ACTIVATIONS", 1000)
+PACED = min(100, COUNT // 2)  # one at a time; the rest is the burst
+WARM = 10  # warm-up activations and round trips, on addresses of their own
 
 
-def _world(count: int):
+def activation_world(count: int, *, start_fee: Decimal = Decimal("0")):
     """`count` connected addresses, each with an accepted internet order, a pending service and a bound ONT."""
     from django.utils import timezone
 
@@ -123,7 +150,7 @@ def _world(count: int):
                 product=product,
                 category="internet",
                 monthly_amount=price.monthly_amount,
-                start_fee=0,
+                start_fee=start_fee,
                 currency="SEK",
                 minimum_months=0,
                 notice_days=30,
@@ -161,113 +188,145 @@ def _world(count: int):
     return addresses
 
 
-def main() -> dict:
-    django_setup(broker=BROKER)
-    import redis
-    import requests
+def noop_round_trip(address) -> float:
+    """Seconds from `address.connected` (for an address without a work order: its handler finds nothing to do) to
+    its handler's outcome saved: one trip through the outbox and the worker."""
     from django.db import transaction
 
     from cos import events
-    from cos.models import Event, HandlerRun
-    from provisioning.adapters import ServiceSpec
-    from provisioning.adapters.adtran import AdtranAdapter
-    from provisioning.simulator import Simulator
+    from cos.models import HandlerRun
 
-    redis.Redis.from_url(BROKER).flushdb()
-    sim = Simulator(0, auto_discover=True).start()
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench",
-        "REDIS_URL": BROKER,
-        "PROVISIONING_ADTRAN_URL": f"{sim.url}/adtran",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-    }
-    worker = subprocess.Popen(
-        [str(ROOT / ".venv/bin/celery"), "-A", "cos", "worker", "-l", "WARNING", "-c", "2"], cwd=ROOT, env=env
+    with transaction.atomic():
+        event = events.publish("address.connected", address_id=address.pk, area_id=address.area_id)
+    done = wait_until(
+        lambda: HandlerRun.objects.filter(event=event, status="succeeded").values_list("updated_at", flat=True).first(),
+        "the no-op handler",
     )
+    return (done - event.created_at).total_seconds()
+
+
+def trigger(address):
+    """The technician's trigger at `address`, committed: the worker activates its pending service."""
+    from django.db import transaction
+
+    from cos import events
+
+    with transaction.atomic():
+        return events.publish("workorder.provisioning_requested", address_id=address.pk, work_order_id=0, task_id=0)
+
+
+def activation_wait(event, address):
+    """The `service.activated` event that follows the trigger `event` at `address`."""
+    from cos.models import Event
+
+    return wait_until(
+        lambda: Event.objects.filter(pk__gt=event.pk, name="service.activated", payload__address_id=address.pk).first(),
+        "an activation",
+    )
+
+
+def _activation_alone(address) -> tuple[float, list[float]]:
+    """One activation: seconds from the trigger to `service.activated`, and the stages on the way (from the trigger:
+    the handler's outcome saved, the job made, claimed, verified, the event)."""
+    from cos.models import HandlerRun
+    from provisioning.models import ProvisioningJob
+
+    event = trigger(address)
+    done = activation_wait(event, address)
+    events_settle(event)  # alone: what it set off (billing's first invoice) is done before the next one starts
+    handled = HandlerRun.objects.filter(event=event).values_list("updated_at", flat=True).first()
+    job = ProvisioningJob.objects.filter(requested_by_event=event).values("created_at", "started_at", "finished_at")[0]
+    stages = [handled, job["created_at"], job["started_at"], job["finished_at"], done.created_at]
+    seconds = (done.created_at - event.created_at).total_seconds()
+    return seconds, [(t - event.created_at).total_seconds() for t in stages]
+
+
+def simulator_start() -> tuple[subprocess.Popen, str]:
+    """The element-manager simulator in a process of its own (port COS_BENCH_SIMULATOR_PORT, else a free one),
+    answering; returns the process and the Adtran API's URL."""
+    port = port_from_env("COS_BENCH_SIMULATOR_PORT")
+    command = [sys.executable, "manage.py", "run_olt_simulator", "--port", str(port), "--auto-discover"]
+    simulator = subprocess.Popen([*command, "--no-inventory"], cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
-        addresses = _world(COUNT)
-        time.sleep(3)  # let the worker connect before the clock starts
-        # baseline 1: a near-no-op handler (address.connected for an address with no work order) round trip
-        noop = []
-        for address in addresses[:50]:
-            with transaction.atomic():
-                event = events.publish("address.connected", address_id=address.pk, area_id=address.area_id)
-            deadline = time.monotonic() + 30
-            while not HandlerRun.objects.filter(event=event, status="succeeded").exists():
-                if time.monotonic() > deadline:
-                    raise SystemExit("the worker did not answer")
-                time.sleep(0.005)
-            run = HandlerRun.objects.filter(event=event).order_by("-finished_at").first()
-            noop.append((run.finished_at - event.created_at).total_seconds())
-        # baseline 2: the simulator's own activate + read back
-        adapter, sim_times = AdtranAdapter(base_url=f"{sim.url}/adtran", api_key="k", tenant="t", timeout=5), []
-        for i in range(50):
-            spec = ServiceSpec(f"probe-{i}", "ADTNFFFF0000", "HSI_1000", 1000, 1000, 100)
-            start = time.perf_counter()
-            adapter.activate(spec)
-            adapter.read_state(spec.ont_serial)
-            sim_times.append(time.perf_counter() - start)
-        # latency: activations one at a time (no backlog)
-        paced = []
-        for address in addresses[:50]:
-            with transaction.atomic():
-                event = events.publish(
-                    "workorder.provisioning_requested", address_id=address.pk, work_order_id=0, task_id=0
-                )
-            deadline = time.monotonic() + 60
-            while not (done := Event.objects.filter(name="service.activated", payload__address_id=address.pk).first()):
-                if time.monotonic() > deadline:
-                    raise SystemExit("an activation did not finish")
-                time.sleep(0.005)
-            paced.append((done.created_at - event.created_at).total_seconds())
-        # throughput: the rest all at once
-        burst = addresses[50:]
-        start = time.perf_counter()
-        requested = {}
-        for address in burst:
-            with transaction.atomic():
-                event = events.publish(
-                    "workorder.provisioning_requested", address_id=address.pk, work_order_id=0, task_id=0
-                )
-            requested[address.pk] = event.created_at
-        deadline = time.monotonic() + 600
-        while Event.objects.filter(name="service.activated", payload__address_id__in=list(requested)).count() < len(
-            burst
-        ):
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - start
-        latencies = [
-            (e.created_at - requested[e.payload["address_id"]]).total_seconds()
-            for e in Event.objects.filter(name="service.activated", payload__address_id__in=list(requested))
-        ]
+        port_wait(port, simulator, "the simulator")
+    except BenchmarkError:
+        process_stop(simulator)
+        raise
+    return simulator, f"http://127.0.0.1:{port}/adtran"
+
+
+def _simulator_round_trip(adapter, i: int) -> float:
+    from provisioning.adapters import ServiceSpec
+
+    spec = ServiceSpec(f"probe-{i}", "ADTNFFFF0000", "HSI_1000", 1000, 1000, 100)
+    start = time.perf_counter()
+    adapter.activate(spec)
+    adapter.read_state(spec.ont_serial)
+    return time.perf_counter() - start
+
+
+def main() -> dict:
+    broker = redis_url_from_env("COS_BENCH_ACTIVATION_REDIS_URL", "redis://127.0.0.1:6379/13")
+    django_setup(broker=broker, name="activation")
+    from cos.models import Event
+    from provisioning.adapters.adtran import AdtranAdapter
+
+    addresses = activation_world(COUNT + WARM)
+    warm, addresses = addresses[:WARM], addresses[WARM:]
+    simulator, adtran_url = simulator_start()
+    worker = None
+    try:
+        worker = celery_worker_start(broker=broker, concurrency=2, env={"PROVISIONING_ADTRAN_URL": adtran_url})
+        adapter = AdtranAdapter(base_url=adtran_url, api_key="k", tenant="t", timeout=5)
+        for i, address in enumerate(warm):  # warm-up: both worker processes, the simulator, the database's caches
+            noop_round_trip(address)
+            _activation_alone(address)
+            _simulator_round_trip(adapter, i)
+        sim_times = [_simulator_round_trip(adapter, i) for i in range(50)]
+        noop, paced, stages = [], [], []
+        for address in addresses[:PACED]:  # the baseline interleaved with what it is the baseline of
+            noop.append(noop_round_trip(address))
+            seconds, steps = _activation_alone(address)
+            paced.append(seconds)
+            stages.append(steps)
+        burst = addresses[PACED:]
+        mark = Event.objects.order_by("-pk").values_list("pk", flat=True)[0]
+        requested = {address.pk: trigger(address).created_at for address in burst}
+        activated = Event.objects.filter(pk__gt=mark, name="service.activated")
+        with suppress(BenchmarkError):  # judged below: not every activation was done
+            wait_until(lambda: activated.count() >= len(burst), "the burst", timeout=600, interval=0.2)
+        done = {e.payload["address_id"]: e.created_at for e in activated if e.payload["address_id"] in requested}
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
-        sim.stop()
-        requests.Session().close()
+        if worker is not None:
+            celery_worker_stop(worker, broker)
+        process_stop(simulator)
+    latencies = [(done[pk] - requested[pk]).total_seconds() for pk in done]
+    elapsed = (max(done.values()) - min(requested.values())).total_seconds() if done else float("inf")
     p50, p95 = percentile(paced, 50), percentile(paced, 95)
-    base = percentile(noop, 50)
-    sim_p50 = percentile(sim_times, 50)
+    base, sim_p50 = percentile(noop, 50), percentile(sim_times, 50)
     print(f"== {COUNT} activations through a real Celery worker (2 processes) against the simulator ==")
     print(
-        f"burst: {len(latencies)} of {len(burst)} activated in {elapsed:.1f} s: "
-        f"{len(latencies) / elapsed:.1f} activations/s (backlogged: p50 {ms(percentile(latencies, 50))}, "
-        f"p95 {ms(percentile(latencies, 95))})"
+        f"burst: {len(done)} of {len(burst)} activated in {elapsed:.1f} s: {len(done) / elapsed:.1f} activations/s"
+        + (f" (backlogged: p50 {ms(percentile(latencies, 50))}, p95 {ms(percentile(latencies, 95))})" if done else "")
     )
-    print(f"one at a time: trigger -> service.activated  p50 {ms(p50)}  p95 {ms(p95)}")
-    print(f"no-op handler round trip       p50 {ms(base)}  p95 {ms(percentile(noop, 95))}")
-    print(f"simulator activate + read back p50 {ms(sim_p50)}")
+    print(f"one at a time ({PACED}): trigger -> service.activated  p50 {ms(p50)}  p95 {ms(p95)}")
+    print(f"no-op handler round trip (baseline)  p50 {ms(base)}  p95 {ms(percentile(noop, 95))}")
+    print(f"simulator activate + read back       p50 {ms(sim_p50)}  p95 {ms(percentile(sim_times, 95))}")
+    names = ("handler done", "job made", "job claimed", "job verified", "service.activated")
+    medians = [percentile([s[i] for s in stages], 50) * 1000 for i in range(len(names))]
+    print(
+        "where the time goes (medians, ms from the trigger): "
+        + ", ".join(f"{n} {m:.1f}" for n, m in zip(names, medians, strict=True))
+    )
     target = 4 * base + sim_p50
+    print(f"ratio p50 / no-op round trip: {p50 / base:.1f}x")
     print(
         f"target p50 <= 4 x round trip + simulator = {target * 1000:.1f} ms: {p50 * 1000:.1f} ms  "
-        f"{verdict(p50 <= target and len(latencies) == COUNT)}"
+        f"{verdict(p50 <= target)}"
     )
-    return {"p50": p50, "p95": p95}
+    print(f"target every activation of the burst done: {len(done)} of {len(burst)}  {verdict(len(done) == len(burst))}")
+    return {"p50": p50, "p95": p95, "noop": base, "simulator": sim_p50}
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
