@@ -109,26 +109,6 @@ def default_today() -> date:
     return local_day(timezone.now(), Marketplace._meta.get_field("time_zone").default)
 
 
-def product_counts_at_address(address_id: int) -> dict[int, int]:
-    """How many of each product the address has: live subscriptions plus lines of open orders not yet accepted."""
-    subscriptions = (
-        Subscription.objects.filter(address_id=address_id, status__in=LIVE_SUBSCRIPTION_STATUSES)
-        .values_list("product_id")
-        .order_by()
-    )
-    lines = (
-        OrderLine.objects.filter(
-            order__address_id=address_id, order__status__in=OPEN_ORDER_STATUSES, subscription__isnull=True
-        )
-        .values_list("product_id")
-        .order_by()
-    )
-    counts: dict[int, int] = defaultdict(int)
-    for (product_id,) in subscriptions.union(lines, all=True):
-        counts[product_id] += 1
-    return counts
-
-
 def candidates_at_address(
     *,
     address: AddressObject,
@@ -168,10 +148,9 @@ def candidates_at_address(
         if (marketplace.pk, entry.provider_id) in participations
     ]
     limited = any(entry.rules.max_per_address is not None for _, _, entry in entries)
-    if holdings is not None:
-        counts = holdings.product_counts
-    else:
-        counts = product_counts_at_address(address.pk) if limited else {}
+    if holdings is None and limited:
+        holdings = held_at_address(address_id=address.pk)
+    counts = holdings.product_counts if holdings is not None else {}
     candidates = []
     for marketplace, participation, entry in entries:
         problems = _rule_problems(
@@ -335,11 +314,6 @@ def held_at_address(*, address_id: int) -> AddressHoldings:
     for _, _, product_id, counted in rows:
         counts[product_id] += counted
     return AddressHoldings(categories=sorted({(row[0], row[1]) for row in rows}), product_counts=dict(counts))
-
-
-def categories_at_address(*, address_id: int) -> list[tuple[str, int]]:
-    """(category, provider id) of what the address already has: live subscriptions and lines of open orders."""
-    return held_at_address(address_id=address_id).categories
 
 
 @dataclass(frozen=True)
