@@ -6,7 +6,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
-from cos.api.throttling import bad_key_count, bad_keys_check
+from cos.api.throttling import bad_key_count, bad_keys_check, calls_count
 from cos.choices import OrganizationKind
 from cos.models import ApiToken, Membership, Organization
 from cos.models.tokens import api_token_hash
@@ -83,14 +83,16 @@ class ApiTokenAuthentication(BaseAuthentication):
         words = get_authorization_header(request).split()
         if not words or words[0].lower() not in KEYWORDS:
             return None
-        bad_keys_check(request)
         if len(words) != 2:
+            bad_keys_check(request)
             raise _refused("token_invalid", "Send the key as 'Authorization: Token <key>', with no spaces in the key.")
         try:
             key = words[1].decode("ascii")
         except UnicodeError:
+            bad_keys_check(request)
             raise _refused("token_invalid", "The token is not valid.") from None
         if len(key) > MAX_KEY_LENGTH:
+            bad_keys_check(request)
             raise _refused("token_invalid", "The token is not valid.")
         return self.authenticate_credentials(key, request)
 
@@ -99,8 +101,11 @@ class ApiTokenAuthentication(BaseAuthentication):
         token = _provider_token(key_hash) or ApiToken.objects.select_related("user").filter(key_hash=key_hash).first()
         if token is None:
             if request is not None:
+                bad_keys_check(request)
                 bad_key_count(request)
             raise _refused("token_invalid", "The token is not valid.")
+        if request is not None:
+            calls_count(request, token.user)  # a locked-out address is refused even with a right key
         if token.revoked_at is not None:
             raise _refused("token_revoked", "This token has been revoked; ask the network operator for a new one.")
         if token.is_expired():

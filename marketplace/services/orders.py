@@ -299,16 +299,21 @@ def order_start_fulfillment(*, order_id: int, actor=None, reason: str = "") -> O
 
 
 @transaction.atomic
-def order_complete_if_done(*, order_id: int) -> Order:
-    """An order completes by itself once every line's subscription is live or ended. Emits order.completed."""
+def order_complete_if_done(*, order_id: int, started: str = "") -> Order:
+    """An order completes by itself once every line's subscription is live or ended. Emits order.completed.
+    `started`: a service of the order went live, so an accepted order is in fulfilment even while other lines are
+    still pending (one lock and one write for both steps)."""
     order = _order_locked(order_id)
     if order.status not in (OrderStatus.ACCEPTED, OrderStatus.IN_FULFILLMENT):
         return order
     statuses = list(Subscription.objects.filter(order_line__order=order).values_list("status", flat=True))
-    if not statuses or SubscriptionStatus.PENDING in statuses:
+    done = bool(statuses) and SubscriptionStatus.PENDING not in statuses
+    if order.status == OrderStatus.ACCEPTED and (started or done):
+        transition_apply(order, "start_fulfillment", reason=started or "its services are live")
+    if not done:
+        if started:
+            order.save(update_fields=["status", "updated_at"])
         return order
-    if order.status == OrderStatus.ACCEPTED:
-        transition_apply(order, "start_fulfillment", reason="its services are live")
     transition_apply(order, "complete", at=timezone.now(), reason="every service of the order is live or ended")
     order.save(update_fields=["status", "completed_at", "updated_at"])
     events.publish("order.completed", order_id=order.pk, provider_id=order.provider_id)

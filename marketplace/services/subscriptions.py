@@ -26,7 +26,7 @@ from marketplace.choices import (
 )
 from marketplace.models import Product, Subscription, SubscriptionChange, Switch
 from marketplace.selectors import change_options, marketplace_today, next_period_start, subscription_end_dates
-from marketplace.services.orders import order_complete_if_done, order_start_fulfillment
+from marketplace.services.orders import order_complete_if_done
 
 MAX_NOTICE_AHEAD_DAYS = 3 * 365  # a notice for a day further ahead is surely a typing mistake
 
@@ -34,7 +34,7 @@ MAX_NOTICE_AHEAD_DAYS = 3 * 365  # a notice for a day further ahead is surely a 
 def _subscription_locked(subscription_id: int) -> Subscription:
     return (
         Subscription.objects.select_for_update(of=("self",))
-        .select_related("marketplace", "product")
+        .select_related("marketplace", "product", "order_line")
         .get(pk=subscription_id)
     )
 
@@ -87,8 +87,7 @@ def subscription_activate(*, subscription_id: int, at, actor=None, reason: str =
         provider_id=subscription.provider_id,
         activated_at=at,
     )
-    order_start_fulfillment(order_id=subscription.order_line.order_id, reason="a service of the order is live")
-    order_complete_if_done(order_id=subscription.order_line.order_id)
+    order_complete_if_done(order_id=subscription.order_line.order_id, started="a service of the order is live")
     return subscription
 
 

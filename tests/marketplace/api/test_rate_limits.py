@@ -57,3 +57,38 @@ def test_a_caller_from_another_address_is_not_locked_out(settings):
     elsewhere = provider_client(w.provider).get("/api/v1/products/", REMOTE_ADDR="198.51.100.7")
     # then
     assert elsewhere.status_code == 200
+
+
+def test_a_window_starts_with_the_first_call_and_the_429_says_when_it_ends(settings):
+    # given: a limit of 2 calls a minute
+    settings.API_RATE_LIMIT = "2/min"
+    api = provider_client(world().provider)
+    assert [api.get("/api/v1/products/").status_code for _ in range(2)] == [200, 200]
+    # when
+    refused = api.get("/api/v1/products/")
+    # then: the caller waits at most the window, and the refusal is not counted against a later window
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+
+
+def test_a_call_with_a_right_key_costs_one_round_trip_to_redis(settings, monkeypatch):
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+    from redis.connection import AbstractConnection
+
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("needs Redis (REDIS_URL)")
+    # given: both limits on, and a warm client
+    settings.API_RATE_LIMIT, settings.API_BAD_KEY_LIMIT = "100/min", 5
+    api = provider_client(world().provider)
+    assert api.get("/api/v1/me/").status_code == 200
+    sent = []
+    real = AbstractConnection.send_packed_command
+    monkeypatch.setattr(
+        AbstractConnection, "send_packed_command", lambda self, *a, **k: sent.append(1) or real(self, *a, **k)
+    )
+    # when
+    response = api.get("/api/v1/me/")
+    # then: the lockout check and the caller's count travel together
+    assert response.status_code == 200
+    assert len(sent) == 1
