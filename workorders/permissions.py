@@ -56,6 +56,23 @@ class FieldActor:
         return user_org_ids is None or task.assigned_organization_id in user_org_ids
 
     def can_reopen(self, task) -> bool:
-        return self.is_operator_staff or (
-            task.assigned_organization_id is not None and task.assigned_organization_id in self.managed_organization_ids
+        """Operator staff, the field manager of the task's organization, or the technician the task is (or was
+        done) for: a technician who closed a task too early takes it back himself."""
+        return (
+            self.is_operator_staff
+            or (
+                task.assigned_organization_id is not None
+                and task.assigned_organization_id in self.managed_organization_ids
+            )
+            or (self.can_work(task) and self.user.pk in (task.assigned_user_id, task.completed_by_id))
         )
+
+    def can_schedule(self, tasks) -> bool:
+        """Operator staff schedule any job; a field manager the jobs with a task of the organization."""
+        return self.is_operator_staff or any(
+            task.assigned_organization_id in self.managed_organization_ids for task in tasks
+        )
+
+    @property
+    def works_in_the_field(self) -> bool:
+        return self.is_operator_staff or bool(self.organization_ids)

@@ -1,10 +1,13 @@
 """Who dispatches and who works: operator staff, the contractor's field manager, technicians."""
 
+from datetime import date
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from cos.errors import ApplicationError
+from cos.models import TransitionLog
 from tests.workorders.factories import assign, installation_work_order, photo_upload, prove, record, task_at
 from workorders import services
 from workorders.choices import PerformerKind, TaskStatus
@@ -169,8 +172,9 @@ def test_the_field_manager_cannot_dispatch_to_another_organizations_technician_f
     client.force_login(crew.manager)
     # when
     response = client.post(reverse("field-assign"), {"task": [task.pk], "user": crew.rival_tech.pk})
-    # then
-    assert response.status_code == 403
+    # then: refused next to the technician field
+    assert response.status_code == 400
+    assert "Choose one of your organization&#x27;s technicians." in response.content.decode()
     assert _assignments([task]) == [(1, None, crew.contractor.pk)]
 
 
@@ -245,3 +249,104 @@ def test_my_work_lists_only_my_tasks_and_my_organizations(crew, client):
         mine[person.username] = sorted(t.position for _, _, jobs in groups for job in jobs for t in job.my_tasks)
     # then
     assert mine == {"carl-contractor": [1, 2], "tina-tech": [3, 4, 5, 6, 7, 8], "rita-rival": []}
+
+
+def test_assigning_nothing_is_an_error_not_a_success(crew, client):
+    # given
+    work_order = installation_work_order()
+    assign(work_order, organization=crew.contractor, positions=[1, 2])
+    client.force_login(crew.manager)
+    # when: the service, and the page with no task ticked
+    with pytest.raises(ValidationError) as refused:
+        services.tasks_assign(task_ids=[], actor=crew.manager, user=crew.contractor_tech)
+    response = client.post(reverse("field-assign"), {"user": crew.contractor_tech.pk})
+    # then
+    assert refused.value.messages == ["Choose at least one task to assign."]
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Choose at least one task to assign." in body
+    assert "0 task" not in body
+    assert _assignments(work_order.tasks.filter(position__in=[1, 2])) == [
+        (1, None, crew.contractor.pk),
+        (2, None, crew.contractor.pk),
+    ]
+
+
+def test_the_field_manager_selects_all_unassigned_tasks_at_once(crew, client):
+    # given
+    assign(installation_work_order(), organization=crew.contractor, positions=[1, 2])
+    client.force_login(crew.manager)
+    # when
+    body = client.get(reverse("field-home")).content.decode()
+    # then: a "select all" box above the tasks' boxes
+    assert 'id="assign-all"' in body
+    assert body.index('id="assign-all"') < body.index('name="task"')
+
+
+def _schedule(client, work_order, **data):
+    return client.post(reverse("field-schedule", args=[work_order.pk]), data)
+
+
+def test_the_field_manager_schedules_the_organizations_job_with_a_window(crew, client):
+    # given
+    work_order = installation_work_order()
+    assign(work_order, organization=crew.contractor, positions=[1, 2])
+    client.force_login(crew.manager)
+    assert (
+        f"{reverse('field-work-order', args=[work_order.pk])}#schedule"
+        in client.get(reverse("field-home")).content.decode()
+    )
+    # when
+    response = _schedule(client, work_order, on="2031-05-14", window_start="08:00", window_end="12:00")
+    # then
+    assert response.status_code == 302
+    work_order.refresh_from_db()
+    assert (work_order.status, str(work_order.scheduled_for), work_order.scheduled_window) == (
+        "scheduled",
+        "2031-05-14",
+        "08:00–12:00",
+    )
+    page = client.get(reverse("field-work-order", args=[work_order.pk])).content.decode()
+    assert "Wednesday 14 May, 08:00–12:00" in page
+    # when: moved to the afternoon of the next day (still scheduled, logged)
+    _schedule(client, work_order, on="2031-05-15", window_start="13:00", window_end="17:00")
+    # then
+    work_order.refresh_from_db()
+    assert (str(work_order.scheduled_for), work_order.scheduled_window) == ("2031-05-15", "13:00–17:00")
+    assert list(
+        TransitionLog.objects.filter(object_id=work_order.pk, transition__in=["schedule", "reschedule"])
+        .order_by("id")
+        .values_list("transition", "actor", "reason")
+    ) == [
+        ("schedule", crew.manager.pk, "visit on 2031-05-14 08:00–12:00"),
+        ("reschedule", crew.manager.pk, "visit on 2031-05-15 13:00–17:00"),
+    ]
+
+
+def test_a_window_that_ends_before_it_starts_is_an_error_next_to_it(crew, client):
+    # given
+    work_order = installation_work_order()
+    assign(work_order, organization=crew.contractor, positions=[1, 2])
+    client.force_login(crew.manager)
+    # when
+    response = _schedule(client, work_order, on="2031-05-14", window_start="12:00", window_end="08:00")
+    # then
+    assert response.status_code == 400
+    assert "The window ends after it starts." in response.content.decode()
+    work_order.refresh_from_db()
+    assert work_order.scheduled_for is None
+
+
+def test_a_field_manager_does_not_schedule_another_organizations_job(crew, client):
+    # given: a job with no task of the manager's organization
+    work_order = installation_work_order()
+    assign(work_order, organization=crew.rival, positions=[1, 2])
+    client.force_login(crew.manager)
+    # when
+    with pytest.raises(PermissionDenied):
+        services.work_order_schedule(work_order_id=work_order.pk, on=date(2031, 5, 14), actor=crew.manager)
+    response = _schedule(client, work_order, on="2031-05-14")
+    # then
+    assert response.status_code == 403
+    work_order.refresh_from_db()
+    assert (work_order.status, work_order.scheduled_for) == ("created", None)

@@ -1,4 +1,7 @@
-"""Closing tasks: in sequence, with their evidence; the provisioning trigger; skipping and reopening."""
+"""Closing tasks: in sequence, with their evidence; measurements that gate their own task; the provisioning trigger;
+skipping (found again by the operator) and reopening (by the technician too)."""
+
+from decimal import Decimal
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -6,6 +9,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from cos.errors import ApplicationError
 from cos.models import Event, TransitionLog
+from marketplace import services as marketplace_services
+from tests.marketplace.factories import world
 from tests.workorders.factories import (
     assign,
     installation_work_order,
@@ -17,7 +22,8 @@ from tests.workorders.factories import (
 )
 from workorders import services
 from workorders.choices import TaskStatus, WorkOrderStatus
-from workorders.models import Task
+from workorders.models import Task, WorkOrder
+from workorders.selectors import tasks_skipped_with_reason
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("templates")]
 
@@ -92,18 +98,40 @@ def test_a_task_does_not_close_before_the_earlier_ones(job, crew):
     assert _status(light) == TaskStatus.OPEN
 
 
-def test_the_service_is_not_turned_on_without_a_passing_light_level(job, crew):
-    # given: a weak reading was recorded and its task closed
+@pytest.mark.parametrize(("reading", "shown"), [("-30", "-30.00"), ("5", "5.00")])
+def test_a_failing_light_level_keeps_its_own_task_open(job, crew, reading, shown):
+    # given: a weak (or far too strong) reading at the ONT
     work_through(job, crew.contractor_tech, until=2)
-    work_through(job, crew.staff_tech, until=LIGHT, light_level="-30")
-    trigger = task_at(job, TRIGGER)
+    work_through(job, crew.staff_tech, until=ONT_STEP)
+    light = task_at(job, LIGHT)
+    record(light, crew.staff_tech, "light_level", light_level_dbm=reading)
     # when
     with pytest.raises(ApplicationError) as refused:
-        services.task_close(task_id=trigger.pk, actor=crew.staff_tech)
-    # then
-    assert refused.value.code == "light_level_failed"
-    assert _status(trigger) == TaskStatus.OPEN
+        services.task_close(task_id=light.pk, actor=crew.staff_tech)
+    # then: the task says why and what to do, instead of closing and trapping the trigger
+    assert refused.value.code == "measurement_failed"
+    assert refused.value.message == (
+        f"The last light level, {shown} dBm, fails (pass -27 to -8 dBm): record a new reading, or skip the task "
+        "with a reason."
+    )
+    assert _status(light) == TaskStatus.OPEN
     assert not _provisioning_requests(job).exists()
+
+
+def test_the_light_levels_task_closes_on_its_last_reading(job, crew):
+    # given: a passing reading, then a failing one
+    work_through(job, crew.contractor_tech, until=2)
+    work_through(job, crew.staff_tech, until=ONT_STEP)
+    light = task_at(job, LIGHT)
+    record(light, crew.staff_tech, "light_level", light_level_dbm="-19.5")
+    record(light, crew.staff_tech, "light_level", light_level_dbm="-29")
+    # when
+    with pytest.raises(ApplicationError) as refused:
+        services.task_close(task_id=light.pk, actor=crew.staff_tech)
+    # then
+    assert refused.value.code == "measurement_failed"
+    assert "-29.00 dBm" in refused.value.message
+    assert _status(light) == TaskStatus.OPEN
 
 
 def test_turning_the_service_on_requests_provisioning_once(job, crew):
@@ -120,14 +148,14 @@ def test_turning_the_service_on_requests_provisioning_once(job, crew):
     assert _status(trigger) == TaskStatus.DONE
 
 
-def test_a_better_light_level_after_a_fix_lets_the_service_be_turned_on(job, crew):
-    # given: the weak reading was refused at the trigger; the splice is redone and measured again
+def test_a_better_light_level_after_a_fix_lets_the_technician_alone_turn_the_service_on(job, crew):
+    # given: the weak reading was refused at its own task; the splice is redone and measured again
     work_through(job, crew.contractor_tech, until=2)
-    work_through(job, crew.staff_tech, until=LIGHT, light_level="-30")
+    work_through(job, crew.staff_tech, until=ONT_STEP)
     light, trigger = task_at(job, LIGHT), task_at(job, TRIGGER)
+    record(light, crew.staff_tech, "light_level", light_level_dbm="-30")
     with pytest.raises(ApplicationError):
-        services.task_close(task_id=trigger.pk, actor=crew.staff_tech)
-    services.task_reopen(task_id=light.pk, actor=crew.ops, reason="re-splice at the wall box")
+        services.task_close(task_id=light.pk, actor=crew.staff_tech)
     record(light, crew.staff_tech, "light_level", light_level_dbm="-21")
     services.task_close(task_id=light.pk, actor=crew.staff_tech)
     # when
@@ -135,6 +163,53 @@ def test_a_better_light_level_after_a_fix_lets_the_service_be_turned_on(job, cre
     # then
     assert _status(trigger) == TaskStatus.DONE
     assert _provisioning_requests(job).count() == 1
+
+
+def test_a_light_level_that_cannot_pass_is_skipped_with_a_reason_for_the_operator(job, crew):
+    # given: the reading fails and the technician cannot fix it today
+    work_through(job, crew.contractor_tech, until=2)
+    work_through(job, crew.staff_tech, until=ONT_STEP)
+    light, trigger = task_at(job, LIGHT), task_at(job, TRIGGER)
+    record(light, crew.staff_tech, "light_level", light_level_dbm="-28")
+    # when
+    services.task_skip(task_id=light.pk, actor=crew.staff_tech, reason="Power meter broken, ONT shows a green PON")
+    services.task_close(task_id=trigger.pk, actor=crew.staff_tech)
+    # then: the job goes on, and the operator finds the skip with its reason
+    assert _status(trigger) == TaskStatus.DONE
+    assert _provisioning_requests(job).count() == 1
+    (skipped,) = tasks_skipped_with_reason()
+    assert (skipped.pk, skipped.skip_reason, skipped.completed_by) == (
+        light.pk,
+        "Power meter broken, ONT shows a green PON",
+        crew.staff_tech,
+    )
+
+
+def test_a_speed_test_that_fails_keeps_its_own_task_open(crew, deliver):
+    # given: a connection job for a 1000/1000 order
+    w = world()
+    order, _ = deliver(marketplace_services.order_place, request=w.request())
+    job = WorkOrder.objects.get(orders=order)
+    assign(job, user=crew.staff_tech)
+    work_through(job, crew.staff_tech, until=3)
+    speed = task_at(job, 4)
+    record(speed, crew.staff_tech, "speed_test", download_mbps="500", upload_mbps="1 000,5")
+    # when
+    with pytest.raises(ApplicationError) as refused:
+        services.task_close(task_id=speed.pk, actor=crew.staff_tech)
+    # then
+    assert refused.value.code == "measurement_failed"
+    assert refused.value.message == (
+        "The last speed test, 500.00/1000.50 Mbit/s, fails (pass at 80% of the ordered 1000/1000 Mbit/s): run a new "
+        "test, or skip the task with a reason."
+    )
+    assert _status(speed) == TaskStatus.OPEN
+    # when: the router is replaced and the test run again
+    record(speed, crew.staff_tech, "speed_test", download_mbps="940,5", upload_mbps="930")
+    services.task_close(task_id=speed.pk, actor=crew.staff_tech)
+    # then
+    assert _status(speed) == TaskStatus.DONE
+    assert speed.evidence.last().download_mbps == Decimal("940.50")
 
 
 def test_skipping_needs_a_reason(job, crew):
@@ -205,12 +280,25 @@ def test_operator_staff_reopen_any_task(job, crew):
     assert _reopen_logs(ont_step).get().actor == crew.ops
 
 
-@pytest.mark.parametrize("who", ["contractor_tech", "staff_tech", "rival_tech"])
-def test_technicians_cannot_reopen(job, crew, who):
+def test_the_technician_reopens_his_own_task_with_a_reason(job, crew):
+    # given: the technician closed the ONT step, then sees the patch cord is loose
+    work_through(job, crew.contractor_tech, until=2)
+    work_through(job, crew.staff_tech, until=ONT_STEP)
+    ont_step = task_at(job, ONT_STEP)
+    # when
+    services.task_reopen(task_id=ont_step.pk, actor=crew.staff_tech, reason="Patch cord loose, redo the photo")
+    # then
+    assert _status(ont_step) == TaskStatus.OPEN
+    (log,) = _reopen_logs(ont_step)
+    assert (log.actor, log.reason) == (crew.staff_tech, "Patch cord loose, redo the photo")
+
+
+@pytest.mark.parametrize(("who", "position"), [("staff_tech", 2), ("rival_tech", ONT_STEP), ("contractor_tech", 3)])
+def test_technicians_cannot_reopen_a_task_that_is_not_theirs(job, crew, who, position):
     # given
     work_through(job, crew.contractor_tech, until=2)
     work_through(job, crew.staff_tech, until=ONT_STEP)
-    task = task_at(job, 2 if who == "contractor_tech" else ONT_STEP)
+    task = task_at(job, position)
     # when
     with pytest.raises(PermissionDenied):
         services.task_reopen(task_id=task.pk, actor=getattr(crew, who), reason="try again")

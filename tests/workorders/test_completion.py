@@ -159,23 +159,23 @@ def test_a_failing_speed_test_holds_the_job_until_a_passing_one(crew, deliver):
     order, _ = deliver(marketplace_services.order_place, request=w.request())
     job = WorkOrder.objects.get(orders=order)
     assign(job, user=crew.staff_tech)
-    deliver(work_through, job, crew.staff_tech, until=4, speed=("500", "900"))
-    sign_off = task_at(job, 5)
-    prove(sign_off, crew.staff_tech)
+    deliver(work_through, job, crew.staff_tech, until=3)
+    speed = task_at(job, 4)
+    record(speed, crew.staff_tech, "speed_test", download_mbps="500", upload_mbps="900")
     # when
     with pytest.raises(ApplicationError) as refused:
-        deliver(services.task_close, task_id=sign_off.pk, actor=crew.staff_tech)
-    # then
-    assert refused.value.code == "speed_test_failed"
+        deliver(services.task_close, task_id=speed.pk, actor=crew.staff_tech)
+    # then: the speed test's own task stays open (the job cannot complete behind it)
+    assert refused.value.code == "measurement_failed"
     job.refresh_from_db()
     assert job.status == WorkOrderStatus.IN_PROGRESS
-    assert task_at(job, 5).status == TaskStatus.OPEN
+    assert task_at(job, 4).status == TaskStatus.OPEN
     assert not InstallationRecord.objects.exists()
     # when: the router is replaced and the speed test run again
-    speed = task_at(job, 4)
-    services.task_reopen(task_id=speed.pk, actor=crew.ops, reason="router replaced")
     record(speed, crew.staff_tech, "speed_test", download_mbps="940", upload_mbps="930")
     services.task_close(task_id=speed.pk, actor=crew.staff_tech)
+    sign_off = task_at(job, 5)
+    prove(sign_off, crew.staff_tech)
     deliver(services.task_close, task_id=sign_off.pk, actor=crew.staff_tech)
     # then
     job.refresh_from_db()
@@ -230,7 +230,10 @@ def test_a_rejected_job_goes_back_to_the_field_with_the_reason(shared_job, crew,
     # given
     _finish_shared(shared_job, crew, deliver)
     # when
-    services.work_order_reject(work_order_id=shared_job.pk, actor=crew.ops, reason=" Entry not sealed ")
+    entry = task_at(shared_job, 2)
+    services.work_order_reject(
+        work_order_id=shared_job.pk, actor=crew.ops, reason=" Entry not sealed ", task_ids=[entry.pk]
+    )
     # then
     shared_job.refresh_from_db()
     assert (shared_job.status, shared_job.rejection_reason) == (WorkOrderStatus.IN_PROGRESS, "Entry not sealed")
@@ -240,9 +243,10 @@ def test_a_rejected_job_goes_back_to_the_field_with_the_reason(shared_job, crew,
 def test_a_reworked_job_comes_back_for_sign_off(shared_job, crew, deliver):
     # given
     _finish_shared(shared_job, crew, deliver)
-    services.work_order_reject(work_order_id=shared_job.pk, actor=crew.ops, reason="Entry not sealed")
     entry = task_at(shared_job, 2)
-    services.task_reopen(task_id=entry.pk, actor=crew.manager, reason="Entry not sealed")
+    services.work_order_reject(
+        work_order_id=shared_job.pk, actor=crew.ops, reason="Entry not sealed", task_ids=[entry.pk]
+    )
     prove(entry, crew.contractor_tech)
     # when
     deliver(services.task_close, task_id=entry.pk, actor=crew.contractor_tech)
@@ -258,10 +262,13 @@ def test_a_rejection_needs_a_reason_and_operator_staff(shared_job, crew, deliver
     # given
     _finish_shared(shared_job, crew, deliver)
     # when
+    entry = task_at(shared_job, 2)
     with pytest.raises(ValidationError):
-        services.work_order_reject(work_order_id=shared_job.pk, actor=crew.ops, reason=" ")
+        services.work_order_reject(work_order_id=shared_job.pk, actor=crew.ops, reason=" ", task_ids=[entry.pk])
     with pytest.raises(PermissionDenied):
-        services.work_order_reject(work_order_id=shared_job.pk, actor=crew.manager, reason="looks wrong")
+        services.work_order_reject(
+            work_order_id=shared_job.pk, actor=crew.manager, reason="looks wrong", task_ids=[entry.pk]
+        )
     # then
     shared_job.refresh_from_db()
     assert (shared_job.status, shared_job.rejection_reason) == (WorkOrderStatus.COMPLETED, "")

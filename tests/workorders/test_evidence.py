@@ -27,7 +27,8 @@ from tests.workorders.factories import (
     task_at,
 )
 from workorders import services
-from workorders.choices import WorkOrderStatus
+from workorders.choices import TaskStatus, WorkOrderStatus
+from workorders.forms import LightLevelForm, SpeedTestForm
 from workorders.models import Evidence, WorkOrder
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("templates")]
@@ -424,3 +425,136 @@ def test_evidence_from_someone_not_on_the_task_is_refused(job, crew):
     assert not Evidence.objects.exists()
     job.refresh_from_db()
     assert job.status == WorkOrderStatus.CREATED
+
+
+# --- decimals as people type them ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored", "passed"),
+    [("-2,5", Decimal("-2.50"), False), ("-20,5", Decimal("-20.50"), True), ("−19.25", Decimal("-19.25"), True)],
+)
+def test_a_light_level_with_a_decimal_comma_is_the_number_typed(job, tech, typed, stored, passed):
+    # when: typed with a comma (once stored as -25.00 and passing) or a typographic minus
+    item = record(task_at(job, LIGHT), tech, "light_level", light_level_dbm=typed)
+    # then
+    assert (item.light_level_dbm, item.passed) == (stored, passed)
+
+
+def test_a_speed_with_spaces_between_digit_groups_and_a_comma_is_read(job, tech):
+    # when
+    item = record(task_at(job, SPEED), tech, "speed_test", download_mbps="1 000,5", upload_mbps="940,25")
+    # then
+    assert (item.download_mbps, item.upload_mbps) == (Decimal("1000.50"), Decimal("940.25"))
+
+
+@pytest.mark.parametrize("typed", ["-1.000,5", "-2,5,1", "2,5 dBm"])
+def test_a_number_that_could_be_read_two_ways_is_refused_not_guessed(job, tech, typed):
+    # when
+    with pytest.raises(ValidationError):
+        record(task_at(job, LIGHT), tech, "light_level", light_level_dbm=typed)
+    # then
+    assert not Evidence.objects.exists()
+
+
+def test_the_forms_read_a_comma_and_render_a_text_input_with_the_decimal_keypad():
+    # given: Chromium's type="number" input drops the comma in an English locale ("-2,5" is sent as "-25")
+    # when
+    light = LightLevelForm({"light_level_dbm": "-2,5"})
+    speed = SpeedTestForm({"download_mbps": "1 000,5", "upload_mbps": "930"})
+    html = str(LightLevelForm()["light_level_dbm"])
+    # then
+    assert light.is_valid()
+    assert light.cleaned_data["light_level_dbm"] == Decimal("-2.5")
+    assert speed.is_valid()
+    assert speed.cleaned_data["download_mbps"] == Decimal("1000.5")
+    assert 'type="text"' in html
+    assert 'inputmode="decimal"' in html
+    assert 'pattern="' in html
+    assert 'type="number"' not in html
+
+
+# --- removing and replacing ------------------------------------------------------------------------
+
+
+def test_a_wrong_photo_is_removed_audited_and_its_file_kept(job, tech):
+    # given
+    drop = task_at(job, DROP)
+    photo = record(drop, tech, "photo", files={"photo": photo_upload("wrong-wall.png")})
+    # when
+    services.evidence_remove(evidence_id=photo.pk, actor=tech)
+    # then: it counts for nothing, the task needs a photo again, but the row and the file stay
+    photo.refresh_from_db()
+    assert photo.removed_by == tech
+    assert photo.removed_at is not None
+    assert default_storage.exists(photo.file.name)
+    assert not Evidence.objects.current().filter(task=drop).exists()
+    with pytest.raises(ApplicationError) as refused:
+        services.task_close(task_id=drop.pk, actor=tech)
+    assert refused.value.code == "evidence_missing"
+
+
+def test_a_photo_is_replaced_in_one_step(job, tech):
+    # given
+    drop = task_at(job, DROP)
+    wrong = record(drop, tech, "photo", files={"photo": photo_upload("wrong.png")})
+    # when
+    right = services.evidence_record(
+        task_id=drop.pk,
+        actor=tech,
+        kind="photo",
+        data={},
+        files={"photo": photo_upload("right.png")},
+        submission_key="replace-1",
+        replaces=wrong.pk,
+    )
+    # then
+    assert list(Evidence.objects.current().filter(task=drop)) == [right]
+    wrong.refresh_from_db()
+    assert wrong.removed_by == tech
+
+
+def test_a_mistyped_reading_removed_no_longer_holds_the_task(job, tech):
+    # given: a good reading, then a typing slip
+    for position in (1, 2, 3):
+        task = task_at(job, position)
+        prove(task, tech)
+        services.task_close(task_id=task.pk, actor=tech)
+    light = task_at(job, LIGHT)
+    record(light, tech, "light_level", light_level_dbm="-19.5")
+    slip = record(light, tech, "light_level", light_level_dbm="-1,95")
+    # when
+    services.evidence_remove(evidence_id=slip.pk, actor=tech)
+    services.task_close(task_id=light.pk, actor=tech)
+    # then
+    assert task_at(job, LIGHT).status == TaskStatus.DONE
+
+
+def test_evidence_of_a_closed_task_or_someone_elses_is_not_removed(job, tech, crew):
+    # given
+    drop = task_at(job, DROP)
+    photo = record(drop, tech, "photo", files={"photo": photo_upload()})
+    # when: another technician tries
+    with pytest.raises(PermissionDenied):
+        services.evidence_remove(evidence_id=photo.pk, actor=crew.rival_tech)
+    # when: the task is closed
+    services.task_close(task_id=drop.pk, actor=tech)
+    with pytest.raises(ApplicationError) as refused:
+        services.evidence_remove(evidence_id=photo.pk, actor=tech)
+    # then
+    assert refused.value.code == "task_closed"
+    photo.refresh_from_db()
+    assert photo.removed_at is None
+
+
+def test_a_scanned_ont_serial_stays_on_record(job, tech):
+    # given
+    ont_step = task_at(job, ONT_STEP)
+    serial = record(ont_step, tech, "ont_serial", ont_serial=ONTFactory().serial)
+    # when
+    with pytest.raises(ApplicationError) as refused:
+        services.evidence_remove(evidence_id=serial.pk, actor=tech)
+    # then
+    assert refused.value.code == "evidence_kept"
+    serial.refresh_from_db()
+    assert serial.removed_at is None

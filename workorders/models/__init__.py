@@ -1,8 +1,9 @@
 from workorders.models.templates import TaskTemplate, WorkOrderTemplate
-from workorders.models.work import Evidence, InstallationRecord, Task, WorkOrder
+from workorders.models.work import Evidence, FieldNotice, InstallationRecord, Task, WorkOrder
 
 __all__ = [
     "Evidence",
+    "FieldNotice",
     "InstallationRecord",
     "Task",
     "TaskTemplate",

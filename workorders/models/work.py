@@ -1,4 +1,4 @@
-"""Work orders, their tasks, evidence, installation records and provider notifications."""
+"""Work orders, their tasks, evidence, installation records and the technicians' notices."""
 
 import secrets
 
@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
-from django_fsm import FSMField, transition
+from django_fsm import RETURN_VALUE, FSMField, transition
 
 from cos.models import StatefulModel
 from workorders.choices import (
@@ -32,6 +32,8 @@ class WorkOrder(StatefulModel):
     status = FSMField(default=WorkOrderStatus.CREATED, choices=WorkOrderStatus.choices, protected=True)
     orders = models.ManyToManyField("marketplace.Order", blank=True, related_name="work_orders")
     scheduled_for = models.DateField(null=True, blank=True)
+    scheduled_window_start = models.TimeField(null=True, blank=True, help_text="The visit's window, from.")
+    scheduled_window_end = models.TimeField(null=True, blank=True, help_text="The visit's window, until.")
     due_date = models.DateField(null=True, blank=True)
     notes = models.TextField(blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -47,6 +49,11 @@ class WorkOrder(StatefulModel):
                 condition=Q(kind=WorkOrderKind.INSTALLATION) & Q(status__in=OPEN_WORK_ORDER_STATUSES),
                 name="workorder_one_open_installation",
             ),
+            models.CheckConstraint(
+                condition=(Q(scheduled_window_start__isnull=True) & Q(scheduled_window_end__isnull=True))
+                | Q(scheduled_window_end__gt=models.F("scheduled_window_start")),
+                name="workorder_window_ends_after_it_starts",
+            ),
         ]
         indexes = [models.Index(fields=["status", "scheduled_for"], name="workorder_status_date")]
 
@@ -54,8 +61,27 @@ class WorkOrder(StatefulModel):
         return f"WO-{self.pk} {self.get_kind_display()}"
 
     @transition(field=status, source=WorkOrderStatus.CREATED, target=WorkOrderStatus.SCHEDULED)
-    def schedule(self, *, on, by=None, reason: str = "") -> None:
+    def schedule(self, *, on, window_start=None, window_end=None, by=None, reason: str = "") -> None:
         self.scheduled_for = on
+        self.scheduled_window_start, self.scheduled_window_end = window_start, window_end
+
+    @transition(
+        field=status,
+        source=[WorkOrderStatus.SCHEDULED, WorkOrderStatus.IN_PROGRESS],
+        target=RETURN_VALUE(WorkOrderStatus.SCHEDULED, WorkOrderStatus.IN_PROGRESS),
+    )
+    def reschedule(self, *, on, window_start=None, window_end=None, by=None, reason: str = "") -> str:
+        """A new day or window for the visit; the status stays (logged, so every move of the visit is seen)."""
+        self.scheduled_for = on
+        self.scheduled_window_start, self.scheduled_window_end = window_start, window_end
+        return self.status
+
+    @property
+    def scheduled_window(self) -> str:
+        """The visit's window as people write it ("08:00–12:00"), or "" for any time of the day."""
+        if self.scheduled_window_start and self.scheduled_window_end:
+            return f"{self.scheduled_window_start:%H:%M}–{self.scheduled_window_end:%H:%M}"
+        return ""
 
     @transition(
         field=status, source=[WorkOrderStatus.CREATED, WorkOrderStatus.SCHEDULED], target=WorkOrderStatus.IN_PROGRESS
@@ -126,6 +152,10 @@ class Task(StatefulModel):
     )
     completed_at = models.DateTimeField(null=True, blank=True)
     skip_reason = models.TextField(blank=True)
+    # A database default too: the deployment batch inserts tasks in SQL (workorders.batch) and names no new column.
+    redo_reason = models.TextField(
+        blank=True, default="", db_default="", help_text="Why the operator sent this task back, until it is redone."
+    )
 
     class Meta:
         ordering = ["work_order", "position"]
@@ -150,6 +180,7 @@ class Task(StatefulModel):
         self.completed_by = by
         self.completed_by_organization = organization
         self.completed_at = at
+        self.redo_reason = ""
 
     @transition(field=status, source=TaskStatus.OPEN, target=TaskStatus.SKIPPED)
     def skip(self, *, at, organization=None, by=None, reason: str = "") -> None:
@@ -157,13 +188,16 @@ class Task(StatefulModel):
         self.completed_by = by
         self.completed_by_organization = organization
         self.completed_at = at
+        self.redo_reason = ""
 
     @transition(field=status, source=[TaskStatus.DONE, TaskStatus.SKIPPED], target=TaskStatus.OPEN)
-    def reopen(self, *, by=None, reason: str = "") -> None:
+    def reopen(self, *, by=None, reason: str = "", redo: bool = False) -> None:
+        """Open again; `redo` when the operator sent it back, so the reason stays on the task until it is redone."""
         self.completed_at = None
         self.completed_by = None
         self.completed_by_organization = None
         self.skip_reason = ""
+        self.redo_reason = reason if redo else ""
 
 
 def evidence_path(instance, filename: str) -> str:
@@ -172,8 +206,17 @@ def evidence_path(instance, filename: str) -> str:
     return f"evidence/wo-{instance.task.work_order_id}/task-{instance.task_id}/{secrets.token_hex(8)}-{filename}"
 
 
+class EvidenceQuerySet(models.QuerySet):
+    def current(self):
+        """The evidence that counts: not removed by the technician (removed items stay, for the audit)."""
+        return self.filter(removed_at__isnull=True)
+
+
 class Evidence(models.Model):
-    """What proves a task was done: a photo, a light level, a speed test, an ONT serial, a signature, a note."""
+    """What proves a task was done: a photo, a light level, a speed test, an ONT serial, a signature, a note.
+
+    A wrong item is removed before its task closes: it then counts for nothing, but the row and its file are kept.
+    """
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="evidence")
     kind = models.CharField(max_length=16, choices=EvidenceKind.choices)
@@ -188,6 +231,12 @@ class Evidence(models.Model):
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
     submission_key = models.CharField(max_length=64, help_text="One per form submission: a double submit adds nothing.")
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+
+    objects = EvidenceQuerySet.as_manager()
 
     class Meta:
         ordering = ["task", "recorded_at", "id"]
@@ -233,3 +282,22 @@ class InstallationRecord(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("An installation record is never deleted.")
+
+
+class FieldNotice(models.Model):
+    """A message for one person in the field (a job sent back to redo), shown on My work until it is marked read."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="field_notices")
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="notices")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient"], name="fieldnotice_unread", condition=Q(read_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"Notice for {self.recipient} about {self.work_order}"
