@@ -5,4 +5,5 @@ class ProvisioningConfig(AppConfig):
     name = "provisioning"
 
     def ready(self) -> None:
-        from provisioning import handlers  # noqa: F401 - registers the event handlers
+        # The event handlers; the field pages' provisioning panel, its Try again and the completion hold.
+        from provisioning import handlers, requests, selectors  # noqa: F401

@@ -6,6 +6,9 @@ verified match changes anything: the service's state, the ledger (provisioning.l
 A job is delivered by Celery with acks_late, so it may arrive twice or again after a worker died
 mid-job: it runs only from queued or failed, or from running once its lease has expired, and
 applying is idempotent on the device (a PUT of the same contract).
+
+A transient failure is tried again after a backoff: by a delayed Celery delivery with a broker, by the sweep
+(provisioning_jobs_sweep) without one, so that no retry ever runs inside the request that asked for the job.
 """
 
 from datetime import timedelta
@@ -17,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cos import events, inventory
+from cos.celery import app as celery_app
 from cos.fsm import transition_apply
 from cos.models import OLT, ONT
 from marketplace import services as marketplace_services
@@ -296,7 +300,10 @@ def _failed(job: ProvisioningJob, reason: str, *, transient: bool) -> Provisioni
             delay = min(settings.PROVISIONING_RETRY_BASE_SECONDS * 2 ** (job.attempts - 1), 3600)
             transition_apply(job, "fail", retry_at=now + timedelta(seconds=delay), reason=reason)
             job.save()
-            transaction.on_commit(partial(enqueue, [job.pk], countdown=delay))
+            if not _eager():
+                transaction.on_commit(partial(enqueue, [job.pk], countdown=delay))
+            # Eager Celery ignores the countdown: the retries would run at once, one after the other, inside the
+            # caller (a technician's request). The sweep runs the next try at its time instead.
             return job
         transition_apply(job, "give_up", at=now, reason=reason)
         job.save()
@@ -320,14 +327,18 @@ def _refused(job_id: int, reason: str) -> ProvisioningJob | None:
 
 def provisioning_jobs_sweep(*, now=None, limit: int = 1000) -> int:
     """Enqueue again the jobs whose delivery was lost: still queued after the grace time (the broker was
-    down after commit), failed and past their retry time, or running past their lease (the worker died)."""
+    down after commit), failed and past their retry time, or running past their lease (the worker died).
+
+    Without a broker (eager Celery) the sweep is what runs a failed job's next try: at its retry time, not after
+    a grace time as well (no countdown delivery comes first)."""
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.EVENTS_DISPATCH_GRACE_SECONDS)
     lease = now - timedelta(seconds=settings.PROVISIONING_JOB_LEASE_SECONDS)
+    retry_due = now if _eager() else grace
     due = list(
         ProvisioningJob.objects.filter(
             Q(status=JobStatus.QUEUED, updated_at__lte=grace)
-            | Q(status=JobStatus.FAILED, next_attempt_at__lte=grace)
+            | Q(status=JobStatus.FAILED, next_attempt_at__lte=retry_due)
             | Q(status=JobStatus.RUNNING, started_at__lte=lease)
         )
         .order_by("pk")
@@ -338,10 +349,21 @@ def provisioning_jobs_sweep(*, now=None, limit: int = 1000) -> int:
 
 
 @transaction.atomic
-def provisioning_job_retry(*, job_id: int, actor=None) -> ProvisioningJob:
-    """An operator runs a dead job again after fixing its cause."""
+def provisioning_job_retry(*, job_id: int, actor=None, reason: str = "retried by operations") -> ProvisioningJob:
+    """Try a job again now, once its cause is fixed: a dead job is queued again with its attempts counted from
+    zero; a failing one waiting for its next try runs at once. Refused (TransitionRefused) for a job that is
+    queued, running or done."""
     job = ProvisioningJob.objects.select_for_update().get(pk=job_id)
-    transition_apply(job, "requeue", by=actor, reason="retried by operations")
-    job.save()
+    if job.status == JobStatus.FAILED:
+        job.next_attempt_at = timezone.now()
+        job.save(update_fields=["next_attempt_at", "updated_at"])
+    else:
+        transition_apply(job, "requeue", by=actor, reason=reason)
+        job.save()
     enqueue_after_commit([job.pk])
     return job
+
+
+def _eager() -> bool:
+    """No broker: Celery runs each task in the caller, at once (the embedded default, unit tests)."""
+    return bool(celery_app.conf.task_always_eager)

@@ -3,7 +3,7 @@ suspensions, switches and terminations. Each request makes its job once (a redel
 hands it to Celery after commit; provisioning.jobs runs it and records only a verified outcome."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,8 +16,12 @@ from marketplace.choices import OPEN_SWITCH_STATUSES, SubscriptionStatus
 from marketplace.models import Participation, Subscription, SubscriptionChange, Switch
 from marketplace.services.subscriptions import reason_text
 from provisioning.choices import LIVE_SERVICE_STATUSES, JobAction, ServiceStatus
-from provisioning.jobs import enqueue_after_commit
+from provisioning.jobs import enqueue_after_commit, provisioning_job_retry
 from provisioning.models import ProvisioningJob, ServiceInstance
+from provisioning.selectors import work_order_provisioning
+from workorders import provisioning_status as field_panel
+from workorders.models import WorkOrder
+from workorders.permissions import FieldActor
 
 WAITING = (ServiceStatus.PENDING, ServiceStatus.FAILED)
 
@@ -83,6 +87,28 @@ def jobs_for_provisioning_request(*, address_id: int, event=None) -> list[int]:
         .order_by("pk")
     )
     return _activation_jobs(services, event=event)
+
+
+@field_panel.retry_action
+@transaction.atomic
+def activation_retry_for_work_order(*, work_order_id: int, actor) -> list[ProvisioningJob]:
+    """Try a work order's failed activations again, now (Try again on the phone): a dead job is queued again, one
+    waiting for its next try runs at once (provisioning_job_retry). For the technician who holds the work order's
+    provisioning trigger, or operator staff; refused when nothing failed."""
+    work_order = WorkOrder.objects.select_for_update().get(pk=work_order_id)
+    if not field_panel.may_retry(FieldActor.of(actor), work_order.tasks.all()):
+        raise PermissionDenied("Only the technician who holds the provisioning task, or operator staff, can try again.")
+    failed = [outcome for outcome in work_order_provisioning(work_order) if outcome.can_retry]
+    if not failed:
+        raise ApplicationError(
+            "No service of this work order failed: there is nothing to try again.", code="nothing_to_retry"
+        )
+    who = getattr(actor, "get_username", lambda: "")()
+    return [
+        provisioning_job_retry(job_id=outcome.job_id, actor=actor, reason=f"tried again from the field by {who}")
+        for outcome in failed
+        if outcome.job_id is not None
+    ]
 
 
 def remote_activation_for_order(*, order_id: int, event=None) -> list[int]:

@@ -1,4 +1,7 @@
-"""Provisioning jobs against the simulator on loopback: verified activation, faults, retries, duplicates."""
+"""Provisioning jobs against the simulator on loopback: verified activation, faults, retries (at their time, by the
+sweep when there is no broker), duplicates."""
+
+from datetime import timedelta
 
 import pytest
 import requests
@@ -9,7 +12,7 @@ from cos.models import Event
 from marketplace import services as marketplace_services
 from marketplace.choices import SubscriptionStatus
 from provisioning.choices import JobStatus, ServiceStatus
-from provisioning.jobs import provisioning_job_execute
+from provisioning.jobs import provisioning_job_execute, provisioning_jobs_sweep
 from provisioning.models import ProvisioningJob
 from tests.provisioning.conftest import fault as _fault
 from tests.provisioning.conftest import request_provisioning as _request_provisioning
@@ -35,11 +38,30 @@ def test_activation_is_verified_and_starts_the_subscription(ordered, vendor, dja
     assert ProvisioningJob.objects.get().status == JobStatus.SUCCEEDED
 
 
-def test_transient_faults_are_retried_until_success(ordered, simulator, django_capture_on_commit_callbacks):
+def _sweep_until_settled(capture, *, rounds: int = 10) -> None:
+    """Run the provisioning sweep, each time past every retry time, until no job is due (what the sweeper loop of
+    `make run` does over the minutes of the backoff)."""
+    for _ in range(rounds):
+        with capture(execute=True):
+            if provisioning_jobs_sweep(now=timezone.now() + timedelta(days=1)) == 0:
+                return
+
+
+def test_transient_faults_are_retried_at_their_time_until_success(
+    ordered, simulator, django_capture_on_commit_callbacks
+):
+    # given
     w, ont, service = ordered()
     _fault(simulator, kind="error_5xx", times=2)
+    # when: the request fails once; without a broker its next try waits for the sweep instead of running at once
     _request_provisioning(w, django_capture_on_commit_callbacks)
     job = ProvisioningJob.objects.get()
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 1)
+    assert job.next_attempt_at > timezone.now()
+    assert provisioning_jobs_sweep() == 0  # not before its time
+    _sweep_until_settled(django_capture_on_commit_callbacks)
+    # then
+    job.refresh_from_db()
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 3)
     service.refresh_from_db()
     assert service.status == ServiceStatus.ACTIVE
@@ -52,6 +74,7 @@ def test_a_timeout_storm_ends_dead_with_the_reason_and_nothing_marked_active(
     w, ont, service = ordered()
     _fault(simulator, kind="timeout", delay=1.0)
     _request_provisioning(w, django_capture_on_commit_callbacks)
+    _sweep_until_settled(django_capture_on_commit_callbacks)
     job = ProvisioningJob.objects.get()
     assert (job.status, job.attempts) == (JobStatus.DEAD, 2)
     assert "Timeout" in job.last_error
@@ -85,6 +108,7 @@ def test_a_verify_mismatch_is_never_marked_active(ordered, simulator, settings, 
     w, ont, service = ordered()
     _fault(simulator, kind="mismatch")
     _request_provisioning(w, django_capture_on_commit_callbacks)
+    _sweep_until_settled(django_capture_on_commit_callbacks)
     job = ProvisioningJob.objects.get()
     assert job.status == JobStatus.DEAD
     assert "reads back differently" in job.last_error
