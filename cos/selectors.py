@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models import Case, IntegerField, Value, When
 
-from cos.models import AddressObject, AddressStreet
+from cos.choices import HandlerRunStatus
+from cos.models import AddressObject, AddressStreet, HandlerRun
 
 STREETS_CONSIDERED = 20
 _NUMBER = re.compile(r"^(\d{1,5})([a-z]?)$")
@@ -112,3 +113,8 @@ def _streets_matching(words: list[str]) -> list[tuple[str, str, int]]:
             [text, text, STREETS_CONSIDERED],
         )
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def handler_runs_needing_attention():
+    """Handler runs that failed and wait for their retry, or gave up: the outbox deliveries someone must look at."""
+    return HandlerRun.objects.filter(status__in=[HandlerRunStatus.FAILED, HandlerRunStatus.DEAD])

@@ -7,6 +7,10 @@ from cos import views
 admin.site.site_header = "COS operations"
 admin.site.site_title = "COS"
 admin.site.index_title = "Network, marketplace, field work and billing"
+# No model sidebar beside every page: at 1366 px it took the width the change lists need. /ops/ and the index lead
+# to the sections instead.
+admin.site.enable_nav_sidebar = False
+admin.site.site_url = "/ops/"  # the admin's "View site": the operator console
 
 handler400 = "cos.api.errors.bad_request"
 handler404 = "cos.api.errors.not_found"
@@ -17,6 +21,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("cos.api.urls")),
+    path("", include("cos.ops")),  # /ops/: the operator console
     path("", include("workorders.urls")),
     path("", include("billing.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

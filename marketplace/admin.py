@@ -304,7 +304,7 @@ class OrderLineInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(NeverDeletedMixin, admin.ModelAdmin):
-    list_display = ("id", "status", "provider", "marketplace", "customer", "address", "channel", "created_at")
+    list_display = ("id", "status", "provider", "marketplace", "customer", "address", "created_at")
     list_filter = ("status", "channel", "marketplace", "provider", "is_preorder", "created_at")
     search_fields = ("=id", "customer__email", "customer__last_name", "address__external_id", "idempotency_key")
     list_select_related = ("provider", "marketplace", "customer", "address")
@@ -444,17 +444,7 @@ class ChangeInline(admin.TabularInline):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = (
-        "id",
-        "product",
-        "provider",
-        "customer",
-        "address",
-        "status",
-        "monthly_amount",
-        "ends_on",
-        "billing_cycle",
-    )
+    list_display = ("id", "product", "customer", "address", "status", "monthly_amount", "ends_on")
     list_filter = ("status", "category", "provider", "marketplace", "billing_cycle", "cancellation_reason")
     search_fields = ("=id", "customer__email", "address__external_id", "address__street")
     list_select_related = ("product", "provider", "customer", "address")

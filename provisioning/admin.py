@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 
+from cos import ops
 from cos.admin_tools import (
     ActionForm,
     NeverDeletedMixin,
@@ -16,6 +17,7 @@ from provisioning.choices import ResolutionCode
 from provisioning.jobs import provisioning_job_retry
 from provisioning.models import ContractException, ProvisioningJob, ServiceInstance, ServicePeriod
 from provisioning.requests import service_billing_unblock, service_profile_change
+from provisioning.selectors import contract_exceptions_open, jobs_needing_attention
 from provisioning.sync import contract_exception_resolve
 
 
@@ -93,7 +95,7 @@ def _change_profile(service, data, actor) -> str:
 
 @admin.register(ServiceInstance)
 class ServiceInstanceAdmin(NeverDeletedMixin, admin.ModelAdmin):
-    list_display = ("id", "service_profile", "address", "provider", "status", "ont", "activated_at", "billing_blocked")
+    list_display = ("id", "service_profile", "address", "provider", "status", "ont", "billing_blocked")
     list_filter = ("status", "provider", "billing_blocked")
     search_fields = ("=id", "address__external_id", "ont__serial")
     list_select_related = ("address", "provider", "ont")
@@ -150,8 +152,8 @@ class ProvisioningJobAdmin(NeverDeletedMixin, admin.ModelAdmin):
         return False
 
     actions = [service_action(provisioning_job_retry, id_arg="job_id", description="Retry (dead jobs)")]
-    list_display = ("id", "service", "action", "status", "attempts", "next_attempt_at", "finished_at")
-    list_filter = ("status", "action")
+    list_display = ("id", "service", "action", "status", "attempts", "next_attempt_at")
+    list_filter = (ops.AttentionFilter, "status", "action")
     list_select_related = ("service__address",)
     readonly_fields = [f.name for f in ProvisioningJob._meta.fields]
     inlines = [TransitionLogInline]
@@ -189,3 +191,22 @@ class ContractExceptionAdmin(NeverDeletedMixin, admin.ModelAdmin):
         return action_with_form(
             self, request, queryset, form_class=ResolveForm, title="Resolve exceptions", apply=apply
         )
+
+
+# The operator console's queues over these lists.
+ops.attention_queue(
+    key="provisioning_jobs_failing",
+    title="Provisioning jobs dead or failing",
+    description="The network refused or did not answer: dead jobs wait for Retry once the cause is fixed; "
+    "failing ones retry by themselves.",
+    items=jobs_needing_attention,
+    position=40,
+)
+ops.attention_queue(
+    key="contract_exceptions_open",
+    title="Open contract exceptions",
+    description="What is sold and what the network delivers differ: correct one side, then Resolve with a reason code.",
+    items=contract_exceptions_open,
+    lookups={"status__exact": "open"},
+    position=60,
+)

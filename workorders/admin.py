@@ -1,11 +1,18 @@
-"""Admin for field work: templates, work orders (filters, bulk assign), tasks, evidence, installation records."""
+"""Admin for field work: templates, work orders (filters, search, bulk assign, evidence on the page), tasks,
+evidence, installation records; and the operator console's queues and deployment progress over them."""
+
+import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import Prefetch, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
+from cos import ops
 from cos.admin_tools import (
     REFUSALS,
     ActionForm,
@@ -16,9 +23,11 @@ from cos.admin_tools import (
     form_action,
     refusal_text,
 )
-from cos.models import Organization
-from workorders import services
+from cos.models import Customer, Organization
+from cos.selectors import AddressQuery, address_search
+from workorders import selectors, services
 from workorders.choices import TaskStatus, WorkOrderStatus
+from workorders.forms import RedoForm
 from workorders.models import (
     Evidence,
     InstallationRecord,
@@ -93,19 +102,113 @@ class ContractorFilter(admin.SimpleListFilter):
         return queryset.filter(tasks__assigned_organization_id=self.value()).distinct() if self.value() else queryset
 
 
+WORK_ORDER_NAME = re.compile(r"^(?:wo)?[-\s#]*(\d{1,12})$", re.IGNORECASE)
+ONT_SERIAL = re.compile(r"^[A-Z]{4}[0-9A-F]{8}$")
+
+
+def work_orders_matching(term: str) -> Q:
+    """What the operator types into the work-order search: its name (`WO-200`, or just 200), the address as the list
+    shows it (street and number, e.g. "Solhöjdsvägen 2B"), the address's GIS id, an ONT serial (scanned on site,
+    or on the installation record), or the customer of one of its orders (name, company or e-mail)."""
+    term = " ".join(term.split())
+    found = Q(pk__in=[])
+    if name := WORK_ORDER_NAME.match(term):
+        found |= Q(pk=int(name[1]))
+    serial = term.replace(" ", "").upper()
+    if ONT_SERIAL.match(serial):
+        scanned = Evidence.objects.filter(ont_serial=serial).values("task__work_order_id")
+        found |= Q(pk__in=scanned) | Q(installation_record__ont_serial=serial)
+    found |= Q(address__external_id=term) | Q(address_id__in=_addresses_matching(term))
+    customers = Customer.objects.all()
+    for word in term.split():
+        customers = customers.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(company_name__icontains=word)
+            | Q(email__icontains=word)
+        )
+    ordered_by = WorkOrder.orders.through.objects.filter(order__customer__in=customers).values("workorder_id")
+    return found | Q(pk__in=ordered_by)
+
+
+def _addresses_matching(term: str) -> list[int]:
+    """The addresses of the ranked address search; with a house number typed, only that number where it exists
+    (the search also offers 20-29 for "2", as one types)."""
+    addresses = address_search(query=term, limit=500)
+    parsed = AddressQuery.parse(term)
+    if parsed.number is not None:
+        exact = [a for a in addresses if a.house_number == parsed.number]
+        if parsed.suffix:
+            exact = [a for a in exact if a.suffix.lower() == parsed.suffix] or exact
+        addresses = exact or addresses
+    return [address.pk for address in addresses]
+
+
 class TaskInline(admin.TabularInline):
+    """The work order's tasks in order, each with who holds it, who did it, and all its evidence (photos and the
+    signature as thumbnails, readings with pass or fail, the ONT serial): what the operator checks before signing
+    off, on one page. Read-only: tasks and evidence change through the field views and the actions."""
+
     model = Task
     extra = 0
     can_delete = False
-    fields = ("position", "title", "status", "assigned_user", "assigned_organization", "completed_by", "completed_at")
+    fields = ("task", "state", "holder", "done_by", "evidence_shown")
     readonly_fields = fields
+    verbose_name_plural = "tasks and their evidence"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_queryset(self, request):
+        evidence = Evidence.objects.select_related("recorded_by", "removed_by").order_by("recorded_at", "id")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("assigned_user", "assigned_organization", "completed_by", "completed_by_organization")
+            .prefetch_related(Prefetch("evidence", queryset=evidence))
+        )
 
-class RejectForm(ActionForm):
-    reason = forms.CharField(widget=forms.Textarea, label="What must be fixed")
+    @admin.display(description="task")
+    def task(self, task) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:workorders_task_change", args=[task.pk]), task)
+
+    @admin.display(description="status")
+    def state(self, task) -> str:
+        reason = task.skip_reason or getattr(task, "redo_reason", "")
+        if not reason:
+            return task.get_status_display()
+        label = "skipped" if task.skip_reason else "to redo"
+        return format_html("{}<br><small>{}: {}</small>", task.get_status_display(), label, reason)
+
+    @admin.display(description="assigned to")
+    def holder(self, task) -> str:
+        people = [str(x) for x in (task.assigned_user, task.assigned_organization) if x is not None]
+        return ", ".join(people) or "—"
+
+    @admin.display(description="done by")
+    def done_by(self, task) -> str:
+        if task.completed_at is None:
+            return "—"
+        who = ", ".join(str(x) for x in (task.completed_by, task.completed_by_organization) if x is not None)
+        return format_html(
+            "{}<br><small>{}</small>", who or "—", timezone.localtime(task.completed_at).strftime("%Y-%m-%d %H:%M")
+        )
+
+    @admin.display(description="evidence")
+    def evidence_shown(self, task) -> str:
+        items = list(task.evidence.all())
+        if not items:
+            return "—"
+        return render_to_string("admin/workorders/_task_evidence.html", {"items": items})
+
+
+class RejectForm(ActionForm, RedoForm):
+    """The tasks to redo (of the selected work orders) and what must be fixed."""
+
+    def __init__(self, data=None, **kwargs):
+        initial = kwargs.get("initial") or {}
+        selected = data.getlist("_selected_action") if data is not None else initial.get("_selected_action", [])
+        super().__init__(data, work_order_ids=[int(pk) for pk in selected if str(pk).isdigit()], **kwargs)
 
 
 class ScheduleForm(ActionForm):
@@ -141,20 +244,36 @@ class WorkOrderAdmin(NeverDeletedMixin, admin.ModelAdmin):
     """Work orders are made from templates by workorders' services and change through the actions; the due day and
     the notes are the only fields edited in place."""
 
-    list_display = ("__str__", "address", "kind", "status", "scheduled_for", "due_date", "template")
-    list_filter = ("status", "kind", "address__area", OverdueFilter, AssigneeFilter, ContractorFilter)
-    search_fields = ("=id", "address__external_id", "address__street")
-    list_select_related = ("address", "template")
+    list_display = ("name", "address_line", "kind", "status", "scheduled_for", "due_date", "area")
+    list_filter = (
+        ops.AttentionFilter,
+        "status",
+        "kind",
+        "address__area",
+        OverdueFilter,
+        AssigneeFilter,
+        ContractorFilter,
+    )
+    search_fields = ("=id",)  # replaced by work_orders_matching, see get_search_results
+    search_help_text = "WO-200, street and number, ONT serial, or the customer's name or e-mail."
+    list_select_related = ("address__area",)
     readonly_fields = (
         "address",
         "template",
         "kind",
         "status",
-        "orders",
+        "customers",
         "scheduled_for",
+        "visit_window",
         "completed_at",
         "accepted_at",
         "rejection_reason",
+    )
+    # The orders show as customers (whom they are for); the day and window of the visit change by scheduling.
+    fieldsets = (
+        (None, {"fields": ("address", "template", "kind", "status", "customers")}),
+        ("Visit", {"fields": ("scheduled_for", "visit_window", "due_date", "notes")}),
+        ("Outcome", {"fields": ("completed_at", "accepted_at", "rejection_reason")}),
     )
     show_full_result_count = False
     inlines = [TaskInline, TransitionLogInline]
@@ -167,6 +286,50 @@ class WorkOrderAdmin(NeverDeletedMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(work_orders_matching(search_term)), False
+
+    @admin.display(description="work order", ordering="id")
+    def name(self, work_order) -> str:
+        return f"WO-{work_order.pk}"
+
+    @admin.display(description="address", ordering="address__street")
+    def address_line(self, work_order) -> str:
+        address = work_order.address
+        line = f"{address.street} {address.house_number}{address.suffix}"
+        return f"{line}, {address.unit}, {address.city}" if address.unit else f"{line}, {address.city}"
+
+    @admin.display(description="area", ordering="address__area__name")
+    def area(self, work_order) -> str:
+        return work_order.address.area.name
+
+    @admin.display(description="window")
+    def visit_window(self, work_order) -> str:
+        return getattr(work_order, "scheduled_window", "") or "—"
+
+    @admin.display(description="orders")
+    def customers(self, work_order) -> str:
+        orders = work_order.orders.select_related("customer", "provider").order_by("pk")
+        return (
+            format_html_join(
+                "",
+                '<div><a href="{}">Order {}</a> · {} · {} · {}</div>',
+                (
+                    (
+                        reverse("admin:marketplace_order_change", args=[order.pk]),
+                        order.pk,
+                        order.customer.display_name,
+                        order.customer.email,
+                        order.provider.name,
+                    )
+                    for order in orders
+                ),
+            )
+            or "—"
+        )
 
     @admin.action(description="Assign tasks (technician or contractor)", permissions=["change"])
     def assign_tasks(self, request, queryset):
@@ -203,11 +366,18 @@ class WorkOrderAdmin(NeverDeletedMixin, admin.ModelAdmin):
         def apply(data):
             for work_order in queryset.order_by("pk"):
                 try:
-                    services.work_order_reject(work_order_id=work_order.pk, actor=request.user, reason=data["reason"])
+                    services.work_order_reject(
+                        work_order_id=work_order.pk,
+                        actor=request.user,
+                        reason=data["reason"],
+                        task_ids=[task.pk for task in data["tasks"] if task.work_order_id == work_order.pk],
+                    )
                 except REFUSALS as refused:
                     self.message_user(request, f"{work_order}: {refusal_text(refused)}", messages.ERROR)
                 else:
-                    self.message_user(request, f"{work_order} sent back to the field.", messages.SUCCESS)
+                    self.message_user(
+                        request, f"{work_order} sent back to the field: its people are told.", messages.SUCCESS
+                    )
 
         return action_with_form(self, request, queryset, form_class=RejectForm, title="Reject work orders", apply=apply)
 
@@ -262,16 +432,17 @@ class TaskAdmin(GuardedFieldsMixin, NeverDeletedMixin, admin.ModelAdmin):
 
     list_display = (
         "__str__",
-        "work_order",
+        "work_order_name",
+        "address_line",
         "status",
-        "category",
-        "assigned_user",
-        "assigned_organization",
+        "skip_reason_shown",
+        "assigned_to",
         "completed_at",
     )
-    list_filter = ("status", "category", "assigned_organization", "triggers_provisioning")
+    list_filter = (ops.AttentionFilter, "status", "category", "assigned_organization", "triggers_provisioning")
     search_fields = ("=work_order__id", "title")
-    list_select_related = ("work_order", "assigned_user", "assigned_organization")
+    search_help_text = "WO-200 (its tasks) or words of the title."
+    list_select_related = ("work_order__address", "assigned_user", "assigned_organization")
     readonly_fields = ("status", "completed_by", "completed_by_organization", "completed_at", "skip_reason")
     guarded_fields = (
         "work_order",
@@ -289,6 +460,29 @@ class TaskAdmin(GuardedFieldsMixin, NeverDeletedMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_search_results(self, request, queryset, search_term):
+        if name := WORK_ORDER_NAME.match(search_term.strip()):
+            return queryset.filter(work_order_id=int(name[1])), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="work order", ordering="work_order_id")
+    def work_order_name(self, task) -> str:
+        return f"WO-{task.work_order_id}"
+
+    @admin.display(description="address", ordering="work_order__address__street")
+    def address_line(self, task) -> str:
+        address = task.work_order.address
+        line = f"{address.street} {address.house_number}{address.suffix}"
+        return f"{line}, {address.unit}" if address.unit else line
+
+    @admin.display(description="skip reason")
+    def skip_reason_shown(self, task) -> str:
+        return Truncator(task.skip_reason).chars(80) or "—"
+
+    @admin.display(description="assigned to", ordering="assigned_user__username")
+    def assigned_to(self, task) -> str:
+        return ", ".join(str(x) for x in (task.assigned_user, task.assigned_organization) if x is not None) or "—"
 
 
 @admin.register(Evidence)
@@ -319,3 +513,40 @@ class InstallationRecordAdmin(NeverDeletedMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# --- the operator console ---------------------------------------------------------------------------------------
+
+ops.attention_queue(
+    key="work_orders_awaiting_sign_off",
+    title="Work orders awaiting sign-off",
+    description="Completed with contractor work: check the evidence on the work order, then Accept, or Reject "
+    "with the tasks to redo.",
+    items=selectors.work_orders_awaiting_sign_off,
+    position=10,
+)
+ops.attention_queue(
+    key="work_orders_rejected",
+    title="Rejected work orders",
+    description="Sent back to the field with a reason; they come back for sign-off once redone.",
+    items=selectors.work_orders_rejected,
+    position=20,
+)
+ops.attention_queue(
+    key="tasks_skipped_with_reason",
+    title="Tasks skipped with a reason",
+    description="On work orders still open: read each reason; reopen the task where it must be done after all.",
+    items=selectors.tasks_skipped_with_reason,
+    position=30,
+)
+
+
+@ops.console_section(position=10)
+def deployment_section(request) -> dict:
+    """Deployment progress per area, each figure linking to the work orders it counts."""
+    return {
+        "template": "ops/_deployment_section.html",
+        "title": "Deployment progress",
+        "anchor": "deployment",
+        "rows": selectors.deployment_progress(),
+    }
