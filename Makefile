@@ -33,11 +33,11 @@ run: install
 	echo "  operator admin           http://$(HOST):$(PORT)/admin/" && \
 	echo "  provider API docs        http://$(HOST):$(PORT)/api/docs/" && \
 	echo "  health check             http://$(HOST):$(PORT)/healthz" && \
-	echo "Celery tasks run eagerly in-process; the event sweeper, the lifecycle sweeper (due notices, switches," && \
-	echo "downgrades) and the element-manager simulator (http://127.0.0.1:8101, Adtran/Nokia/Calix API shapes," && \
-	echo "its state kept in $(SIMULATOR_STATE)) run beside the server." && \
-	{ $(PY) manage.py sweep_events --loop --interval 15 & \
-	  $(PY) manage.py run_lifecycle --loop --interval 300 & \
+	echo "Celery tasks run eagerly in-process. Beside the server run the periodic jobs of the beat schedule" && \
+	echo "(manage.py run_periodic --loop: event and provisioning sweeps, draft finalization, payment sweep, lifecycle," && \
+	echo "contract sync, cycle billing; each once at start, then on its schedule) and the element-manager simulator" && \
+	echo "(http://127.0.0.1:8101, Adtran/Nokia/Calix API shapes, its state kept in $(SIMULATOR_STATE))." && \
+	{ $(PY) manage.py run_periodic --loop & \
 	  $(PY) manage.py runserver $(HOST):$(PORT); }
 
 test: install

@@ -39,14 +39,22 @@ class SimState:
     state_file: Path | None = None  # where the ONTs and their services are kept across restarts
 
     def load(self) -> None:
-        if self.state_file and self.state_file.exists():
-            self.onts.update(json.loads(self.state_file.read_text()).get("onts", {}))
+        """What the devices carried when the simulator last stopped (nothing when the file does not exist)."""
+        if not (self.state_file and self.state_file.exists()):
+            return
+        try:
+            onts = json.loads(self.state_file.read_text())["onts"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f"{self.state_file} is not a simulator state file ({exc}); delete it to start with empty devices"
+            ) from exc
+        self.onts.update(onts)
 
     def save(self) -> None:
         """Keep what the devices carry, as a real element manager does across a restart (caller holds the lock)."""
         if self.state_file is None:
             return
-        partial = self.state_file.with_suffix(".tmp")
+        partial = self.state_file.with_name(f"{self.state_file.name}.tmp")  # replaced at once: never half-written
         partial.write_text(json.dumps({"onts": self.onts}))
         os.replace(partial, self.state_file)
 

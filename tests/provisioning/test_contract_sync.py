@@ -1,16 +1,23 @@
 """Contract synchronization: each kind of difference between what is sold and what the network delivers."""
 
+import json
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from cos.models import TransitionLog
+from marketplace import services as marketplace_services
 from marketplace.models import Subscription
 from provisioning.adapters import adapter_for
 from provisioning.choices import ExceptionKind, ExceptionStatus, ServiceStatus
 from provisioning.jobs import service_spec
-from provisioning.models import ContractException
+from provisioning.models import ContractException, ServiceInstance
+from provisioning.simulator import Simulator
 from provisioning.sync import contract_exception_resolve, contract_sync
-from tests.cos.factories import AddressFactory
+from tests.cos.factories import AddressFactory, OLTFactory, ONTFactory, PonPortFactory
+from tests.marketplace.factories import world
 from tests.provisioning.conftest import request_provisioning
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +118,97 @@ def test_an_unreachable_element_manager_is_reported_not_guessed(live, simulator)
     result = contract_sync()
     assert result.unreachable
     assert _open() == []
+
+
+# --- the simulator's state across restarts, and a sync after it lost it ---------------------------------------
+
+
+@pytest.fixture
+def restartable(tmp_path, settings):
+    """An element-manager simulator keeping its state in a file (as make run starts it); restart() stops it and
+    starts a new one on the same file, forget() deletes the file first (a lost state)."""
+
+    class Restartable:
+        state_file = tmp_path / "simulator-state.json"
+
+        def start(self):
+            self.sim = Simulator(0, auto_discover=True, state_file=self.state_file).start()
+            for vendor in ("adtran", "nokia", "calix"):
+                setattr(settings, f"PROVISIONING_{vendor.upper()}_URL", f"{self.sim.url}/{vendor}")
+
+        def restart(self, *, forget=False):
+            self.sim.stop()
+            if forget:
+                self.state_file.unlink()
+            self.start()
+
+    settings.PROVISIONING_TIMEOUT_SECONDS = 0.5
+    restartable = Restartable()
+    restartable.start()
+    yield restartable
+    restartable.sim.stop()
+
+
+@pytest.fixture
+def live_on_restartable(restartable, django_capture_on_commit_callbacks):
+    """An active, billed service on a Nokia ONT of the restartable simulator."""
+    w = world()
+    with django_capture_on_commit_callbacks(execute=True):
+        marketplace_services.order_place(request=w.request())
+    ONTFactory(
+        serial=f"ALCL{w.address.pk:08X}",
+        vendor="nokia",
+        pon_port=PonPortFactory(olt=OLTFactory(vendor="nokia")),
+        address=w.address,
+        bound_at=timezone.now(),
+    )
+    request_provisioning(w, django_capture_on_commit_callbacks)
+    service = ServiceInstance.objects.get(address=w.address)
+    assert service.status == ServiceStatus.ACTIVE
+    return service
+
+
+def test_the_simulator_keeps_what_the_devices_carry_across_a_restart(live_on_restartable, restartable):
+    # given
+    serial = live_on_restartable.ont.serial
+    before = adapter_for("nokia").read_state(serial)
+    assert before.services
+    # when
+    restartable.restart()
+    # then: the same services, with the time each was activated
+    assert adapter_for("nokia").read_state(serial).services == before.services
+    assert serial in json.loads(restartable.state_file.read_text())["onts"]
+    assert contract_sync().found == {}
+
+
+def test_a_sync_after_the_simulator_lost_its_state_opens_an_exception(live_on_restartable, restartable, capsys):
+    # given: the element manager comes back without what its devices carried
+    restartable.restart(forget=True)
+    # when
+    call_command("contract_sync")
+    # then: the service active in COS but missing on the network is on the queue
+    (exception,) = ContractException.objects.filter(status=ExceptionStatus.OPEN)
+    assert (exception.kind, exception.service_id) == (ExceptionKind.BILLED_INACTIVE, live_on_restartable.pk)
+    out = capsys.readouterr().out
+    assert "1 ONT(s) read, 0 unreachable." in out
+    assert "1  Subscription active, network inactive (billed_inactive)" in out
+    assert "1 contract exception(s) open" in out
+
+
+def test_contract_sync_says_when_it_found_nothing(live_on_restartable, capsys):
+    call_command("contract_sync")
+    out = capsys.readouterr().out
+    assert "1 ONT(s) read, 0 unreachable." in out
+    assert "No differences found." in out
+    assert not ContractException.objects.exists()
+
+
+def test_a_corrupt_state_file_stops_the_simulator_with_a_clear_message(tmp_path, monkeypatch):
+    # given
+    state_file = tmp_path / "simulator-state.json"
+    state_file.write_text("{not json")
+    monkeypatch.setattr(Simulator, "serve_forever", lambda self: pytest.fail("served with a corrupt state file"))
+    # when / then: it refuses to start rather than serve empty devices
+    with pytest.raises(CommandError, match="not a simulator state file.*delete it to start with empty devices"):
+        call_command("run_olt_simulator", "--port", "8199", "--state-file", str(state_file), "--no-inventory")
+    assert state_file.read_text() == "{not json"

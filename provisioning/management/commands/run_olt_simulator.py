@@ -26,6 +26,8 @@ class Command(BaseCommand):
             simulator = Simulator(port, auto_discover=auto_discover, state_file=state_file or None)
         except OSError as exc:
             raise CommandError(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
+        except ValueError as exc:  # an unreadable state file
+            raise CommandError(str(exc)) from exc
         if not no_inventory:
             for serial in ONT.objects.values_list("serial", flat=True):
                 simulator.state.onts.setdefault(serial, {"online": True, "services": {}})
