@@ -68,7 +68,9 @@ MIDDLEWARE = [
 
 # Logins (portal, admin) are throttled: after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
 # that pair is locked out for AXES_COOLOFF_MINUTES; a right password resets the count.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# A login is the username or the e-mail address, in any letter case (cos.auth).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "cos.auth.UsernameOrEmailBackend"]
+AXES_USERNAME_CALLABLE = "cos.auth.login_name"
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
@@ -91,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cos.context_processors.site",
             ],
         },
     },
@@ -157,6 +160,15 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# What every page's footer shows (cos.context_processors.site): the operator, its contact, its terms and privacy.
+SITE_OPERATOR_NAME = env.str("SITE_OPERATOR_NAME", default="COS fiber")
+SITE_CONTACT_EMAIL = env.str("SITE_CONTACT_EMAIL", default="support@cos.local")
+SITE_CONTACT_PHONE = env.str("SITE_CONTACT_PHONE", default="+46 21 10 20 30")
+SITE_TERMS_URL = env.str("SITE_TERMS_URL", default="/terms/")
+SITE_PRIVACY_URL = env.str("SITE_PRIVACY_URL", default="/privacy/")
+# A form posted from an expired page (cos.views.csrf_failure): a page that says so and keeps what was typed.
+CSRF_FAILURE_VIEW = "cos.views.csrf_failure"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal"

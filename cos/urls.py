@@ -13,12 +13,20 @@ admin.site.enable_nav_sidebar = False
 admin.site.site_url = "/ops/"  # the admin's "View site": the operator console
 
 handler400 = "cos.api.errors.bad_request"
+handler403 = "cos.api.errors.permission_denied"
 handler404 = "cos.api.errors.not_found"
 handler500 = "cos.api.errors.server_error"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
+    path(
+        "accounts/password_reset/",
+        views.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("cos.api.urls")),
     path("", include("cos.ops")),  # /ops/: the operator console

@@ -2,6 +2,8 @@
 
 import logging
 
+from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.db import connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -47,7 +49,6 @@ def healthz(request):
 def locked_out(request, response=None, credentials=None, *args, **kwargs):
     """What a login locked out by too many wrong passwords answers (portal, field and admin alike): 429 with when to
     try again; JSON on the machine endpoints."""
-    from django.conf import settings
     from django.shortcuts import render
 
     from cos.api.errors import MACHINE_PREFIXES
@@ -69,3 +70,62 @@ def locked_out(request, response=None, credentials=None, *args, **kwargs):
         answer = render(request, "registration/locked_out.html", context, status=429)
     answer["Retry-After"] = str(minutes * 60)
     return answer
+
+
+# Fields never kept from an expired form: secrets, and the token that expired.
+_NEVER_KEPT = ("csrfmiddlewaretoken", "password", "password1", "password2", "new_password1", "new_password2")
+RESUME_KEY = "form_resume"
+
+
+def csrf_failure(request, reason: str = ""):
+    """A form posted from a page that expired (left open for long, or the login changed in another tab): a page
+    that says so in plain words, with what was typed kept in the session for the same page to fill in again
+    (`form_resume`). JSON on the machine endpoints."""
+    from django.shortcuts import render
+
+    from cos.api.errors import MACHINE_PREFIXES
+
+    if request.path.startswith(MACHINE_PREFIXES):
+        return JsonResponse(
+            {"code": "csrf_failed", "message": "The form expired: reload the page and send it again."}, status=403
+        )
+    kept = {
+        key: request.POST.getlist(key)
+        for key in request.POST
+        if key not in _NEVER_KEPT and not key.startswith("password")
+    }
+    if kept and hasattr(request, "session"):
+        request.session[RESUME_KEY] = {"path": request.path, "data": kept}
+    return render(request, "expired_form.html", {"back": request.path, "kept": bool(kept)}, status=403)
+
+
+def form_resume(request) -> dict | None:
+    """What was typed into this page's form before it expired (csrf_failure), once; None if nothing was kept."""
+    kept = request.session.get(RESUME_KEY) if hasattr(request, "session") else None
+    if not kept or kept.get("path") != request.path:
+        return None
+    del request.session[RESUME_KEY]
+    return {key: values[-1] if len(values) == 1 else values for key, values in kept["data"].items()}
+
+
+def privacy(request):
+    """What the operator keeps about customers and why."""
+    from django.shortcuts import render
+
+    return render(request, "pages/privacy.html")
+
+
+def favicon(request):
+    """Browsers that ask for /favicon.ico (the admin's pages have no icon link) get the site's icon."""
+    from django.shortcuts import redirect
+    from django.templatetags.static import static
+
+    return redirect(static("cos/favicon.svg"), permanent=True)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset by e-mail, on the site's own pages, the message signed with the operator's name."""
+
+    def form_valid(self, form):
+        self.extra_email_context = {"site_name": settings.SITE_OPERATOR_NAME}
+        return super().form_valid(form)

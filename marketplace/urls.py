@@ -4,6 +4,7 @@ from marketplace import portal_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("terms/", views.terms, name="terms"),
     path("addresses/suggest/", views.address_suggest, name="address-suggest"),
     path("address/<int:address_id>/", views.address_offers, name="address-offers"),
     path("address/<int:address_id>/interest/", views.address_interest, name="address-interest"),

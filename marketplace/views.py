@@ -21,6 +21,7 @@ from cos.errors import ApplicationError
 from cos.models import AddressObject, Customer, TransitionLog
 from cos.portal import order_sections
 from cos.selectors import address_search
+from cos.views import form_resume
 from marketplace import services
 from marketplace.choices import OPEN_SWITCH_STATUSES, Channel, OrderStatus, ProductCategory, SubscriptionStatus
 from marketplace.errors import OrderInvalid
@@ -38,6 +39,7 @@ from marketplace.selectors import (
 from marketplace.validation import LineRequest, OrderRequest
 
 SESSION_KEY = "checkout"
+PICKED_KEY = "offers_picked"
 CATEGORY_ORDER = [c.value for c in ProductCategory]
 
 
@@ -74,6 +76,11 @@ def address_offers(request, address_id: int):
     for offer in sorted(offers, key=lambda o: (o.price.monthly_amount, o.provider.name)):
         grouped[offer.category].append(_offer_row(offer, holdings.get(offer.category), signed_in=customer is not None))
     categories = [(ProductCategory(c).label, grouped[c]) for c in CATEGORY_ORDER if grouped.get(c)]
+    picked = request.session.pop(PICKED_KEY, None) or {}  # ticked before an error sent the customer back here
+    if picked.get("address_id") == address.pk:
+        for rows in grouped.values():
+            for row in rows:
+                row["picked"] = f"{row['offer'].marketplace.pk}:{row['offer'].product.pk}" in picked["offers"]
     form = OfferSelectionForm(offers=offers, initial={"customer_type": customer_type})
     return render(
         request,
@@ -155,6 +162,7 @@ def checkout_start(request):
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, error)
+        request.session[PICKED_KEY] = {"address_id": address.pk, "offers": request.POST.getlist("offer")}
         return redirect(f"{reverse('address-offers', args=[address.pk])}?customer_type={customer_type}")
     chosen = form.cleaned_data["offer"]
     request.session[SESSION_KEY] = {
@@ -186,7 +194,7 @@ def checkout_details(request):
     marketplace = get_object_or_404(Marketplace, pk=state["marketplace_id"])
     customer = getattr(request.user, "customer", None) if request.user.is_authenticated else None
     needs_login = not request.user.is_authenticated
-    initial = dict(state.get("details") or {})
+    initial = form_resume(request) or dict(state.get("details") or {})  # typed before the page expired, or earlier
     if customer and not initial:
         initial = {
             f: getattr(customer, f)
@@ -369,7 +377,7 @@ def _checkout_place(request, state, *, terms_accepted: bool) -> Order:
         )
     )
     if new_login is not None:
-        login(request, new_login, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, new_login, backend="cos.auth.UsernameOrEmailBackend")
     return order
 
 
@@ -458,3 +466,8 @@ def portal_order_cancel(request, order_id: int):
     else:
         messages.success(request, f"Order {order.pk} is cancelled.")
     return redirect("portal")
+
+
+def terms(request):
+    """The terms of each marketplace, as customers accept them at checkout (the footer's "Terms")."""
+    return render(request, "pages/terms.html", {"marketplaces": Marketplace.objects.order_by("name")})

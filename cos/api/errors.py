@@ -23,6 +23,12 @@ def bad_request(request, exception=None):
     return defaults.bad_request(request, exception)
 
 
+def permission_denied(request, exception=None):
+    if _for_machines(request):
+        return JsonResponse({"code": "forbidden", "message": "You may not do this."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
 def not_found(request, exception=None):
     if _for_machines(request):
         return JsonResponse(

@@ -1,5 +1,6 @@
 """Customer portal pages: search, offers, checkout (sign-up and logged-in), the subscriber's portal."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -112,6 +113,21 @@ def test_offers_of_two_providers_in_one_order_are_refused(client):
     follow = client.get(response.url).content.decode()
     assert "one provider" in follow
     assert "checkout" not in client.session
+
+
+def test_after_an_error_the_offers_page_keeps_what_was_ticked(client):
+    # given: two providers' offers ticked together (refused)
+    w = world()
+    other = ProductFactory()
+    PriceFactory(product=other, marketplace=w.marketplace)
+    w.marketplace.participations.create(provider=other.provider)
+    response = _choose(client, w, w.internet, other)
+    # when: the customer is back on the offers page
+    page = client.get(response.url).content.decode()
+    # then: both boxes are still ticked, nothing else; and only this once
+    ticked = set(re.findall(r'value="(\d+:\d+)"[^>]*checked', page))
+    assert ticked == {f"{w.marketplace.pk}:{w.internet.pk}", f"{w.marketplace.pk}:{other.pk}"}
+    assert "checked" not in client.get(response.url).content.decode()
 
 
 def test_sign_up_checkout_places_the_order_and_logs_in(client, django_capture_on_commit_callbacks):
