@@ -1,0 +1,102 @@
+"""Where money is decided, a phone shows every amount: the checkout review, the invoice, the receipt and the
+payment history at 390x844, with no sideways scrolling (of the page or of a table inside it), the total on screen
+and the largest figure. Screenshots go to /tmp/money-shots/."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from billing.payments import invoice_pay_now, payment_method_add
+from tests.billing.factories import TEST_CARD, activate, subscription
+from tests.cos.factories import UserFactory
+from tests.marketplace.factories import world
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHOTS = Path("/tmp/money-shots")
+WIDTH = 390
+
+
+@pytest.fixture
+def phone(browser_page):
+    browser_page.set_viewport_size({"width": WIDTH, "height": 844})
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return browser_page
+
+
+def _shown_whole(page, selector: str) -> dict:
+    """Where the element is, and whether anything on the page scrolls sideways (the page, or a box inside it)."""
+    return page.evaluate(
+        """(selector) => {
+            const box = document.querySelector(selector).getBoundingClientRect();
+            const sideways = [...document.querySelectorAll('body *')].filter(
+                e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible');
+            return {left: box.left, right: box.right,
+                    page: document.documentElement.scrollWidth, inner: window.innerWidth,
+                    boxes: sideways.map(e => e.tagName + '.' + e.className)};
+        }""",
+        selector,
+    )
+
+
+def _font_px(page, selector: str) -> float:
+    return page.evaluate("(s) => parseFloat(getComputedStyle(document.querySelector(s)).fontSize)", selector)
+
+
+def _fits(page, selector: str, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    where = _shown_whole(page, selector)
+    assert where["page"] <= where["inner"], where
+    assert where["boxes"] == [], where
+    assert where["left"] >= 0, where
+    assert where["right"] <= WIDTH, where
+
+
+def test_review_invoice_receipt_and_history_show_every_amount_on_a_phone(phone):
+    # given: a subscriber with a first invoice, paid by card
+    w = world()
+    w.customer.user = UserFactory(username="eva")
+    w.customer.save(update_fields=["user"])
+    invoice = activate(subscription(w), date(2025, 3, 10))
+    card = payment_method_add(account_id=invoice.account_id, details=TEST_CARD)
+    payment = invoice_pay_now(invoice_id=invoice.pk, method_id=card.pk)
+    phone.goto(phone.base_url + "/accounts/login/")
+    phone.fill("#id_username", "eva")
+    phone.fill("#id_password", "pw-123456")
+    phone.click("button[type=submit]")
+    phone.wait_for_selector("h1:has-text('My services')")
+
+    # then: the invoice, its total the largest figure
+    phone.goto(phone.base_url + reverse("portal-invoice", args=[invoice.pk]))
+    _fits(phone, "#total", "1-invoice")
+    _fits(phone, "#open", "1-invoice")
+    line_amount = "#invoice-lines tbody td.amount"
+    assert _font_px(phone, "#total") > _font_px(phone, line_amount)
+    # the receipt, and the history
+    phone.goto(phone.base_url + reverse("portal-payment-receipt", args=[payment.pk]))
+    _fits(phone, "#receipt-amount", "2-receipt")
+    phone.goto(phone.base_url + reverse("portal-payments"))
+    _fits(phone, f"#payment-{payment.pk}", "3-payments")
+
+    # when: the same subscriber reviews a new order
+    other = world()
+    phone.goto(phone.base_url + reverse("address-offers", args=[other.address.pk]))
+    phone.check(f"#offer-{other.marketplace.pk}-{other.internet.pk}")
+    phone.check(f"#offer-{other.marketplace.pk}-{other.tv.pk}")
+    phone.click("text=Continue to order")
+    phone.fill("#id_first_name", "Eva")
+    phone.fill("#id_last_name", "Berg")
+    phone.fill("#id_email", "eva@example.test")
+    phone.fill("#id_phone", "+46 70 000 00 00")
+    phone.fill("#id_billing_street", "Storgatan 12")
+    phone.fill("#id_billing_postal_code", "72110")
+    phone.fill("#id_billing_city", "Västerås")
+    if phone.is_visible("#id_install_slot"):
+        phone.select_option("#id_install_slot", "morning")
+    phone.click("text=Review the order")
+    # then
+    phone.wait_for_selector("#first-month-total")
+    _fits(phone, "#first-month-total", "4-review")
+    assert _font_px(phone, "#first-month-total") > _font_px(phone, "table.money tbody td.amount")
