@@ -148,3 +148,23 @@ class ValidationCode(models.TextChoices):
     TERMS_NOT_ACCEPTED = "terms_not_accepted", "Terms not accepted"
     NO_LINES = "no_lines", "No products"
     CUSTOMER_TYPE = "customer_type_mismatch", "Customer type does not match the marketplace segment"
+
+
+# What a subscriber reads for each status (the portal): plain words, not the state machine's names.
+ORDER_STATUS_FOR_CUSTOMERS = {
+    OrderStatus.DRAFT: "Not sent yet",
+    OrderStatus.SUBMITTED: "Received",
+    OrderStatus.ACCEPTED: "Confirmed",
+    OrderStatus.REJECTED: "Not accepted",
+    OrderStatus.IN_FULFILLMENT: "Being connected",
+    OrderStatus.COMPLETED: "Done: your services are on",
+    OrderStatus.CANCELLED: "Cancelled",
+}
+SUBSCRIPTION_STATUS_FOR_CUSTOMERS = {
+    SubscriptionStatus.PENDING: "Starts when it is connected",
+    SubscriptionStatus.ACTIVE: "On",
+    SubscriptionStatus.SUSPENDED: "Paused",
+    SubscriptionStatus.AWAITING_CANCELLATION: "Ending",
+    SubscriptionStatus.TERMINATED: "Ended",
+    SubscriptionStatus.CANCELLED: "Cancelled",
+}

@@ -23,7 +23,14 @@ from cos.portal import order_sections
 from cos.selectors import address_search
 from cos.views import form_resume
 from marketplace import services
-from marketplace.choices import OPEN_SWITCH_STATUSES, Channel, OrderStatus, ProductCategory, SubscriptionStatus
+from marketplace.choices import (
+    OPEN_SWITCH_STATUSES,
+    ORDER_STATUS_FOR_CUSTOMERS,
+    SUBSCRIPTION_STATUS_FOR_CUSTOMERS,
+    Channel,
+    ProductCategory,
+    SubscriptionStatus,
+)
 from marketplace.errors import OrderInvalid
 from marketplace.forms import CheckoutDetailsForm, InterestForm, OfferSelectionForm, ReviewForm
 from marketplace.models import Marketplace, Order, Product, Subscription, Switch
@@ -419,7 +426,7 @@ def portal(request):
     subscriptions = list(  # a subscription cancelled before it went live stays with its (cancelled) order
         Subscription.objects.filter(customer=customer)
         .exclude(status=SubscriptionStatus.CANCELLED)
-        .select_related("product", "provider", "address", "ends_with__product")
+        .select_related("product", "provider", "address", "marketplace", "ends_with__product")
     )
     order_history, subscription_history = _timelines(orders), _timelines(subscriptions)
     sections = order_sections(orders)
@@ -431,14 +438,21 @@ def portal(request):
     switches_by_order = {switch.order_id: switch for switch in switches}
     switches_away = {switch.from_subscription_id: switch for switch in switches}
     changes = open_changes_of([s.pk for s in subscriptions])
-    for entries, labels in ((order_history, OrderStatus), (subscription_history, SubscriptionStatus)):
+    for entries, words in (
+        (order_history, ORDER_STATUS_FOR_CUSTOMERS),
+        (subscription_history, SUBSCRIPTION_STATUS_FOR_CUSTOMERS),
+    ):
         for entry in (entry for found in entries.values() for entry in found):
-            entry.label = labels(entry.target).label if entry.target in labels.values else entry.target
+            entry.label = words.get(entry.target, entry.target.replace("_", " "))
     for order in orders:
+        order.status_words = ORDER_STATUS_FOR_CUSTOMERS.get(order.status, order.get_status_display())
         order.timeline = order_history.get(order.pk, [])
         order.sections = sections.get(order.pk, [])
         order.switch = switches_by_order.get(order.pk)
     for subscription in subscriptions:
+        subscription.status_words = SUBSCRIPTION_STATUS_FOR_CUSTOMERS.get(
+            subscription.status, subscription.get_status_display()
+        )
         subscription.timeline = subscription_history.get(subscription.pk, [])
         subscription.change = changes.get(subscription.pk)
         subscription.switch_away = switches_away.get(subscription.pk)

@@ -5,8 +5,19 @@ from collections import defaultdict
 from django.db.models import Count, Q
 
 from cos.portal import order_section
-from workorders.choices import TaskStatus
+from workorders.choices import TaskStatus, WorkOrderStatus
 from workorders.models import WorkOrder
+
+# What a subscriber reads for the installation's state.
+FOR_CUSTOMERS = {
+    WorkOrderStatus.CREATED: "Planned: we will book a day with you",
+    WorkOrderStatus.SCHEDULED: "Booked",
+    WorkOrderStatus.IN_PROGRESS: "The technician is at work",
+    WorkOrderStatus.COMPLETED: "Installed: being checked",
+    WorkOrderStatus.ACCEPTED: "Installed",
+    WorkOrderStatus.REJECTED: "Being finished: a step is redone",
+    WorkOrderStatus.CANCELLED: "Not needed any more",
+}
 
 
 @order_section
@@ -24,6 +35,7 @@ def field_progress(orders) -> dict[int, dict]:
             "orders",
             "pk",
             "status",
+            "scheduled_for",
             "tasks_total",
             "tasks_done",
             "installation_record__completed_at",
@@ -34,12 +46,14 @@ def field_progress(orders) -> dict[int, dict]:
         )
     )
     sections = defaultdict(lambda: {"template": "workorders/_portal_progress.html", "work_orders": []})
-    for order_id, pk, status, total, done, record_at, serial, light, down, up in work_orders:
+    for order_id, pk, status, booked_on, total, done, record_at, serial, light, down, up in work_orders:
         if order_id in order_ids:
             sections[order_id]["work_orders"].append(
                 {
                     "pk": pk,
-                    "status": status.replace("_", " "),
+                    "status": status,
+                    "status_words": FOR_CUSTOMERS.get(status, status.replace("_", " ")),
+                    "booked_on": booked_on,
                     "total": total,
                     "done": done,
                     "record": {

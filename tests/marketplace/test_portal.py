@@ -153,7 +153,36 @@ def test_sign_up_checkout_places_the_order_and_logs_in(client, django_capture_on
     assert f">{order.pk}<" in done
     portal = client.get(reverse("portal")).content.decode()
     assert "Fiber 1000" in portal
-    assert "— Accepted" in portal  # the timeline speaks the status's name, not its code
+    assert "— Confirmed" in portal  # the timeline speaks the customer's words, not the status's code
+
+
+def test_the_portal_speaks_plain_words_in_the_marketplaces_local_time(client, django_capture_on_commit_callbacks):
+    # given: an order accepted at 23:30 UTC on 1 December, half past midnight on 2 December in Stockholm
+    from datetime import UTC, datetime
+
+    from django.contrib.contenttypes.models import ContentType
+
+    from cos.models import TransitionLog
+    from marketplace import services
+
+    w = world()
+    w.customer.user = UserFactory()
+    w.customer.save(update_fields=["user"])
+    with django_capture_on_commit_callbacks(execute=True):  # accepted automatically
+        order, _ = services.order_place(request=w.request(w.internet, install_date=days_from_today(9)))
+    TransitionLog.objects.filter(
+        content_type=ContentType.objects.get_for_model(order), object_id=order.pk, target="accepted"
+    ).update(created_at=datetime(2026, 12, 1, 23, 30, tzinfo=UTC))
+    client.force_login(w.customer.user)
+    # when
+    page = client.get(reverse("portal")).content.decode()
+    # then: no state-machine names, the local time, the day asked for
+    assert "2 Dec 2026, 00:30 — Confirmed" in page
+    for code in ("in_fulfillment", "submitted", "accepted", "pending", "created", "scheduled"):
+        assert f">{code}<" not in page
+        assert f"— {code}" not in page
+    assert "Starts when it is connected" in page
+    assert f"Installation you asked for:\n          <strong>{days_from_today(9):%-d %B %Y}</strong>" in page
 
 
 def test_review_without_terms_shows_a_form_error_and_places_nothing(client):
