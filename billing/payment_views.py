@@ -48,7 +48,7 @@ from billing.payments import (
     payment_method_setup_start,
     payment_refresh,
 )
-from billing.pdf import invoice_document_lines
+from billing.pdf import invoice_document_lines, service_addresses
 from billing.views import _customer, _subscriber_invoice
 from cos.errors import ApplicationError
 
@@ -263,7 +263,11 @@ def payment_method_return(request, account_id: int):
 def invoice_detail(request, invoice_id: int):
     """One invoice or credit note with its lines and totals; an open one can be paid here with a saved method."""
     invoice = _subscriber_invoice(_customer(request), invoice_id)
-    context = {"invoice": invoice, "lines": invoice_document_lines(invoice)}
+    context = {
+        "invoice": invoice,
+        "lines": invoice_document_lines(invoice),
+        "service_addresses": service_addresses(invoice),
+    }
     if invoice.kind == InvoiceKind.INVOICE:
         context.update(_payment_context(invoice))
     return render(request, "billing/invoice_detail.html", context)

@@ -21,8 +21,17 @@ def invoice_document_lines(invoice: Invoice) -> list:
     return [line for line in invoice.lines.all() if line.kind != LineKind.TAX]
 
 
+def service_addresses(invoice: Invoice) -> list[str]:
+    """Where the invoiced services are delivered (an invoice may cover several addresses of one customer)."""
+    from cos.models import AddressObject
+
+    ids = {line.subscription.address_id for line in invoice.lines.select_related("subscription") if line.subscription}
+    return [address.label for address in AddressObject.objects.filter(pk__in=ids).order_by("pk")]
+
+
 def render_invoice_pdf(invoice: Invoice) -> bytes:
-    """The invoice (or credit note) as a PDF: issuer, customer and billing address, number, dates, lines, totals."""
+    """The invoice (or credit note) as a PDF that can be sent as it is: the issuer's legal details and where to pay,
+    the customer's billing address and the service address, number, dates, lines, totals, the OCR reference."""
     html = render_to_string(
         "billing/invoice_pdf.html",
         {
@@ -30,6 +39,7 @@ def render_invoice_pdf(invoice: Invoice) -> bytes:
             "issuer": invoice.issuer,
             "customer": invoice.account.customer,
             "lines": invoice_document_lines(invoice),
+            "service_addresses": service_addresses(invoice),
         },
     )
     out = BytesIO()

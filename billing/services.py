@@ -26,6 +26,7 @@ from billing.models import (
     InvoiceSequence,
     RateChange,
 )
+from billing.references import payment_reference
 from billing.selectors import among, config_for, local_date, terms_for
 from cos import events
 from cos.errors import ApplicationError, Conflict
@@ -257,13 +258,15 @@ def draft_recompute(invoice: Invoice) -> None:
 # --- finalization, numbering, late fees --------------------------------------------------------
 
 
-def _next_number(issuer_id: int, year: int, series: str) -> str:
-    """The next number of the issuer's series for the year, gapless: the sequence row is locked until commit."""
+def _next_number(issuer_id: int, year: int, series: str) -> tuple[str, str]:
+    """The next number of the issuer's series for the year, gapless (the sequence row is locked until commit), and
+    its OCR payment reference."""
     InvoiceSequence.objects.get_or_create(issuer_id=issuer_id, year=year, series=series)
     sequence = InvoiceSequence.objects.select_for_update().get(issuer_id=issuer_id, year=year, series=series)
     sequence.last_number += 1
     sequence.save(update_fields=["last_number"])
-    return f"{series}-{year}-{sequence.last_number:06d}"
+    reference = payment_reference(year=year, series=series, sequence=sequence.last_number)
+    return f"{series}-{year}-{sequence.last_number:06d}", reference
 
 
 @transaction.atomic
@@ -280,9 +283,18 @@ def invoice_finalize_locked(invoice: Invoice, *, actor=None) -> Invoice:
     today = local_date(timezone.now(), invoice.marketplace.time_zone)
     config = config_for(invoice.marketplace_id, invoice.issuer_id)
     series = "CN" if invoice.is_credit_note else "INV"
-    number = _next_number(invoice.issuer_id, today.year, series)
+    number, reference = _next_number(invoice.issuer_id, today.year, series)
     due = today + timedelta(days=config.due_days)
-    transition_apply(invoice, "finalize", by=actor, number=number, at=timezone.now(), issued_on=today, due_on=due)
+    transition_apply(
+        invoice,
+        "finalize",
+        by=actor,
+        number=number,
+        payment_reference=reference,
+        at=timezone.now(),
+        issued_on=today,
+        due_on=due,
+    )
     invoice.save()
     events.publish(
         "invoice.finalized",

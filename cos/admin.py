@@ -29,9 +29,24 @@ class OrganizationAdmin(GuardedFieldsMixin, admin.ModelAdmin):
     # What an organization is decides what its people may do (an admin of the network operator manages rights).
     guarded_fields = ("kind",)
     list_filter = ("kind",)
-    search_fields = ("name", "slug", "email")
+    search_fields = ("name", "slug", "email", "organisation_number")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "kind", "email", "phone")}),
+        (
+            "On invoices",
+            {
+                "fields": (
+                    "legal_name",
+                    ("street", "postal_code", "city", "country"),
+                    ("organisation_number", "vat_number"),
+                    ("bankgiro", "iban", "bic"),
+                ),
+                "description": "What an invoice of this organization must say to be sent as it is, and where to pay.",
+            },
+        ),
+    )
 
 
 @admin.register(Customer)

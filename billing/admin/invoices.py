@@ -43,6 +43,7 @@ from billing.models import (
     ReasonCode,
 )
 from billing.preferences import billing_preferences_update, preferences_problems
+from billing.references import luhn_valid, reference_typed
 from cos.admin_tools import (
     REFUSALS,
     ActionForm,
@@ -386,9 +387,20 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
         "account__customer__first_name",
         "account__customer__company_name",
     )
+    search_help_text = "Number, customer, or the OCR reference from a bank statement (spaces and dashes are fine)."
     list_select_related = ("account__customer", "issuer", "marketplace")
     show_full_result_count = False
     inlines = [LineInline, InvoicePaymentInline, OverrideInline, TransitionLogInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        """A bank transfer is matched by its OCR reference, typed as the statement prints it ("2026 1000 0429")."""
+        digits = reference_typed(search_term)
+        if len(digits) >= 8 and luhn_valid(digits) and not search_term.strip().isalpha():
+            found = queryset.filter(payment_reference=digits)
+            if found.exists():
+                return found, False
+        return super().get_search_results(request, queryset, search_term)
+
     actions = [
         service_action(services.invoice_finalize, id_arg="invoice_id", description="Finalize (number and issue)"),
         "record_payment",

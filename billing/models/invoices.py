@@ -28,6 +28,9 @@ class Invoice(StatefulModel):
     reason = models.CharField(max_length=16, choices=InvoiceReason.choices)
     status = FSMField(default=InvoiceStatus.DRAFT, choices=InvoiceStatus.choices, protected=True)
     number = models.CharField(max_length=40, blank=True)
+    payment_reference = models.CharField(
+        max_length=25, blank=True, help_text="OCR reference with a check digit, given with the number."
+    )
     currency = models.CharField(max_length=3)
     tax_rate = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0"))
     subtotal = models.DecimalField(**MONEY, default=Decimal("0.00"))
@@ -49,6 +52,11 @@ class Invoice(StatefulModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["issuer", "number"], condition=~models.Q(number=""), name="invoice_number_once"
+            ),
+            models.UniqueConstraint(
+                fields=["issuer", "payment_reference"],
+                condition=~models.Q(payment_reference=""),
+                name="invoice_payment_reference_once",
             ),
             # What is paid lies between nothing and the total (a credit note's total and settlement are negative).
             models.CheckConstraint(
@@ -79,8 +87,11 @@ class Invoice(StatefulModel):
         return self.kind == InvoiceKind.CREDIT_NOTE
 
     @transition(field=status, source=InvoiceStatus.DRAFT, target=InvoiceStatus.OPEN)
-    def finalize(self, *, number: str, at, issued_on, due_on, by=None, reason: str = "") -> None:
+    def finalize(
+        self, *, number: str, at, issued_on, due_on, payment_reference: str = "", by=None, reason: str = ""
+    ) -> None:
         self.number, self.finalized_at, self.issued_on, self.due_on = number, at, issued_on, due_on
+        self.payment_reference = payment_reference
 
     @transition(
         field=status,

@@ -17,12 +17,42 @@ class Organization(TimeStampedModel):
     kind = models.CharField(max_length=32, choices=OrganizationKind.choices, db_index=True)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
+    # What an invoice must say of its issuer (and where to pay it): shown on every invoice and credit note.
+    legal_name = models.CharField(max_length=200, blank=True, help_text="Empty: the name.")
+    street = models.CharField(max_length=200, blank=True)
+    postal_code = models.CharField(max_length=16, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, default="SE", help_text="ISO 3166 code, e.g. SE.")
+    organisation_number = models.CharField(max_length=32, blank=True, help_text="e.g. 556677-8899")
+    vat_number = models.CharField(max_length=32, blank=True, help_text="e.g. SE556677889901")
+    bankgiro = models.CharField(max_length=16, blank=True, help_text="e.g. 5050-1055: payments with the OCR reference")
+    iban = models.CharField(max_length=34, blank=True)
+    bic = models.CharField(max_length=11, blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def invoice_name(self) -> str:
+        return self.legal_name or self.name
+
+    @property
+    def invoice_details_missing(self) -> list[str]:
+        """What an invoice of this issuer would lack to be sent as it is."""
+        missing = [
+            label
+            for label, value in (
+                ("address", self.street and self.postal_code and self.city),
+                ("organisation number", self.organisation_number),
+                ("VAT number", self.vat_number),
+                ("bankgiro or IBAN", self.bankgiro or self.iban),
+            )
+            if not value
+        ]
+        return missing
 
 
 class Membership(TimeStampedModel):
