@@ -178,6 +178,7 @@ def main() -> dict:
     with connection.cursor() as cursor:  # warm-up of each measure, on queries and rows of its own
         for _, text in _queries(random.Random(7))[:50]:
             address_search(query=text)
+            address_search(query=text, limit=9, buildings=True)
         for _, text in _queries(random.Random(8))[:10]:
             _naive(cursor, text)
     for pk in ids[200:]:
@@ -191,6 +192,10 @@ def main() -> dict:
             found = address_search(query=text)
         by_kind.setdefault(kind, []).append(service[-1])
         empty += not found
+    buildings: list[float] = []  # the portal's suggestions: homes of one building grouped, with their count
+    for _kind, text in queries:
+        with timed(buildings):
+            address_search(query=text, limit=9, buildings=True)
 
     naive: list[float] = []
     with connection.cursor() as cursor:
@@ -208,11 +213,14 @@ def main() -> dict:
     for kind, times in sorted(by_kind.items()):
         print(f"  {kind:<16} n={len(times):>3}  p50 {ms(percentile(times, 50))}  p95 {ms(percentile(times, 95))}")
     print(f"service            p50 {ms(p50)}  p95 {ms(p95)}")
+    b50, b95 = percentile(buildings, 50), percentile(buildings, 95)
+    print(f"by building        p50 {ms(b50)}  p95 {ms(b95)}  (the portal's suggestions)")
     print(f"raw naive ILIKE    p50 {ms(percentile(naive, 50))}  p95 {ms(percentile(naive, 95))}  (n={len(naive)})")
     print(f"raw pk lookup      p50 {ms(percentile(floor, 50))}  p95 {ms(percentile(floor, 95))}")
     print(f"ratio service/naive at p95: {p95 / percentile(naive, 95):.3f}")
     print(f"p95 target <= 30 ms: {p95 * 1000:.1f} ms  {verdict(p95 <= 0.030)}")
-    return {"p50": p50, "p95": p95}
+    print(f"p95 target <= 30 ms by building: {b95 * 1000:.1f} ms  {verdict(b95 <= 0.030)}")
+    return {"p50": p50, "p95": p95, "buildings_p95": b95}
 
 
 if __name__ == "__main__":

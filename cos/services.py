@@ -157,7 +157,9 @@ def address_create(**fields) -> AddressObject:
 
 def street_index_add(*, street: str, city: str) -> None:
     """Make sure (street, city) is in the search index."""
-    AddressStreet.objects.get_or_create(street=street, city=city, defaults={"search_text": f"{street} {city}".lower()})
+    AddressStreet.objects.get_or_create(
+        street=street, city=city, defaults={"search_text": AddressStreet.fold(f"{street} {city}")}
+    )
 
 
 def street_index_refresh() -> int:
@@ -165,7 +167,10 @@ def street_index_refresh() -> int:
     pairs = set(AddressObject.objects.values_list("street", "city").distinct())
     missing = pairs - set(AddressStreet.objects.values_list("street", "city"))
     AddressStreet.objects.bulk_create(
-        [AddressStreet(street=street, city=city, search_text=f"{street} {city}".lower()) for street, city in missing],
+        [
+            AddressStreet(street=street, city=city, search_text=AddressStreet.fold(f"{street} {city}"))
+            for street, city in missing
+        ],
         ignore_conflicts=True,
         batch_size=1000,
     )

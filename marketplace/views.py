@@ -20,7 +20,7 @@ from cos.choices import AddressStatus, CustomerType
 from cos.errors import ApplicationError
 from cos.models import AddressObject, Customer, TransitionLog
 from cos.portal import order_sections
-from cos.selectors import address_search
+from cos.selectors import AddressQuery, Building, address_search
 from cos.views import form_resume
 from marketplace import services
 from marketplace.choices import (
@@ -55,13 +55,64 @@ def home(request):
     return render(request, "marketplace/home.html", {"query": request.GET.get("q", "")})
 
 
+SUGGESTIONS = 8  # under the search box; "Show all" lists up to ALL_RESULTS on a page of its own
+ALL_RESULTS = 200
+
+
 @require_GET
 def address_suggest(request):
-    """The suggestion list under the search box (an htmx partial; a full page without htmx)."""
+    """The suggestion list under the search box (an htmx partial; a full page without htmx or with "all").
+
+    Buildings first: an apartment block is one suggestion with its number of homes, which lists its homes when
+    chosen (or when its street and number are typed); an apartment typed with the address ("Solhöjdsvägen 2 1301",
+    "lgh 1301") is found at once. Each suggestion says whether it can be ordered, pre-ordered, or only noted."""
     query = request.GET.get("q", "").strip()
-    results = address_search(query=query, limit=8) if len(query) >= 2 else []
-    template = "marketplace/_suggestions.html" if request.headers.get("HX-Request") else "marketplace/search.html"
-    return render(request, template, {"results": results, "query": query})
+    show_all = request.GET.get("all") == "1"
+    limit = ALL_RESULTS if show_all else SUGGESTIONS
+    building, results = None, []
+    if len(query) >= 2:
+        parsed = AddressQuery.parse(query)
+        results = address_search(query=query, limit=limit + 1, buildings=not parsed.unit)
+        if not parsed.unit and parsed.names_a_building and len(results) == 1 and results[0].homes > 1:
+            building = results[0]  # the block itself was typed: its homes, all of them
+            results = [
+                Building(address, 1, address.status)
+                for address in address_search(query=building.query, limit=ALL_RESULTS + 1)
+            ]
+            limit = ALL_RESULTS
+        elif parsed.unit:
+            results = [Building(address, 1, address.status) for address in results]
+    more, results = len(results) > limit, results[:limit]
+    partial = request.headers.get("HX-Request") and not show_all
+    return render(
+        request,
+        "marketplace/_suggestions.html" if partial else "marketplace/search.html",
+        {"rows": _with_what_can_be_done(results), "query": query, "more": more, "building": building},
+    )
+
+
+CAN_ORDER, CAN_PREORDER, CAN_REGISTER = "Can order", "Pre-order", "Register interest"
+
+
+def _with_what_can_be_done(results: list[Building]) -> list[tuple[Building, str]]:
+    """Each result with what a customer can do there: order (connected, and a marketplace sells in its area),
+    pre-order (being built, and a marketplace of the area takes pre-orders), or register interest (1 query)."""
+    area_ids = {result.first.area_id for result in results}
+    sold = defaultdict(set)
+    for area_id, preorders in Marketplace.areas.through.objects.filter(area_id__in=area_ids).values_list(
+        "area_id", "marketplace__takes_preorders"
+    ):
+        sold[area_id].add(preorders)
+    rows = []
+    for result in results:
+        markets = sold.get(result.first.area_id, set())
+        if result.status == AddressStatus.CONNECTED and markets:
+            rows.append((result, CAN_ORDER))
+        elif result.status == AddressStatus.IN_DEPLOYMENT and True in markets:
+            rows.append((result, CAN_PREORDER))
+        else:
+            rows.append((result, CAN_REGISTER))
+    return rows
 
 
 def _customer_type_for(request) -> str:

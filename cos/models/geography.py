@@ -1,5 +1,7 @@
 """Areas and address objects (the physical layer, owned by the network operator)."""
 
+import unicodedata
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_fsm import FSMField, transition
@@ -127,10 +129,23 @@ class AddressStreet(TimeStampedModel):
 
     street = models.CharField(max_length=200)
     city = models.CharField(max_length=100)
-    search_text = models.CharField(max_length=320, help_text="Lower-cased 'street city'.")
+    search_text = models.CharField(
+        max_length=320, help_text="'street city' folded: lower case, without accents (solhöjdsvägen: solhojdsvagen)."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["street", "city"], name="addressstreet_unique")]
 
     def __str__(self) -> str:
         return f"{self.street}, {self.city}"
+
+    @staticmethod
+    def fold(text: str) -> str:
+        """Text as it is searched: case and accents folded, so "Solhojd", "SOLHÖJD" and "solhöjd" are the same
+        on every database (SQLite's LIKE folds neither Ö nor ö)."""
+        return search_fold(text)
+
+
+def search_fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).replace("ø", "o").replace("æ", "ae")
