@@ -519,17 +519,28 @@ def portal(request):
 
 
 @login_required
-@require_POST
 def portal_order_cancel(request, order_id: int):
-    order = Order.objects.filter(pk=order_id, customer__user=request.user).first()
+    """Cancelling an order, after a page that says what happens: the services never start, nothing is billed,
+    the installation visit is called off (a GET shows it; the POST from it cancels)."""
+    order = (
+        Order.objects.filter(pk=order_id, customer__user=request.user)
+        .select_related("provider", "address", "marketplace")
+        .prefetch_related("lines__product")
+        .first()
+    )
     if order is None:
         raise Http404
+    if request.method != "POST":
+        if not order.is_cancellable:
+            messages.info(request, f"Order {order.pk} can no longer be cancelled: end its services instead.")
+            return redirect("portal")
+        return render(request, "marketplace/order_cancel.html", {"order": order, "sections": order_sections([order])})
     try:
         services.order_cancel(order_id=order.pk, reason="cancelled by the customer", actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Order {order.pk} is cancelled.")
+        messages.success(request, f"Order {order.pk} is cancelled. Nothing of it will be billed.")
     return redirect("portal")
 
 

@@ -254,9 +254,16 @@ def test_portal_shows_only_my_orders_and_lets_me_cancel(client, django_capture_o
     assert client.post(reverse("portal-order-cancel", args=[theirs.pk])).status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == OrderStatus.ACCEPTED
+    # the button leads to a page that says what happens, and only its POST cancels
+    asked = client.get(reverse("portal-order-cancel", args=[order.pk])).content.decode()
+    assert "nothing of this order is billed" in asked
+    assert "Yes, cancel the order" in asked
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ACCEPTED
     client.post(reverse("portal-order-cancel", args=[order.pk]))
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
+    assert client.get(reverse("portal-order-cancel", args=[order.pk])).status_code == 302  # nothing to cancel now
 
 
 def test_portal_query_count_is_flat(client, django_assert_max_num_queries, django_capture_on_commit_callbacks):
