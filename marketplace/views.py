@@ -520,8 +520,8 @@ def portal(request):
 
 @login_required
 def portal_order_cancel(request, order_id: int):
-    """Cancelling an order, after a page that says what happens: the services never start, nothing is billed,
-    the installation visit is called off (a GET shows it; the POST from it cancels)."""
+    """Cancelling an order, after a page that says what happens: the services never start, nothing is billed, no
+    visit is made for it (a GET shows it; the POST from it cancels)."""
     order = (
         Order.objects.filter(pk=order_id, customer__user=request.user)
         .select_related("provider", "address", "marketplace")
@@ -534,7 +534,7 @@ def portal_order_cancel(request, order_id: int):
         if not order.is_cancellable:
             messages.info(request, f"Order {order.pk} can no longer be cancelled: end its services instead.")
             return redirect("portal")
-        return render(request, "marketplace/order_cancel.html", {"order": order, "sections": order_sections([order])})
+        return render(request, "marketplace/order_cancel.html", {"order": order})
     try:
         services.order_cancel(order_id=order.pk, reason="cancelled by the customer", actor=request.user)
     except ApplicationError as exc:
