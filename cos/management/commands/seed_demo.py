@@ -19,6 +19,25 @@ from cos.models import OLT, ONT, AddressObject, Area, Customer, Organization, Po
 
 DEMO_PASSWORD = "demo1234"
 
+# What the invoices say of their issuers (made-up numbers; each bankgiro number has a valid check digit).
+INVOICE_DETAILS = {
+    slug: {
+        "legal_name": legal,
+        "street": street,
+        "postal_code": postal,
+        "city": city,
+        "organisation_number": number,
+        "vat_number": f"SE{number.replace('-', '')}01",
+        "bankgiro": giro,
+    }
+    for slug, legal, street, postal, city, number, giro in (
+        ("ljusnet", "Ljusnet Bredband AB", "Kopparbergsvägen 8", "72213", "Västerås", "556901-2345", "5050-1055"),
+        ("fiberly", "Fiberly Sverige AB", "Kungsgatan 44", "11135", "Stockholm", "559012-3456", "5402-9681"),
+        ("sveaconnect", "Svea Connect AB", "Dragarbrunnsgatan 36", "75320", "Uppsala", "556123-4567", "5051-6905"),
+        ("fibranat", "FibraNät AB", "Stora Torget 1", "72215", "Västerås", "556789-0123", "5050-1030"),
+    )
+}
+
 
 def demo_password_hash() -> str:
     """The demo logins' password, hashed once per run: every demo login has the same password, and a password hash
@@ -113,7 +132,10 @@ class Command(BaseCommand):
     def _organizations(self) -> dict[str, Organization]:
         orgs = {}
         for slug, name, kind in ORGANIZATIONS:
-            orgs[slug], _ = Organization.objects.get_or_create(slug=slug, defaults={"name": name, "kind": kind})
+            details = INVOICE_DETAILS.get(slug, {})
+            orgs[slug], _ = Organization.objects.get_or_create(
+                slug=slug, defaults={"name": name, "kind": kind, **details}
+            )
         return orgs
 
     def _users(self, orgs) -> list[tuple[str, str]]:
