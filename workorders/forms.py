@@ -155,7 +155,7 @@ class ScheduleForm(forms.Form):
         if (start is None) != (end is None):
             self.add_error("window_end" if start else "window_start", "Give the window's start and end, or neither.")
         elif start and end and end <= start:
-            self.add_error("window_end", "The window ends after it starts.")
+            self.add_error("window_end", "The window must end after it starts.")
         return data
 
 

@@ -115,6 +115,8 @@ def field_provisioning(request, work_order_id: int):
             "work_order": work_order,
             "outcomes": outcomes,
             "trigger": trigger,
+            # no service ordered here (an area's installation before anyone ordered): said where it is turned on
+            "nothing_ordered": not outcomes and trigger is not None and not on_another_task,
             "in_flight": any(outcome.in_flight for outcome in outcomes),
             "may_retry": any(outcome.can_retry for outcome in outcomes) and may_retry(field, tasks),
             "next": back,

@@ -236,7 +236,10 @@ def field_task(request, task_id: int):
     try:
         if action == "close":
             services.task_close(task_id=task.pk, actor=request.user)
-            messages.success(request, f"“{task.title}” is done.")
+            if task.triggers_provisioning:  # done on site; whether the service is on is the panel's to say
+                messages.success(request, f"“{task.title}” is sent to the network: see below whether it is on.")
+            else:
+                messages.success(request, f"“{task.title}” is done.")
             return redirect("field-work-order", work_order_id=task.work_order_id)
         elif action in ("skip", "reopen"):
             reason_form = ReasonForm(request.POST)

@@ -54,6 +54,7 @@ def _organization_form(organization, rows) -> dict:
         "kind": organization.kind,
         "email": "",
         "phone": "",
+        "country": organization.country,
         "memberships-TOTAL_FORMS": len(rows),
         "memberships-INITIAL_FORMS": sum(1 for row in rows if row.get("id")),
         "memberships-MIN_NUM_FORMS": 0,

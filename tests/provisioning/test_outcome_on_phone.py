@@ -359,3 +359,28 @@ def test_the_operators_queue_lists_dead_and_repeatedly_failing_jobs(job):
 def test_reasons_read_in_plain_words(error, words):
     assert reason_in_plain_words(error).startswith(words)
     assert not reason_in_plain_words(error).endswith(".")
+
+
+def test_a_job_with_nothing_ordered_says_there_is_nothing_to_turn_on(client):
+    # given: an installation at an address where nobody has ordered yet (an area being built)
+    from cos.services import membership_grant as grant
+    from workorders.models import WorkOrderTemplate
+
+    demo_data.seed()
+    template = WorkOrderTemplate.objects.filter(task_templates__triggers_provisioning=True).first()
+    work_order = field_services.work_order_create(address=world().address, template=template)
+    tom = UserFactory(username="tom")
+    grant(user=tom, organization=OrganizationFactory(kind=OrganizationKind.NETWORK_OPERATOR), role="technician")
+    work_order.tasks.update(assigned_user=tom)
+    trigger = work_order.tasks.get(triggers_provisioning=True)
+    client.force_login(tom)
+    # when
+    on_trigger = client.get(
+        reverse("field-provisioning", args=[work_order.pk]), {"task": trigger.pk}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    on_other_task = client.get(
+        reverse("field-provisioning", args=[work_order.pk]), {"task": work_order.tasks.get(position=1).pk}
+    ).content.decode()
+    # then: the technician is told, where it matters, that there is no service to turn on
+    assert "No service is ordered at this address yet" in on_trigger
+    assert "No service is ordered" not in on_other_task

@@ -332,7 +332,7 @@ def test_a_window_that_ends_before_it_starts_is_an_error_next_to_it(crew, client
     response = _schedule(client, work_order, on="2031-05-14", window_start="12:00", window_end="08:00")
     # then
     assert response.status_code == 400
-    assert "The window ends after it starts." in response.content.decode()
+    assert "The window must end after it starts." in response.content.decode()
     work_order.refresh_from_db()
     assert work_order.scheduled_for is None
 

@@ -81,7 +81,7 @@ def test_a_task_does_not_close_without_its_evidence(job, crew):
         services.task_close(task_id=ont_step.pk, actor=crew.staff_tech)
     # then
     assert refused.value.code == "evidence_missing"
-    assert "ont serial" in refused.value.message
+    assert "ONT serial" in refused.value.message
     assert _status(ont_step) == TaskStatus.OPEN
 
 

@@ -67,7 +67,7 @@ def work_order_schedule(*, work_order_id: int, on, actor=None, window_start=None
     if (window_start is None) != (window_end is None):
         raise ValidationError("Give the window's start and end, or neither.")
     if window_start is not None and window_end <= window_start:
-        raise ValidationError("The window ends after it starts.")
+        raise ValidationError("The window must end after it starts.")
     work_order = _work_order_locked(work_order_id)
     if actor is not None and not (actor.is_staff and actor.has_perm("workorders.change_workorder")):
         _require(

@@ -52,7 +52,7 @@ def task_close(*, task_id: int, actor) -> Task:
     recorded = list(task.evidence.current())
     missing = [kind for kind in task.evidence_required if _latest(recorded, kind) is None]
     if missing:
-        labels = ", ".join(EvidenceKind(kind).label.lower() for kind in missing)
+        labels = ", ".join(_in_a_sentence(EvidenceKind(kind).label) for kind in missing)
         raise EvidenceMissing(f"This task needs evidence first: {labels}.")
     _measurements_check(task, recorded)
     if task.category == TaskCategory.PROVISIONING_TRIGGER:
@@ -161,3 +161,8 @@ def task_reopen(*, task_id: int, actor, reason: str) -> Task:
     transition_apply(task, "reopen", by=actor, reason=reason.strip())
     task.save(update_fields=REOPEN_FIELDS)
     return task
+
+
+def _in_a_sentence(label: str) -> str:
+    """A label inside a sentence: "Photo" -> "photo", but "ONT serial" keeps its capitals."""
+    return label if label[:2].isupper() else label[0].lower() + label[1:]
