@@ -6,6 +6,7 @@ from django.db.models import Count
 from cos import events, services
 from cos.admin_access import MembershipInline  # registers memberships, users, groups and API tokens too
 from cos.admin_tools import GuardedFieldsMixin, NeverDeletedMixin, TransitionLogInline, service_action
+from cos.choices import HandlerRunStatus
 from cos.errors import ApplicationError
 from cos.models import (
     OLT,
@@ -159,12 +160,29 @@ class ONTAdmin(GuardedFieldsMixin, admin.ModelAdmin):
     guarded_fields = ("serial", "vendor", "pon_port")
 
 
+def _next_try(run: HandlerRun):
+    """When the sweep tries the run again: only a run that has not succeeded or died has a next try."""
+    if run.status in (HandlerRunStatus.PENDING, HandlerRunStatus.FAILED):
+        return run.next_attempt_at
+    return None
+
+
+def _handler_short(run: HandlerRun) -> str:
+    """The handler's app and function (`marketplace.on_order_accepted`); the full path is on the run's page."""
+    parts = run.handler.split(".")
+    return f"{parts[0]}.{parts[-1]}" if len(parts) > 2 else run.handler
+
+
 class HandlerRunInline(admin.TabularInline):
     model = HandlerRun
-    fields = ("handler", "status", "attempts", "next_attempt_at", "finished_at", "last_error")
+    fields = ("handler", "status", "attempts", "next_try", "finished_at", "last_error")
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description="next try")
+    def next_try(self, run: HandlerRun):
+        return _next_try(run)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -188,13 +206,21 @@ class EventAdmin(NeverDeletedMixin, admin.ModelAdmin):
 
 @admin.register(HandlerRun)
 class HandlerRunAdmin(NeverDeletedMixin, admin.ModelAdmin):
-    list_display = ("id", "event", "handler", "status", "attempts", "next_attempt_at", "finished_at")
+    list_display = ("id", "event", "handler_name", "status", "attempts", "next_try", "finished_at")
     list_filter = ("status", "handler", "event__name")
     search_fields = ("handler", "event__name")
     list_select_related = ("event",)
-    readonly_fields = ("event", "handler", "status", "attempts", "next_attempt_at", "last_error", "finished_at")
+    readonly_fields = ("event", "handler", "status", "attempts", "next_try", "last_error", "finished_at")
     inlines = [TransitionLogInline]
     actions = ["retry_now"]
+
+    @admin.display(description="next try", ordering="next_attempt_at")
+    def next_try(self, run: HandlerRun):
+        return _next_try(run)
+
+    @admin.display(description="handler", ordering="handler")
+    def handler_name(self, run: HandlerRun) -> str:
+        return _handler_short(run)
 
     def has_add_permission(self, request) -> bool:
         return False

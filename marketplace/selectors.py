@@ -12,6 +12,7 @@ from django.utils import timezone
 from cos.choices import AddressStatus
 from cos.models import AddressObject, Organization
 from cos.periods import add_months, period_containing
+from cos.selectors import Building
 from marketplace.catalog import Rules, market_snapshot
 from marketplace.choices import (
     LIVE_SUBSCRIPTION_STATUSES,
@@ -459,3 +460,27 @@ def switch_previews(*, address_id: int, customer, categories, requested: date | 
             )
         )
     return previews
+
+
+CAN_ORDER, CAN_PREORDER, CAN_REGISTER = "Can order", "Pre-order", "Register interest"
+
+
+def addresses_what_can_be_done(results: list[Building]) -> list[tuple[Building, str]]:
+    """Each result with what a customer can do there: order (connected, and a marketplace sells in its area),
+    pre-order (being built, and a marketplace of the area takes pre-orders), or register interest (1 query)."""
+    area_ids = {result.first.area_id for result in results}
+    sold = defaultdict(set)
+    for area_id, preorders in Marketplace.areas.through.objects.filter(area_id__in=area_ids).values_list(
+        "area_id", "marketplace__takes_preorders"
+    ):
+        sold[area_id].add(preorders)
+    rows = []
+    for result in results:
+        markets = sold.get(result.first.area_id, set())
+        if result.status == AddressStatus.CONNECTED and markets:
+            rows.append((result, CAN_ORDER))
+        elif result.status == AddressStatus.IN_DEPLOYMENT and True in markets:
+            rows.append((result, CAN_PREORDER))
+        else:
+            rows.append((result, CAN_REGISTER))
+    return rows

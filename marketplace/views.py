@@ -37,6 +37,7 @@ from marketplace.models import Marketplace, Order, Product, Subscription, Switch
 from marketplace.pricing import first_month_estimate
 from marketplace.selectors import (
     address_holdings,
+    addresses_what_can_be_done,
     candidates_at_address,
     marketplace_today,
     offers_for_address,
@@ -87,32 +88,8 @@ def address_suggest(request):
     return render(
         request,
         "marketplace/_suggestions.html" if partial else "marketplace/search.html",
-        {"rows": _with_what_can_be_done(results), "query": query, "more": more, "building": building},
+        {"rows": addresses_what_can_be_done(results), "query": query, "more": more, "building": building},
     )
-
-
-CAN_ORDER, CAN_PREORDER, CAN_REGISTER = "Can order", "Pre-order", "Register interest"
-
-
-def _with_what_can_be_done(results: list[Building]) -> list[tuple[Building, str]]:
-    """Each result with what a customer can do there: order (connected, and a marketplace sells in its area),
-    pre-order (being built, and a marketplace of the area takes pre-orders), or register interest (1 query)."""
-    area_ids = {result.first.area_id for result in results}
-    sold = defaultdict(set)
-    for area_id, preorders in Marketplace.areas.through.objects.filter(area_id__in=area_ids).values_list(
-        "area_id", "marketplace__takes_preorders"
-    ):
-        sold[area_id].add(preorders)
-    rows = []
-    for result in results:
-        markets = sold.get(result.first.area_id, set())
-        if result.status == AddressStatus.CONNECTED and markets:
-            rows.append((result, CAN_ORDER))
-        elif result.status == AddressStatus.IN_DEPLOYMENT and True in markets:
-            rows.append((result, CAN_PREORDER))
-        else:
-            rows.append((result, CAN_REGISTER))
-    return rows
 
 
 def _customer_type_for(request) -> str:

@@ -394,12 +394,11 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """A bank transfer is matched by its OCR reference, typed as the statement prints it ("2026 1000 0429")."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         digits = reference_typed(search_term)
         if len(digits) >= 8 and luhn_valid(digits) and not search_term.strip().isalpha():
-            found = queryset.filter(payment_reference=digits)
-            if found.exists():
-                return found, False
-        return super().get_search_results(request, queryset, search_term)
+            results = results | queryset.filter(payment_reference=digits)  # one query, the reference or the words
+        return results, may_have_duplicates
 
     actions = [
         service_action(services.invoice_finalize, id_arg="invoice_id", description="Finalize (number and issue)"),

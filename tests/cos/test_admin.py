@@ -1,5 +1,7 @@
 """Admin: every list page loads with a bounded query count; transitions run as actions through services."""
 
+from datetime import UTC
+
 import pytest
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
@@ -148,3 +150,30 @@ def test_handler_run_retry_action(staff_client, django_capture_on_commit_callbac
     run.refresh_from_db()
     # a pending run cannot be requeued; the action reports it and changes nothing
     assert run.status == "pending"
+
+
+def test_a_run_that_succeeded_after_a_retry_shows_no_next_try(staff_client):
+    # given: a run that failed once (a next try at 09:30) and then succeeded
+    from datetime import datetime
+
+    from cos.models import Event
+
+    event = Event.objects.create(name="nothing.handles", payload={})
+    retry_at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    done = HandlerRun.objects.create(
+        event=event, handler="marketplace.handlers.on_order_accepted", next_attempt_at=retry_at
+    )
+    HandlerRun.objects.filter(pk=done.pk).update(status="succeeded", attempts=2, finished_at=retry_at)
+    waiting = HandlerRun.objects.create(event=event, handler="billing.handlers.on_paid", next_attempt_at=retry_at)
+    HandlerRun.objects.filter(pk=waiting.pk).update(status="failed", attempts=1)
+    # when
+    page = staff_client.get(reverse("admin:cos_handlerrun_changelist")).content.decode()
+    # then: only the failed run has a next try; handlers read as app and function
+    rows = {
+        row.split('class="field-handler_name">')[1].split("<")[0]: row
+        for row in page.split("<tr")[1:]
+        if "field-handler_name" in row
+    }
+    assert set(rows) == {"marketplace.on_order_accepted", "billing.on_paid"}
+    assert '<td class="field-next_try">-</td>' in rows["marketplace.on_order_accepted"]
+    assert '<td class="field-next_try">-</td>' not in rows["billing.on_paid"]

@@ -43,3 +43,12 @@ def browser_page(live_server, monkeypatch):
         yield page
         context.close()
         browser.close()
+
+
+@pytest.fixture
+def phone(browser_page):
+    """The headless chromium page at the size of a current phone (390x844)."""
+    from tests.e2e.phone import PHONE
+
+    browser_page.set_viewport_size(PHONE)
+    return browser_page

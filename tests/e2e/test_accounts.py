@@ -1,33 +1,16 @@
 """A customer's account on a 390x844 phone, in a real browser: the e-mail typed with the capital the phone adds
 logs in; "Forgot password?" leads to the site's own pages; a wrong link and an unknown page are ours, with a way
-back and the operator's contact. Screenshots go to /tmp/accounts-shots/."""
+back and the operator's contact. Screenshots go to $COS_SHOTS_DIR (tests/e2e/phone.py)."""
 
 import re
-from pathlib import Path
 
 import pytest
 from django.core import mail
 
 from tests.cos.factories import UserFactory
+from tests.e2e.phone import fits_the_screen, shot
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SHOTS = Path("/tmp/accounts-shots")
-
-
-@pytest.fixture
-def phone(browser_page):
-    browser_page.set_viewport_size({"width": 390, "height": 844})
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return browser_page
-
-
-def _shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_a_capitalised_email_logs_in_and_a_forgotten_password_is_reset_on_a_phone(phone, settings):
@@ -39,7 +22,7 @@ def test_a_capitalised_email_logs_in_and_a_forgotten_password_is_reset_on_a_phon
     assert phone.get_attribute("#id_username", "autocapitalize") == "none"
     phone.fill("#id_username", "Eva.berg@example.test")
     phone.fill("#id_password", "pw-123456")
-    _shot(phone, "1-login")
+    shot(phone, "1-login")
     phone.click("button[type=submit]")
     # then
     phone.wait_for_selector("h1:has-text('My services')")
@@ -49,7 +32,7 @@ def test_a_capitalised_email_logs_in_and_a_forgotten_password_is_reset_on_a_phon
     phone.goto(phone.base_url + "/accounts/login/")
     phone.click("text=Forgot password?")
     phone.fill("#id_email", "Eva.Berg@example.test")
-    _shot(phone, "2-forgot")
+    shot(phone, "2-forgot")
     phone.click("button:has-text('Send the link')")
     phone.wait_for_selector("h1:has-text('Check your e-mail')")
     assert "Django" not in phone.content()
@@ -57,8 +40,8 @@ def test_a_capitalised_email_logs_in_and_a_forgotten_password_is_reset_on_a_phon
     phone.goto(phone.base_url + link)
     phone.fill("#id_new_password1", "a-new-long-phrase")
     phone.fill("#id_new_password2", "a-new-long-phrase")
-    _shot(phone, "3-new-password")
-    assert _fits_the_screen(phone)
+    shot(phone, "3-new-password")
+    assert fits_the_screen(phone)
     phone.click("button:has-text('Save the new password')")
     phone.wait_for_selector("h1:has-text('Your new password is saved')")
 
@@ -70,7 +53,7 @@ def test_a_capitalised_email_logs_in_and_a_forgotten_password_is_reset_on_a_phon
     phone.wait_for_selector("h1:has-text('My services')")
     phone.goto(phone.base_url + link)
     phone.wait_for_selector("text=This link has been used already")
-    _shot(phone, "4-used-link")
+    shot(phone, "4-used-link")
 
 
 def test_an_unknown_page_is_ours_with_a_way_back_and_the_contact_on_a_phone(phone, settings):
@@ -79,7 +62,7 @@ def test_an_unknown_page_is_ours_with_a_way_back_and_the_contact_on_a_phone(phon
     assert response.status == 404
     phone.wait_for_selector("h1:has-text('We cannot find that page')")
     assert phone.is_visible("footer a[href='mailto:hej@malarfiber.se']")
-    assert _fits_the_screen(phone)
-    _shot(phone, "5-not-found")
+    assert fits_the_screen(phone)
+    shot(phone, "5-not-found")
     phone.click("text=Find your address")
     assert phone.url.rstrip("/") == phone.base_url.rstrip("/")

@@ -1,25 +1,15 @@
 """A resident of an apartment block finds her own home on a 390x844 phone, typing without å/ä/ö: the block is one
 suggestion with its number of homes, choosing it lists the homes, and her home leads to its offers. Typing the
-apartment with the address finds it at once. Screenshots go to /tmp/search-shots/."""
-
-from pathlib import Path
+apartment with the address finds it at once. Screenshots go to $COS_SHOTS_DIR (tests/e2e/phone.py)."""
 
 import pytest
 
 from cos.choices import AddressStatus, AreaStatus, BuildingType
 from tests.cos.factories import AddressFactory
+from tests.e2e.phone import fits_the_screen, shot
 from tests.marketplace.factories import world
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SHOTS = Path("/tmp/search-shots")
-
-
-@pytest.fixture
-def phone(browser_page):
-    browser_page.set_viewport_size({"width": 390, "height": 844})
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return browser_page
 
 
 def test_a_home_in_a_block_is_found_without_accents_and_ordered_on_a_phone(phone):
@@ -48,13 +38,13 @@ def test_a_home_in_a_block_is_found_without_accents_and_ordered_on_a_phone(phone
     phone.fill("#q", "solhojdsvagen")
     phone.wait_for_selector("text=12 homes: choose yours")
     assert phone.locator("#suggestions li").count() == 2
-    phone.screenshot(path=str(SHOTS / "1-buildings.png"), full_page=True)
+    shot(phone, "1-buildings")
     # when: she picks her block
     phone.click("text=Solhöjdsvägen 2, 75321 Uppsala")
     phone.wait_for_selector("#building-homes")
     assert phone.locator("#suggestions li").count() == 12
-    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    phone.screenshot(path=str(SHOTS / "2-homes.png"), full_page=True)
+    assert fits_the_screen(phone)
+    shot(phone, "2-homes")
     # then: her home leads to its offers
     phone.click("text=Home 1301")
     phone.wait_for_selector("text=Fiber 1000")
@@ -65,6 +55,6 @@ def test_a_home_in_a_block_is_found_without_accents_and_ordered_on_a_phone(phone
     phone.fill("#q", "Solhöjdsvägen 4 lgh 1203")
     phone.wait_for_selector("text=Can order")
     assert phone.locator("#suggestions li").count() == 1
-    phone.screenshot(path=str(SHOTS / "3-apartment.png"), full_page=True)
+    shot(phone, "3-apartment")
     phone.click("#suggestions li a")
     assert phone.url.endswith(f"/address/{homes[(4, '1203')].pk}/")

@@ -4,13 +4,10 @@ import pytest
 
 from marketplace.choices import OrderStatus
 from marketplace.models import Order
+from tests.e2e.phone import checkout_details, fits_the_screen
 from tests.marketplace.factories import ParticipationFactory, PriceFactory, ProductFactory, PromotionFactory, world
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_search_compare_checkout_and_confirmation_on_a_phone(browser_page):
@@ -32,27 +29,20 @@ def test_search_compare_checkout_and_confirmation_on_a_phone(browser_page):
     page.wait_for_selector("text=Rival 500")
     assert page.is_visible("text=Fiber 1000")
     assert page.is_visible("text=50 % off for 3 month(s)")
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
 
     # when: internet + TV of one provider, then details with sign-up
     page.check(f"#offer-{w.marketplace.pk}-{w.internet.pk}")
     page.check(f"#offer-{w.marketplace.pk}-{w.tv.pk}")
     page.click("text=Continue to order")
-    page.fill("#id_first_name", "Eva")
-    page.fill("#id_last_name", "Berg")
-    page.fill("#id_email", "eva@example.test")
-    page.fill("#id_phone", "+46 70 000 00 00")
-    page.fill("#id_billing_street", "Storgatan 12")
-    page.fill("#id_billing_postal_code", "72110")
-    page.fill("#id_billing_city", "Västerås")
-    page.select_option("#id_install_slot", "morning")
+    checkout_details(page)
     page.fill("#id_password", "a-long-pass-phrase")
     page.click("text=Review the order")
 
     # then: the review shows the first month: 399 - 199.50 + 199 + 495 start fee = 893.50, +25 % tax = 1116.88
     page.wait_for_selector("#first-month-total")
     assert page.inner_text("#first-month-total") == "1116.88 SEK"
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
 
     # when: terms accepted, order placed
     page.check("#id_terms_accepted")

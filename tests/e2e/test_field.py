@@ -1,8 +1,6 @@
 """Technicians and contractor crews on a phone, in a real browser: a job worked through to the provisioning trigger;
 a failing reading recovered by the technician alone; a crew's job rejected, redone and accepted. Screenshots go to
-/tmp/helpers/shots/ for a person to look at."""
-
-from pathlib import Path
+$COS_SHOTS_DIR (tests/e2e/phone.py) for a person to look at."""
 
 import pytest
 from PIL import Image
@@ -12,6 +10,7 @@ from cos.choices import AddressStatus, AreaStatus, OrganizationKind
 from cos.models import ONT, Event, TransitionLog
 from cos.services import membership_grant
 from tests.cos.factories import AddressFactory, AreaFactory, ONTFactory, OrganizationFactory, UserFactory
+from tests.e2e.phone import PHONE, fits_the_screen, shot
 from tests.workorders.factories import work_through
 from workorders import demo_data
 from workorders.batch import work_orders_create_chunk
@@ -95,19 +94,11 @@ def test_technician_closes_tasks_through_the_provisioning_trigger(browser_page, 
     assert (
         Event.objects.filter(name="workorder.provisioning_requested", payload__work_order_id=work_order.pk).count() == 1
     )
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_the_screen(page)
     assert ONT.objects.filter(address=address).count() == 1
 
 
 # --- a technician never gets stuck; a contractor crew's job sent back and redone ---------------------------------
-
-SHOTS = Path("/tmp/helpers/shots")
-PHONE = {"width": 390, "height": 844}
-
-
-def _shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def _phone(page):
@@ -172,7 +163,7 @@ def test_a_failing_reading_then_recovery_by_the_technician_alone(browser_page):
         "with a reason."
     )
     expect(page.locator("#task-status")).to_have_text("Open")
-    _shot(page, "field-light-level-fails")
+    shot(page, "field-light-level-fails")
 
     # when: a comma decimal is typed (once sent as -25 by a number input, and passed)
     _save_light_level(page, "-2,5")
@@ -182,7 +173,7 @@ def test_a_failing_reading_then_recovery_by_the_technician_alone(browser_page):
     # when: the connector is cleaned and measured again, with a comma
     _save_light_level(page, "-20,5")
     expect(page.locator(".messages")).to_contain_text("Saved: -20.50 dBm, passes.")
-    _shot(page, "field-light-level-passes")
+    shot(page, "field-light-level-passes")
     _close(page)
 
     # when: he reopens his own task to measure once more, then closes it again
@@ -204,7 +195,7 @@ def test_a_failing_reading_then_recovery_by_the_technician_alone(browser_page):
     assert (
         Event.objects.filter(name="workorder.provisioning_requested", payload__work_order_id=work_order.pk).count() == 1
     )
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_the_screen(page)
 
 
 def test_reject_then_redo_then_accept_by_a_contractor_crew(browser_page, tmp_path):
@@ -248,7 +239,7 @@ def test_reject_then_redo_then_accept_by_a_contractor_crew(browser_page, tmp_pat
     page.fill("#id_window_end", "12:00")
     page.click("#schedule-form button[type=submit]")
     expect(page.locator("#visit")).to_contain_text("Wednesday 14 May, 08:00–12:00")
-    _shot(page, "field-manager-scheduled")
+    shot(page, "field-manager-scheduled")
 
     # when: Carl works his two steps, taking back a wrong photo first
     carl = _phone(page)
@@ -275,7 +266,7 @@ def test_reject_then_redo_then_accept_by_a_contractor_crew(browser_page, tmp_pat
     rita = _phone(page)
     _log_in(rita, "rita", path=f"/field/tasks/{entry.pk}/")
     expect(rita.locator("#held-by")).to_contain_text("Gravteam — Carl Berg")
-    _shot(rita, "field-task-held-by-another-organization")
+    shot(rita, "field-task-held-by-another-organization")
 
     # and the operator's technician finishes the job: it waits for the operator's sign-off
     work_through(work_order, people["tina"], ont_serial=ONTFactory(serial="ADTN00C0FFEE").serial)
@@ -295,7 +286,7 @@ def test_reject_then_redo_then_accept_by_a_contractor_crew(browser_page, tmp_pat
     expect(desk.locator("body")).to_contain_text("Choose the tasks to redo.")
     desk.check(f"input[name=tasks][value='{entry.pk}']")
     desk.fill("textarea[name=reason]", "Wall box not sealed")
-    _shot(desk, "admin-reject-with-tasks")
+    shot(desk, "admin-reject-with-tasks")
     desk.click("input[name=apply]")
     expect(desk.locator(".messagelist")).to_contain_text("sent back to the field")
 
@@ -303,12 +294,12 @@ def test_reject_then_redo_then_accept_by_a_contractor_crew(browser_page, tmp_pat
     carl.goto(carl.base_url + "/field/")
     expect(carl.locator(".notice")).to_contain_text("was sent back: Wall box not sealed")
     expect(carl.locator(".task-row .redo")).to_contain_text("Redo: Wall box not sealed")
-    _shot(carl, "field-sent-back-notice")
+    shot(carl, "field-sent-back-notice")
     carl.click(".notice button:has-text('Mark read')")
     expect(carl.locator(".notice")).to_have_count(0)
     carl.click(".task-row:has-text('Building entry and wall box')")
     expect(carl.locator("#sent-back")).to_contain_text("Sent back by the operator: Wall box not sealed")
-    _shot(carl, "field-task-sent-back")
+    shot(carl, "field-task-sent-back")
 
     # when: he replaces the photo and closes the task again
     carl.click("summary:has-text('Replace this photo')")
@@ -329,4 +320,4 @@ def test_reject_then_redo_then_accept_by_a_contractor_crew(browser_page, tmp_pat
     assert work_order.status == WorkOrderStatus.ACCEPTED
     assert Task.objects.get(pk=drop.pk).completed_by == people["carl"]
     assert Evidence.objects.filter(task=drop).exclude(removed_at=None).count() == 1  # the wrong photo, kept
-    assert carl.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits_the_screen(carl)

@@ -1,10 +1,9 @@
 """A subscriber ends a subscription (seeing the earliest end day first) and withdraws the notice, and switches
 provider and aborts the switch — on a 390x844 phone, in a real browser. Screenshots of each step go to
-/tmp/lifecycle-shots/ for a person to look at."""
+$COS_SHOTS_DIR (tests/e2e/phone.py) for a person to look at."""
 
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -14,28 +13,10 @@ from marketplace.choices import OrderStatus, SubscriptionStatus, SwitchStatus
 from marketplace.models import Order, Subscription, Switch
 from marketplace.selectors import marketplace_today
 from tests.cos.factories import UserFactory
+from tests.e2e.phone import fits_the_screen, shot
 from tests.marketplace.factories import ContractTermFactory, ParticipationFactory, PriceFactory, ProductFactory, world
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SHOTS = Path("/tmp/lifecycle-shots")
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def phone(browser_page):
-    """The suite's headless chromium page, at the size of a current phone."""
-    browser_page.set_viewport_size(PHONE)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return browser_page
-
-
-def _shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def _shown(day) -> str:
@@ -72,18 +53,18 @@ def test_subscriber_ends_internet_on_the_earliest_day_and_withdraws_the_notice_o
 
     # when: the subscriber logs in and opens My services
     _log_in(page)
-    _shot(page, "end-1-my-services")
-    assert _fits_the_screen(page)
+    shot(page, "end-1-my-services")
+    assert fits_the_screen(page)
 
     # and taps End subscription on the internet
     page.click(f"#subscription-{internet.pk} >> text=End subscription")
     page.wait_for_selector("#earliest-end")
-    _shot(page, "end-2-end-page")
+    shot(page, "end-2-end-page")
 
     # then: before confirming, the earliest end day and the TV that ends with it
     assert page.inner_text("#earliest-end") == _shown(ends_on)
     assert page.is_visible("text=These services need it and end on the same day")
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
 
     # when: a reason and confirm
     page.select_option("#id_reason", "moved")
@@ -91,11 +72,11 @@ def test_subscriber_ends_internet_on_the_earliest_day_and_withdraws_the_notice_o
 
     # then: My services says when it ends, for both
     page.wait_for_selector(f"text=Notice received: Fiber 1000 ends on {ends_on.day} {ends_on:%B %Y}.")
-    _shot(page, "end-3-notice-received")
+    shot(page, "end-3-notice-received")
     assert page.inner_text(f"#subscription-{internet.pk} p strong") == _shown(ends_on)
     assert page.is_visible(f"#subscription-{internet.pk} >> text=Ends on")
     assert page.is_visible(f"#subscription-{tv.pk} >> text=Ends on")
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     internet.refresh_from_db()
     assert (internet.status, internet.ends_on) == (SubscriptionStatus.AWAITING_CANCELLATION, ends_on)
 
@@ -104,7 +85,7 @@ def test_subscriber_ends_internet_on_the_earliest_day_and_withdraws_the_notice_o
 
     # then: both run on, and can be ended again
     page.wait_for_selector("text=Your notice is withdrawn: Fiber 1000 runs on.")
-    _shot(page, "end-4-notice-withdrawn")
+    shot(page, "end-4-notice-withdrawn")
     assert page.is_visible(f"#subscription-{internet.pk} >> text=End subscription")
     assert not page.is_visible("text=Ends on")
     internet.refresh_from_db()
@@ -125,13 +106,13 @@ def test_subscriber_orders_a_switch_to_another_provider_and_aborts_it_on_a_phone
     # when: the subscriber looks at the offers for the address
     page.click(f"#subscription-{internet.pk} >> text=Add a service")
     page.wait_for_selector("text=B 500")
-    _shot(page, "switch-1-offers")
+    shot(page, "switch-1-offers")
 
     # then: B's offer says it is a switch, and when it takes over at the earliest
     assert page.is_visible(
         f"text=Switch from {w.provider.name}: it takes over on {handover.day} {handover:%B %Y} at the earliest"
     )
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
 
     # when: B's internet is ordered
     page.check(f"#offer-{w.marketplace.pk}-{b_internet.pk}")
@@ -142,11 +123,11 @@ def test_subscriber_orders_a_switch_to_another_provider_and_aborts_it_on_a_phone
     assert not page.is_visible("#id_install_slot")
     page.click("text=Review the order")
     page.wait_for_selector("#id_terms_accepted")
-    _shot(page, "switch-2-review")
+    shot(page, "switch-2-review")
     page.check("#id_terms_accepted")
     page.click("text=Place order")
     page.wait_for_selector("#order-number")
-    _shot(page, "switch-3-done")
+    shot(page, "switch-3-done")
     order = Order.objects.get(provider=b)
     switch = Switch.objects.get(order=order)
     assert (switch.status, switch.handover_on) == (SwitchStatus.SCHEDULED, handover)
@@ -154,23 +135,23 @@ def test_subscriber_orders_a_switch_to_another_provider_and_aborts_it_on_a_phone
     # then: My services shows A's service moving and B's order taking over, each with a way back
     page.click("text=My services")
     page.wait_for_selector(f"#subscription-{internet.pk} >> text=Moves to another provider on")
-    _shot(page, "switch-4-my-services")
+    shot(page, "switch-4-my-services")
     assert page.is_visible(f"text=Takes over your internet from {w.provider.name}")
     assert page.locator("a:has-text('Abort the switch')").count() == 2
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
 
     # when: they tap Abort the switch: a confirmation first
     page.click(f"#subscription-{internet.pk} >> text=Abort the switch")
     page.wait_for_selector(f"h1:has-text('Stay with {w.provider.name}?')")
-    _shot(page, "switch-5-abort-confirm")
-    assert _fits_the_screen(page)
+    shot(page, "switch-5-abort-confirm")
+    assert fits_the_screen(page)
     switch.refresh_from_db()
     assert switch.status == SwitchStatus.SCHEDULED
     page.click("button:has-text('Abort the switch')")
 
     # then: B's order is cancelled, A's internet runs on
     page.wait_for_selector(f"text=The switch is aborted: Fiber 1000 from {w.provider.name} runs on.")
-    _shot(page, "switch-6-aborted")
+    shot(page, "switch-6-aborted")
     assert not page.is_visible("text=Moves to another provider")
     assert page.is_visible(f"#subscription-{internet.pk} >> text=End subscription")
     order.refresh_from_db()

@@ -1,9 +1,8 @@
 """Where money is decided, a phone shows every amount: the checkout review, the invoice, the receipt and the
 payment history at 390x844, with no sideways scrolling (of the page or of a table inside it), the total on screen
-and the largest figure. Screenshots go to /tmp/money-shots/."""
+and the largest figure. Screenshots go to $COS_SHOTS_DIR (tests/e2e/phone.py)."""
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -11,19 +10,12 @@ from django.urls import reverse
 from billing.payments import invoice_pay_now, payment_method_add
 from tests.billing.factories import TEST_CARD, activate, subscription
 from tests.cos.factories import UserFactory
+from tests.e2e.phone import checkout_details, shot
 from tests.marketplace.factories import world
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SHOTS = Path("/tmp/money-shots")
 WIDTH = 390
-
-
-@pytest.fixture
-def phone(browser_page):
-    browser_page.set_viewport_size({"width": WIDTH, "height": 844})
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return browser_page
 
 
 def _shown_whole(page, selector: str) -> dict:
@@ -46,7 +38,7 @@ def _font_px(page, selector: str) -> float:
 
 
 def _fits(page, selector: str, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    shot(page, name)
     where = _shown_whole(page, selector)
     assert where["page"] <= where["inner"], where
     assert where["boxes"] == [], where
@@ -86,15 +78,7 @@ def test_review_invoice_receipt_and_history_show_every_amount_on_a_phone(phone):
     phone.check(f"#offer-{other.marketplace.pk}-{other.internet.pk}")
     phone.check(f"#offer-{other.marketplace.pk}-{other.tv.pk}")
     phone.click("text=Continue to order")
-    phone.fill("#id_first_name", "Eva")
-    phone.fill("#id_last_name", "Berg")
-    phone.fill("#id_email", "eva@example.test")
-    phone.fill("#id_phone", "+46 70 000 00 00")
-    phone.fill("#id_billing_street", "Storgatan 12")
-    phone.fill("#id_billing_postal_code", "72110")
-    phone.fill("#id_billing_city", "Västerås")
-    if phone.is_visible("#id_install_slot"):
-        phone.select_option("#id_install_slot", "morning")
+    checkout_details(phone)
     phone.click("text=Review the order")
     # then
     phone.wait_for_selector("#first-month-total")

@@ -1,20 +1,17 @@
 """An operator opens the console at /ops/ on a 1366x768 screen, in a real browser: each queue's count is what needs
 attention, and its link leads to a list of exactly those items; the work order waiting for sign-off shows its
 evidence on its page; the change lists fit the screen; the console reads on a phone too. Screenshots go to
-/tmp/helpers/shots/ for a person to look at."""
-
-from pathlib import Path
+$COS_SHOTS_DIR (tests/e2e/phone.py) for a person to look at."""
 
 import pytest
 from django.urls import reverse
 
 from tests.cos import test_ops_console as console_items
+from tests.e2e.phone import PHONE, shot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SHOTS = Path("/tmp/helpers/shots")
 DESKTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
 
 # The items of every kind the console counts (and some of each kind that must not count), and the people.
 attention, crew, deliver, templates = (
@@ -32,13 +29,8 @@ def desktop(browser_page):
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.base_url = browser_page.base_url
-    SHOTS.mkdir(parents=True, exist_ok=True)
     yield page
     context.close()
-
-
-def _shot(page, name: str, *, full_page: bool = True) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def _fits_the_screen(page) -> bool:
@@ -71,7 +63,7 @@ def test_the_operators_queues_lead_to_the_right_items(attention, crew, desktop):
 
     # when: the operator logs in and opens the console
     _log_in(page, crew.ops.username)
-    _shot(page, "ops-console-1366")
+    shot(page, "ops-console-1366")
     assert _fits_the_screen(page)
 
     # then: each queue shows its count, and its link opens a list of exactly its items
@@ -82,7 +74,7 @@ def test_the_operators_queues_lead_to_the_right_items(attention, crew, desktop):
         page.wait_for_selector("#result_list")
         assert _listed_ids(page) == pks, key
         if key == "work_orders_awaiting_sign_off":
-            _shot(page, "ops-queue-awaiting-sign-off-1366", full_page=False)
+            shot(page, "ops-queue-awaiting-sign-off-1366", full_page=False)
             assert _fits_the_screen(page)
         page.go_back()
         page.wait_for_selector("h1:has-text('Operator console')")
@@ -97,7 +89,7 @@ def test_the_operators_queues_lead_to_the_right_items(attention, crew, desktop):
         thumbnails.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(thumbnails.count())
     )
     assert page.locator(".evidence-light_level .evidence-pass").count() >= 1
-    _shot(page, "ops-work-order-evidence-1366")
+    shot(page, "ops-work-order-evidence-1366")
     assert _fits_the_screen(page)
 
 
@@ -116,7 +108,7 @@ def test_the_change_lists_fit_a_1366_screen(attention, crew, desktop):
     ]:
         page.goto(page.base_url + url)
         page.wait_for_selector("#changelist")
-        _shot(page, f"ops-list-{name}-1366", full_page=False)
+        shot(page, f"ops-list-{name}-1366", full_page=False)
         overflow = page.evaluate(
             "() => { const b = document.querySelector('#changelist .results');"
             " return b ? b.scrollWidth - b.clientWidth : 0; }"
@@ -128,13 +120,12 @@ def test_the_console_reads_on_a_phone(attention, crew, browser_page):
     # given
     page = browser_page
     page.set_viewport_size(PHONE)
-    SHOTS.mkdir(parents=True, exist_ok=True)
     # when
     _log_in(page, crew.ops.username)
     # then
-    _shot(page, "ops-console-phone")
+    shot(page, "ops-console-phone")
     assert _fits_the_screen(page)
     assert page.locator("#queue-work_orders_awaiting_sign_off .count").inner_text() == "1"
     page.goto(page.base_url + reverse("ops-deployment"))
-    _shot(page, "ops-deployment-phone")
+    shot(page, "ops-deployment-phone")
     assert _fits_the_screen(page)

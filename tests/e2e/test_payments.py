@@ -10,6 +10,7 @@ from billing.models import PaymentMethod
 from tests.billing import conftest as billing_fixtures
 from tests.billing.factories import activate, subscription
 from tests.cos.factories import UserFactory
+from tests.e2e.phone import fits_the_screen
 from tests.marketplace.factories import world
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,10 +18,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # The Stripe-compatible server on loopback and the settings pointing at it, as the billing tests use them.
 stripe_server = billing_fixtures.stripe_server
 stripe_settings = billing_fixtures.stripe_settings
-
-
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_subscriber_adds_a_card_and_pays_the_open_invoice_on_a_phone(browser_page, settings):
@@ -56,14 +53,14 @@ def test_subscriber_adds_a_card_and_pays_the_open_invoice_on_a_phone(browser_pag
     page.wait_for_selector("text=Visa •••• 4242, expires 12/2040 is saved.")
     method = PaymentMethod.objects.get(account=invoice.account)
     assert page.is_visible(f"#method-{method.pk} >> text=Default")
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
 
     # when: they open the invoice and pay it now with the card
     page.click("text=Invoices")
     page.click(f"text={invoice.number}")
     page.wait_for_selector("#pay-now")
     assert page.is_checked(f"input[name=method][value='{method.pk}']")
-    assert _fits_the_screen(page)
+    assert fits_the_screen(page)
     page.click("#pay-now")
 
     # then: paid

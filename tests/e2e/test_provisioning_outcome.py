@@ -1,10 +1,9 @@
 """The technician knows whether the service is on — on a 390x844 phone, in a real browser, against the
 element-manager simulator: an injected failure is shown in plain words, he taps Try again once it is fixed, and
 the panel says "verified active"; a retrying activation turns to verified active on the page by itself.
-Screenshots of each step go to /tmp/helpers/shots/ for a person to look at."""
+Screenshots of each step go to $COS_SHOTS_DIR (tests/e2e/phone.py) for a person to look at."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -18,6 +17,7 @@ from provisioning.choices import ServiceStatus
 from provisioning.jobs import provisioning_jobs_sweep
 from provisioning.models import ServiceInstance
 from tests.cos.factories import ONTFactory, OrganizationFactory, UserFactory
+from tests.e2e.phone import fits_the_screen, shot
 from tests.marketplace.factories import world
 from tests.provisioning.conftest import fault, running_simulator, simulator  # noqa: F401 - fixtures
 from tests.workorders.factories import prove
@@ -26,20 +26,6 @@ from workorders import services as field_services
 from workorders.models import WorkOrder
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SHOTS = Path("/tmp/helpers/shots")
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def phone(browser_page):
-    browser_page.set_viewport_size(PHONE)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return browser_page
-
-
-def _shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"prov-{name}.png"), full_page=True)
 
 
 def _job_up_to_the_trigger(simulator):  # noqa: F811
@@ -69,10 +55,6 @@ def _log_in_and_open_the_trigger(page, work_order) -> None:
     page.wait_for_selector("#close-task")
 
 
-def _fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
 def test_an_injected_failure_is_shown_on_the_phone_tried_again_and_verified(phone, simulator):  # noqa: F811
     # given: the element manager will refuse the activation
     work_order, service = _job_up_to_the_trigger(simulator)
@@ -83,7 +65,7 @@ def test_an_injected_failure_is_shown_on_the_phone_tried_again_and_verified(phon
     # when: Tina opens "Turn the service on": nothing is asked of the network yet
     _log_in_and_open_the_trigger(page, work_order)
     expect(panel).to_contain_text("Not asked yet")
-    _shot(page, "1-before-the-trigger")
+    shot(page, "1-before-the-trigger")
 
     # and closes it
     page.click("#close-task")
@@ -93,8 +75,8 @@ def test_an_injected_failure_is_shown_on_the_phone_tried_again_and_verified(phon
     expect(panel.locator(".outcome")).to_contain_text("Failed")
     expect(panel).to_contain_text("It did not turn on: the network refused it (invalid profile).")
     expect(page.locator("#provisioning-retry")).to_be_visible()
-    assert _fits_the_screen(page)
-    _shot(page, "2-failed")
+    assert fits_the_screen(page)
+    shot(page, "2-failed")
 
     # when: the cause is fixed at the element manager and Tina taps Try again
     requests.delete(f"{simulator.url}/_sim/faults", timeout=5)
@@ -106,8 +88,8 @@ def test_an_injected_failure_is_shown_on_the_phone_tried_again_and_verified(phon
     assert service.status == ServiceStatus.ACTIVE
     expect(panel).to_contain_text(f"Verified active at {timezone.localtime(service.activated_at):%H:%M}")
     expect(page.locator("#provisioning-retry")).to_have_count(0)
-    assert _fits_the_screen(page)
-    _shot(page, "3-verified-active")
+    assert fits_the_screen(page)
+    shot(page, "3-verified-active")
 
 
 def test_a_retrying_activation_turns_verified_on_the_page_by_itself(phone, simulator):  # noqa: F811
@@ -123,7 +105,7 @@ def test_a_retrying_activation_turns_verified_on_the_page_by_itself(phone, simul
     # then: retrying, with the reason and the time of the next try
     expect(panel.locator(".outcome")).to_contain_text("Retrying")
     expect(panel).to_contain_text("Attempt 1 of 6 failed because the network was busy (HTTP 503). Next try at")
-    _shot(page, "4-retrying")
+    shot(page, "4-retrying")
 
     # when: the sweeper loop runs the next try, the page left as it is
     page.evaluate("window.notReloaded = true")
@@ -132,4 +114,4 @@ def test_a_retrying_activation_turns_verified_on_the_page_by_itself(phone, simul
     # then: the panel turns to verified active by itself
     expect(panel.locator(".outcome")).to_contain_text("Verified active", timeout=10_000)
     assert page.evaluate("window.notReloaded") is True
-    _shot(page, "5-verified-by-itself")
+    shot(page, "5-verified-by-itself")
