@@ -9,16 +9,20 @@ A part of a period costs rate x days / days_in_that_period, rounded half up to t
 costs exactly the rate. When the terms change after a period was billed (termination, pause, plan change), the
 difference between what was billed and what is due is returned as credit and charge lines, day by day, so every
 billable day is billed exactly once, net of credits.
+
+Amounts are prices as the marketplace states them: net, with tax added once on the lines' net (`tax_line`), or,
+where prices include tax, gross, each taxable line split into its net and the tax it includes (`tax_split`).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from cos.periods import ANNIVERSARY, MONTHLY, Period, add_months, period_containing, periods  # noqa: F401
+from marketplace.pricing import tax_included, tax_included_statement
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -135,6 +139,7 @@ class Line:
     period_days: int = 0
     coverage: int = 0  # +1: these days are billed; -1: these days are credited; 0: no days (fees, tax)
     refers_to: int | None = None  # e.g. the invoice a late fee is for
+    tax: Decimal = ZERO  # the tax its gross price includes (prices including tax); `amount` is then the net
 
 
 # --- runs of days ------------------------------------------------------------------------------
@@ -357,6 +362,21 @@ def tax_line(lines: list[Line], rate: Decimal, *, label: str = "VAT") -> Line | 
         return None
     percent = (rate * 100).normalize()
     return Line(kind=TAX, amount=money(net * rate), description=f"{label} {percent:f}% of {net}")
+
+
+def tax_split(lines: list[Line], rate: Decimal, *, label: str = "VAT") -> tuple[list[Line], Line | None]:
+    """Prices including tax: each taxable line's gross amount split into its net (`amount`) and the tax it includes
+    (`tax`, by `marketplace.pricing.tax_included`), so net plus tax is the gross to the cent, line by line; untaxed
+    lines keep their amount. The tax line states the sum of the lines' tax ("of which VAT 25 %: 69.80"): the nets
+    and it add up to the gross total."""
+    split = []
+    for line in lines:
+        tax = tax_included(line.amount, rate) if rate and line.kind not in UNTAXED else ZERO
+        split.append(replace(line, amount=line.amount - tax, tax=tax) if tax else line)
+    tax = sum((line.tax for line in split), ZERO)
+    if not tax:
+        return split, None
+    return split, Line(kind=TAX, amount=tax, description=tax_included_statement(rate, tax, label=label))
 
 
 def total(lines: list[Line]) -> Decimal:

@@ -2,8 +2,10 @@
 
 Each needs the permission `billing.override_pricing` and an active reason code, and writes one PricingOverride
 row (who, when, old, new, why): the audit, and a pricing exception in the metrics. A finalized invoice never
-changes: on one, a discount or credit is a credit note that corrects it. Amounts are net of tax, like every
-invoice line; the credit note carries its own tax.
+changes: on one, a discount or credit is a credit note that corrects it. Amounts are as the invoice states its
+prices: net with tax added on an invoice of net prices (business), gross with the tax it includes split off on one
+whose prices include tax (consumers), so finance types what the customer sees. A credit note is taxed as the
+invoice it corrects.
 """
 
 from decimal import Decimal, InvalidOperation
@@ -14,7 +16,14 @@ from django.db.models import Sum
 from billing import engine, locks
 from billing.choices import InvoiceKind, InvoiceReason, InvoiceStatus, LineKind, OverrideKind
 from billing.models import Invoice, InvoiceLine, PricingOverride, ReasonCode
-from billing.services import draft_recompute, finalize_if_due, invoice_persist
+from billing.services import (
+    draft_amounts,
+    draft_recompute,
+    finalize_if_due,
+    invoice_persist,
+    line_amounts,
+    tax_terms,
+)
 from cos import events
 from cos.errors import ApplicationError, Conflict, NotFound
 from cos.fsm import transition_apply
@@ -89,8 +98,9 @@ def _correction_kind(invoice: Invoice, kind: str) -> str:
 
 @transaction.atomic
 def line_price_override(*, line_id: int, amount, reason_code, actor, note: str = "") -> PricingOverride:
-    """A manual price on a line of a draft invoice; the draft's tax and totals follow. Finalized invoices
-    never change (Conflict): correct them with a discount or a credit note."""
+    """A manual price on a line of a draft invoice (what the line shows: gross where the draft's prices include
+    tax); the draft's tax and totals follow. Finalized invoices never change (Conflict): correct them with a
+    discount or a credit note."""
     reason = override_guard(actor, reason_code, "set a manual price")
     amount = _amount(amount, positive=False)
     invoice_id = InvoiceLine.objects.filter(pk=line_id).values_list("invoice_id", flat=True).first()
@@ -108,11 +118,11 @@ def line_price_override(*, line_id: int, amount, reason_code, actor, note: str =
         raise ApplicationError("Tax is computed from the other lines; it has no manual price.", code="tax_line")
     if line.voided:
         raise Conflict("This line was voided; it is not billed.", code="line_voided")
-    if line.amount == amount:
+    if line.shown_amount == amount:
         raise ApplicationError(f"The line already costs {amount}.", code="unchanged")
-    old = line.amount
-    line.amount = amount
-    line.save(update_fields=["amount"])
+    old = line.shown_amount
+    line.amount, line.tax = line_amounts(invoice, line.kind, amount)
+    line.save(update_fields=["amount", "tax"])
     draft_recompute(invoice)
     return _audit(
         OverrideKind.MANUAL_PRICE,
@@ -155,13 +165,18 @@ def _credit_note(
         raise Conflict(f"{invoice} is a credit note: only an invoice can be corrected this way.", code="is_credit_note")
     kind = _correction_kind(invoice, line_kind)
     lines = [engine.Line(kind=kind, amount=-amount, description=f"{description} ({reason.label})")]
-    tax = engine.tax_line(lines, invoice.marketplace.tax_rate)
-    gross = amount - (tax.amount if tax else Decimal("0.00"))
+    tax_rate, included = tax_terms(invoice.marketplace, invoice)
+    gross = -draft_amounts(lines, tax_rate, prices_include_tax=included).total  # the amount itself if it includes tax
     credited = _credited(invoice)
     left = invoice.total - credited
     if gross > left:
+        asked = (
+            f"{amount} {invoice.currency} is"
+            if gross == amount
+            else f"{amount} {invoice.currency} plus tax is {gross} {invoice.currency},"
+        )
         raise ApplicationError(
-            f"{amount} {invoice.currency} plus tax is {gross} {invoice.currency}, more than is left to credit on "
+            f"{asked} more than is left to credit on "
             f"invoice {invoice}: its total {invoice.total} less {credited} already credited leaves {left}.",
             code="credit_exceeds_invoice",
             extra={"left": str(left)},
@@ -183,8 +198,9 @@ def _credit_note(
 
 
 def invoice_discount(*, invoice_id: int, amount, reason_code, actor, note: str = "") -> PricingOverride:
-    """A manual discount (net of tax): on a draft, a negative adjustment line; on an open or late invoice, a credit
-    note that corrects it (finalized at once when its review window is zero). The invoice itself never changes."""
+    """A manual discount (as the invoice states its prices): on a draft, a negative adjustment line; on an open or
+    late invoice, a credit note that corrects it (finalized at once when its review window is zero). The invoice
+    itself never changes."""
     with transaction.atomic():
         reason = override_guard(actor, reason_code, "give a discount")
         amount = _amount(amount, positive=True)
@@ -214,17 +230,17 @@ def invoice_discount(*, invoice_id: int, amount, reason_code, actor, note: str =
 def _draft_discount(invoice: Invoice, amount: Decimal, *, reason: ReasonCode, actor, note: str) -> PricingOverride:
     if invoice.is_credit_note:
         raise Conflict(f"{invoice} is a credit note; discount an invoice.", code="is_credit_note")
-    if amount > invoice.subtotal:
+    limit, what = (invoice.total, "total") if invoice.prices_include_tax else (invoice.subtotal, "net amount")
+    if amount > limit:
         raise ApplicationError(
-            f"A discount of {amount} is more than the draft's net amount {invoice.subtotal}.",
+            f"A discount of {amount} is more than the draft's {what} {limit}.",
             code="discount_exceeds_invoice",
         )
     old = invoice.total
+    kind = _correction_kind(invoice, LineKind.ADJUSTMENT)
+    net, tax = line_amounts(invoice, kind, -amount)
     line = InvoiceLine.objects.create(
-        invoice=invoice,
-        kind=_correction_kind(invoice, LineKind.ADJUSTMENT),
-        description=f"Discount ({reason.label})",
-        amount=-amount,
+        invoice=invoice, kind=kind, description=f"Discount ({reason.label})", amount=net, tax=tax
     )
     draft_recompute(invoice)
     return _audit(
@@ -240,8 +256,9 @@ def _draft_discount(invoice: Invoice, amount: Decimal, *, reason: ReasonCode, ac
 
 
 def invoice_credit(*, invoice_id: int, amount, reason_code, actor, note: str = "") -> PricingOverride:
-    """A credit note (net of tax) against a finalized invoice, never more than the invoice's total less the credits
-    already given against it. The credit note is finalized at once when its review window is zero."""
+    """A credit note (as the invoice states its prices) against a finalized invoice, never more than the invoice's
+    total less the credits already given against it. The credit note is finalized at once when its review window is
+    zero."""
     with transaction.atomic():
         reason = override_guard(actor, reason_code, "give a credit")
         amount = _amount(amount, positive=True)

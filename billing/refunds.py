@@ -141,9 +141,9 @@ def _net_for_gross(gross: Decimal, rate: Decimal) -> Decimal:
 
 
 def _credit_note_to_the_cent(credit_note: Invoice, gross: Decimal) -> None:
-    """Some amounts have no net whose VAT brings them to the cent (at 25 %, 10.02: 8.01 makes 10.01, 8.02 makes
-    10.03). The draft's VAT takes up that cent (VAT reckoned from the gross), so the credit note is for exactly
-    the amount refunded, never a cent more or less."""
+    """Net prices (tax added): some amounts have no net whose VAT brings them to the cent (at 25 %, 10.02: 8.01
+    makes 10.01, 8.02 makes 10.03). The draft's VAT takes up that cent (VAT reckoned from the gross), so the credit
+    note is for exactly the amount refunded, never a cent more or less."""
     gap = -gross - credit_note.total
     if not gap:
         return
@@ -188,12 +188,16 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
                 code="refund_exceeds_payment",
                 extra={"refundable": str(left)},
             )
-        net = _net_for_gross(gross, invoice.marketplace.tax_rate)
-        line = engine.Line(kind=engine.CREDIT, amount=-net, description=f"Refund on invoice {invoice} ({reason.label})")
+        # The credit note is taxed as the invoice: a gross line whose tax is split off where its prices include tax
+        # (exactly the amount by construction), else the net whose tax brings it to the amount.
+        stated = gross if invoice.prices_include_tax else _net_for_gross(gross, invoice.tax_rate)
+        text = f"Refund on invoice {invoice} ({reason.label})"
+        line = engine.Line(kind=engine.CREDIT, amount=-stated, description=text)
         credit_note = invoice_persist(
             invoice.account, [line], marketplace=invoice.marketplace, reason=InvoiceReason.MANUAL, corrects=invoice
         )
-        _credit_note_to_the_cent(credit_note, gross)
+        if not invoice.prices_include_tax:
+            _credit_note_to_the_cent(credit_note, gross)
         # made in this transaction: finalized without a lock of its own (an invoice lock after the payment's)
         credit_note = invoice_finalize_locked(credit_note, actor=actor)
         refunded = min(-credit_note.total, left)

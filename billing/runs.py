@@ -135,6 +135,7 @@ def billing_chunk(*, run_id: int | None, account_ids: list[int], as_of: date) ->
                 "product__name",
                 "marketplace_id",
                 "marketplace__tax_rate",
+                "marketplace__prices_include_tax",
                 "service_instance__billing_blocked",
             )
         }
@@ -158,12 +159,12 @@ def billing_chunk(*, run_id: int | None, account_ids: list[int], as_of: date) ->
         ):
             pauses[schedule_id].append((starts_on, ends_on))
         by_account: dict[int, list[engine.Line]] = {}
-        payers: dict[int, tuple] = {}  # account -> (provider, currency, marketplace, tax rate) of its first schedule
+        # account -> (provider, currency, marketplace, tax rate, prices include tax) of its first schedule
+        payers: dict[int, tuple] = {}
         advanced = []
         for pk, account_id, subscription_id, cycle, activated_on, ends_on, billed_until in schedules:
-            start_fee, promotion_kind, promotion_value, promotion_periods, product_name, marketplace_id, tax_rate, _ = (
-                subscriptions[subscription_id]
-            )
+            (start_fee, promotion_kind, promotion_value, promotion_periods, product_name, marketplace_id, tax_rate,
+             included, _) = subscriptions[subscription_id]  # fmt: skip
             terms = terms_of(
                 subscription_id=subscription_id,
                 cycle=cycle,
@@ -180,7 +181,7 @@ def billing_chunk(*, run_id: int | None, account_ids: list[int], as_of: date) ->
             )
             lines, until = engine.due_lines(terms, billed_until, as_of)
             by_account.setdefault(account_id, []).extend(lines)
-            payers.setdefault(account_id, (*accounts[account_id], marketplace_id, tax_rate))
+            payers.setdefault(account_id, (*accounts[account_id], marketplace_id, tax_rate, included))
             advanced.append((pk, until))
         invoices, lines = _invoices_write(run_id, by_account, payers)
         _billed_until_write(advanced)
@@ -201,6 +202,7 @@ INVOICE_ROW = (
     "reason",
     "currency",
     "tax_rate",
+    "prices_include_tax",
     "subtotal",
     "tax",
     "total",
@@ -213,6 +215,7 @@ LINE_ROW = (
     "kind",
     "description",
     "amount",
+    "tax",
     "period_start",
     "period_end",
     "rate",
@@ -239,10 +242,10 @@ def _invoices_write(run_id: int | None, by_account: dict, payers: dict) -> tuple
     }
     invoices, every = [], []
     for account_id, lines in billed:
-        provider_id, currency, marketplace_id, tax_rate = payers[account_id]
-        amounts = draft_amounts(lines, tax_rate)
+        provider_id, currency, marketplace_id, tax_rate, included = payers[account_id]
+        amounts = draft_amounts(lines, tax_rate, prices_include_tax=included)
         invoices.append(
-            (account_id, provider_id, marketplace_id, amounts.kind, InvoiceReason.CYCLE, currency, tax_rate,
+            (account_id, provider_id, marketplace_id, amounts.kind, InvoiceReason.CYCLE, currency, tax_rate, included,
              amounts.subtotal, amounts.tax, amounts.total, finalize_after[marketplace_id, provider_id], run_id)
         )  # fmt: skip
         every.append(amounts.lines)
@@ -250,8 +253,9 @@ def _invoices_write(run_id: int | None, by_account: dict, payers: dict) -> tuple
     flat = [line for lines in every for line in lines]
     repeats = iter(line_repeats(flat))
     rows = [
-        (invoice_id, line.subscription_id, line.kind, line.description[:300], line.amount, line.period_start,
-         line.period_end, line.rate, line.days, line.period_days, line.coverage, next(repeats) or 0, line.refers_to)
+        (invoice_id, line.subscription_id, line.kind, line.description[:300], line.amount, line.tax,
+         line.period_start, line.period_end, line.rate, line.days, line.period_days, line.coverage,
+         next(repeats) or 0, line.refers_to)
         for invoice_id, lines in zip(invoice_ids, every, strict=True)
         for line in lines
     ]  # fmt: skip

@@ -60,8 +60,12 @@ def invoice_draft_build(
     run_id: int | None = None,
     corrects: Invoice | None = None,
 ) -> tuple[Invoice, list[engine.Line]]:
-    """An unsaved draft for these lines with its tax line added: a credit note when they total below zero."""
-    amounts = draft_amounts(lines, marketplace.tax_rate)
+    """An unsaved draft for these lines with its tax line added: a credit note when they total below zero.
+
+    It is taxed as its marketplace prices now (rate, and whether prices include tax), and keeps that; a document
+    correcting an invoice is taxed as that invoice was, so the correction means what the invoice meant."""
+    tax_rate, included = tax_terms(marketplace, corrects)
+    amounts = draft_amounts(lines, tax_rate, prices_include_tax=included)
     invoice = Invoice(
         account=account,
         issuer_id=account.provider_id,
@@ -69,7 +73,8 @@ def invoice_draft_build(
         kind=amounts.kind,
         reason=reason,
         currency=account.currency,
-        tax_rate=marketplace.tax_rate,
+        tax_rate=tax_rate,
+        prices_include_tax=included,
         subtotal=amounts.subtotal,
         tax=amounts.tax,
         total=amounts.total,
@@ -80,17 +85,32 @@ def invoice_draft_build(
     return invoice, amounts.lines
 
 
+def tax_terms(marketplace, corrects: Invoice | None = None) -> tuple[Decimal, bool]:
+    """The tax rate a new document is drafted at and whether its prices include tax: those of the invoice it
+    corrects, else its marketplace's."""
+    if corrects is not None:
+        return corrects.tax_rate, corrects.prices_include_tax
+    return marketplace.tax_rate, marketplace.prices_include_tax
+
+
 class DraftAmounts(NamedTuple):
-    lines: list[engine.Line]  # the draft's lines with its tax line added
+    lines: list[engine.Line]  # the draft's lines (split into net and tax when prices include it), its tax line added
     kind: str  # a credit note when the lines total below zero
-    subtotal: Decimal
+    subtotal: Decimal  # the lines' net
     tax: Decimal
     total: Decimal
 
 
-def draft_amounts(lines: list[engine.Line], tax_rate: Decimal) -> DraftAmounts:
-    """What a draft of these lines adds up to at this tax rate (for a draft built as a model or written as a row)."""
-    tax = engine.tax_line(lines, tax_rate)
+def draft_amounts(lines: list[engine.Line], tax_rate: Decimal, *, prices_include_tax: bool = False) -> DraftAmounts:
+    """What a draft of these lines adds up to at this tax rate (for a draft built as a model or written as a row).
+
+    The lines' amounts are prices as the draft states them. Net: the tax is added, reckoned once on their net.
+    Including tax: each line is split into its net and the tax its gross includes; the tax is the sum of the lines'
+    tax and the total the sum of their gross amounts."""
+    if prices_include_tax:
+        lines, tax = engine.tax_split(lines, tax_rate)
+    else:
+        tax = engine.tax_line(lines, tax_rate)
     subtotal = engine.total(lines)
     return DraftAmounts(
         lines=[*lines, tax] if tax else lines,
@@ -99,6 +119,15 @@ def draft_amounts(lines: list[engine.Line], tax_rate: Decimal) -> DraftAmounts:
         tax=tax.amount if tax else Decimal("0.00"),
         total=subtotal + tax.amount if tax else subtotal,  # engine.total of the lines with the tax line: the same sum
     )
+
+
+def line_amounts(invoice: Invoice, kind: str, shown: Decimal) -> tuple[Decimal, Decimal]:
+    """A line of `kind` that shows `shown` on the invoice, as its (amount, tax): split into net and tax when the
+    invoice's prices include tax (as `draft_amounts` splits every line), else net with no tax of its own."""
+    if not invoice.prices_include_tax:
+        return shown, Decimal("0.00")
+    split, _ = engine.tax_split([engine.Line(kind=kind, amount=shown)], invoice.tax_rate)
+    return split[0].amount, split[0].tax
 
 
 def invoice_persist(
@@ -169,6 +198,7 @@ def invoice_line_row(invoice: Invoice, line: engine.Line) -> InvoiceLine:
         kind=line.kind,
         description=line.description[:300],
         amount=line.amount,
+        tax=line.tax,
         period_start=line.period_start,
         period_end=line.period_end,
         rate=line.rate,
@@ -238,20 +268,19 @@ def billing_held(subscription_id: int) -> bool:
 
 
 def draft_recompute(invoice: Invoice) -> None:
-    """A draft's tax and totals from its lines (drafts only: finalized invoices never change)."""
+    """A draft's tax and totals from its lines (drafts only: finalized invoices never change). Each line's amount
+    and tax are as `line_amounts` makes them, so its shown amount splits the same again."""
     assert invoice.status == InvoiceStatus.DRAFT
     lines = [
-        engine.Line(kind=line.kind, amount=line.amount)
+        engine.Line(kind=line.kind, amount=line.shown_amount)
         for line in invoice.lines.filter(voided=False).exclude(kind=LineKind.TAX)
     ]
     invoice.lines.filter(kind=LineKind.TAX).delete()
-    tax = engine.tax_line(lines, invoice.tax_rate)
-    if tax:
+    amounts = draft_amounts(lines, invoice.tax_rate, prices_include_tax=invoice.prices_include_tax)
+    for tax in amounts.lines[len(lines) :]:
         InvoiceLine.objects.create(invoice=invoice, kind=tax.kind, description=tax.description, amount=tax.amount)
-    invoice.subtotal = engine.total(lines)
-    invoice.tax = tax.amount if tax else Decimal("0.00")
-    invoice.total = invoice.subtotal + invoice.tax
-    invoice.kind = InvoiceKind.CREDIT_NOTE if invoice.subtotal < 0 else InvoiceKind.INVOICE
+    invoice.subtotal, invoice.tax, invoice.total = amounts.subtotal, amounts.tax, amounts.total
+    invoice.kind = amounts.kind
     invoice.save(update_fields=["subtotal", "tax", "total", "kind", "updated_at"])
 
 

@@ -23,7 +23,7 @@ from cos.admin_tools import (
     service_action,
 )
 from marketplace import services
-from marketplace.choices import CancellationReason, LifecycleReason
+from marketplace.choices import SEGMENTS_WITH_TAX_INCLUDED, CancellationReason, LifecycleReason
 from marketplace.models import (
     ContractTerm,
     EligibilityRule,
@@ -56,16 +56,62 @@ class ParticipationInline(admin.TabularInline):
         return False
 
 
+class MarketplaceAddForm(forms.ModelForm):
+    """A new marketplace: its prices include VAT as its segment says (consumers see gross prices), unless chosen."""
+
+    BY_SEGMENT, INCLUDED, ADDED = "segment", "included", "added"
+    prices_include_tax = forms.ChoiceField(
+        label="Prices include tax",
+        choices=[
+            (BY_SEGMENT, "As its segment: including VAT for residential and municipal, excluding VAT for business"),
+            (INCLUDED, "Including VAT (gross prices, the VAT they include stated)"),
+            (ADDED, "Excluding VAT (net prices, VAT added on top)"),
+        ],
+        initial=BY_SEGMENT,
+        help_text=Marketplace._meta.get_field("prices_include_tax").help_text,
+    )
+
+    class Meta:
+        model = Marketplace
+        fields = (
+            "name",
+            "slug",
+            "segment",
+            "currency",
+            "tax_rate",
+            "prices_include_tax",
+            "time_zone",
+            "areas",
+            "takes_preorders",
+            "requires_installation_window",
+            "terms_text",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        choice = cleaned.get("prices_include_tax")
+        if choice == self.BY_SEGMENT:
+            cleaned["prices_include_tax"] = cleaned.get("segment") in SEGMENTS_WITH_TAX_INCLUDED
+        else:
+            cleaned["prices_include_tax"] = choice == self.INCLUDED
+        return cleaned
+
+
 @admin.register(Marketplace)
 class MarketplaceAdmin(GuardedFieldsMixin, admin.ModelAdmin):
-    list_display = ("name", "slug", "segment", "currency", "tax_rate", "takes_preorders")
-    list_filter = ("segment", "currency", "takes_preorders")
+    list_display = ("name", "slug", "segment", "currency", "tax_rate", "prices_include_tax", "takes_preorders")
+    list_filter = ("segment", "currency", "prices_include_tax", "takes_preorders")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("areas",)
     inlines = [ParticipationInline]
     # Its prices, orders and invoices are in its currency.
     guarded_fields = ("currency",)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = MarketplaceAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
 
 
 @admin.register(Participation)

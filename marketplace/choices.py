@@ -9,6 +9,10 @@ class Segment(models.TextChoices):
     MUNICIPAL = "municipal", "Municipal"
 
 
+# Consumers see prices including VAT (EU consumer law); businesses compare prices before VAT.
+SEGMENTS_WITH_TAX_INCLUDED = frozenset({Segment.RESIDENTIAL, Segment.MUNICIPAL})
+
+
 class ParticipationStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     SUSPENDED = "suspended", "Suspended"

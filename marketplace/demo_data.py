@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from cos.models import AddressObject, ApiToken, Area, Organization
 from cos.services import api_token_issue
 from marketplace import services
-from marketplace.choices import BillingCycle, ProductCategory, PromotionKind, Segment
+from marketplace.choices import SEGMENTS_WITH_TAX_INCLUDED, BillingCycle, ProductCategory, PromotionKind, Segment
 from marketplace.models import ContractTerm, EligibilityRule, Marketplace, Participation, Price, Product, Promotion
 
 TERMS = "Service starts on activation and is billed monthly in advance. Cancel with the notice period of your offer."
@@ -91,6 +91,7 @@ def seed() -> list[str]:
                 "segment": segment,
                 "currency": "SEK",
                 "tax_rate": Decimal("0.2500"),
+                "prices_include_tax": segment in SEGMENTS_WITH_TAX_INCLUDED,
                 "time_zone": "Europe/Stockholm",
                 "takes_preorders": preorders,
                 "terms_text": TERMS,

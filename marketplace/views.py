@@ -313,7 +313,12 @@ def _estimate(state, marketplace):
                 "promotion_value": promotion.value if promotion else None,
             }
         )
-    estimate = first_month_estimate(items=items, tax_rate=marketplace.tax_rate, currency=marketplace.currency)
+    estimate = first_month_estimate(
+        items=items,
+        tax_rate=marketplace.tax_rate,
+        currency=marketplace.currency,
+        prices_include_tax=marketplace.prices_include_tax,
+    )
     return address, items, estimate
 
 

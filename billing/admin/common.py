@@ -100,9 +100,20 @@ class ReasonCodeForm(ActionForm):
     note = forms.CharField(required=False, widget=forms.Textarea, label="Note")
 
 
+AMOUNT_AS_STATED = (
+    "As the invoice states its prices: including tax on an invoice whose prices include tax (the tax it includes "
+    "is split off), otherwise excluding tax (tax is added)."
+)
+
+
 class AmountForm(ReasonCodeForm):
     amount = forms.DecimalField(
-        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), label="Amount (excluding tax)", localize=False
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        label="Amount",
+        help_text=AMOUNT_AS_STATED,
+        localize=False,
     )
 
     field_order = ["_selected_action", "amount", "reason_code", "note"]

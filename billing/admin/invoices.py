@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from billing import changes, overrides, payments, services
 from billing.admin.common import (
+    AMOUNT_AS_STATED,
     AmountForm,
     MethodOnFileFilter,
     OverridePermissionMixin,
@@ -307,7 +308,18 @@ class InvoiceMethodOnFileFilter(MethodOnFileFilter):
 class LineInline(ReadOnlyInline):
     model = InvoiceLine
     fk_name = "invoice"
-    fields = ("kind", "description", "amount", "period_start", "period_end", "rate", "days", "coverage", "voided")
+    fields = (
+        "kind",
+        "description",
+        "amount",
+        "tax",
+        "period_start",
+        "period_end",
+        "rate",
+        "days",
+        "coverage",
+        "voided",
+    )
 
 
 class OverrideInline(ReadOnlyInline):
@@ -478,7 +490,9 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
                     self,
                     request,
                     invoice,
-                    done.format(amount=data["amount"]),
+                    done.format(
+                        amount=data["amount"], tax="including tax" if invoice.prices_include_tax else "plus tax"
+                    ),
                     service,
                     invoice_id=invoice.pk,
                     amount=data["amount"],
@@ -495,7 +509,7 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
             request,
             queryset,
             service=overrides.invoice_credit,
-            done="credited {amount} plus tax on a credit note.",
+            done="credited {amount} {tax} on a credit note.",
             title="Credit invoices",
         )
 
@@ -505,7 +519,7 @@ class InvoiceAdmin(OverridePermissionMixin, admin.ModelAdmin):
             request,
             queryset,
             service=overrides.invoice_discount,
-            done="discounted {amount} plus tax.",
+            done="discounted {amount} {tax}.",
             title="Discount invoices",
         )
 
@@ -548,7 +562,9 @@ def _payment_recorded_text(payment: Payment) -> str:
 
 
 class ManualPriceForm(ReasonCodeForm):
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, label="New amount (excluding tax)", localize=False)
+    amount = forms.DecimalField(
+        max_digits=12, decimal_places=2, label="New amount", help_text=AMOUNT_AS_STATED, localize=False
+    )
 
     field_order = ["_selected_action", "amount", "reason_code", "note"]
 

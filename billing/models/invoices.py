@@ -16,6 +16,7 @@ from billing.choices import (
 )
 from billing.models.accounts import MONEY, BillingAccount, ReasonCode
 from cos.models import StatefulModel
+from marketplace.pricing import tax_percent
 
 
 class Invoice(StatefulModel):
@@ -33,6 +34,12 @@ class Invoice(StatefulModel):
     )
     currency = models.CharField(max_length=3)
     tax_rate = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0"))
+    prices_include_tax = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Its lines' prices include the tax (gross, the tax stated), as its marketplace priced them when "
+        "it was drafted; otherwise net with tax added.",
+    )
     subtotal = models.DecimalField(**MONEY, default=Decimal("0.00"))
     tax = models.DecimalField(**MONEY, default=Decimal("0.00"))
     total = models.DecimalField(**MONEY, default=Decimal("0.00"))
@@ -85,6 +92,12 @@ class Invoice(StatefulModel):
     @property
     def is_credit_note(self) -> bool:
         return self.kind == InvoiceKind.CREDIT_NOTE
+
+    @property
+    def tax_label(self) -> str:
+        """The tax as its totals state it: "of which VAT 25 %" in a gross total, else "VAT 25 %" added."""
+        label = f"VAT {tax_percent(self.tax_rate)} %"
+        return f"of which {label}" if self.prices_include_tax else label
 
     @transition(field=status, source=InvoiceStatus.DRAFT, target=InvoiceStatus.OPEN)
     def finalize(
@@ -140,7 +153,14 @@ class InvoiceLine(models.Model):
     )
     kind = models.CharField(max_length=16, choices=LineKind.choices)
     description = models.CharField(max_length=300)
-    amount = models.DecimalField(**MONEY)
+    amount = models.DecimalField(**MONEY, help_text="Net of tax (the tax line: the tax).")
+    tax = models.DecimalField(
+        **MONEY,
+        default=Decimal("0.00"),
+        db_default=Decimal("0.00"),
+        help_text="The tax its gross price includes, when the invoice's prices include tax (otherwise 0: the tax "
+        "is reckoned once on the net of the lines).",
+    )
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField(null=True, blank=True)
     rate = models.DecimalField(**MONEY, null=True, blank=True)
@@ -177,7 +197,12 @@ class InvoiceLine(models.Model):
         indexes = [models.Index(fields=["subscription", "period_start"], name="line_subscription_period")]
 
     def __str__(self) -> str:
-        return f"{self.description}: {self.amount}"
+        return f"{self.description}: {self.shown_amount}"
+
+    @property
+    def shown_amount(self) -> Decimal:
+        """What the line says it costs: its gross price on an invoice whose prices include tax, else its net."""
+        return self.amount + self.tax
 
 
 class InvoiceSequence(models.Model):

@@ -161,6 +161,11 @@ class OfferSerializer(serializers.Serializer):
     monthly_amount = serializers.DecimalField(source="price.monthly_amount", max_digits=12, decimal_places=2)
     start_fee = serializers.DecimalField(source="price.start_fee", max_digits=12, decimal_places=2)
     currency = serializers.CharField(source="price.currency")
+    prices_include_tax = serializers.BooleanField(
+        source="marketplace.prices_include_tax",
+        help_text="The amounts include VAT at tax_rate (consumers); otherwise VAT is added to them (business).",
+    )
+    tax_rate = serializers.DecimalField(source="marketplace.tax_rate", max_digits=5, decimal_places=4)
     promotion = serializers.CharField(source="promotion.summary", allow_null=True, default=None)
     minimum_months = serializers.IntegerField(source="term.minimum_months")
     notice_days = serializers.IntegerField(source="term.notice_days")

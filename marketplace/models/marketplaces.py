@@ -29,7 +29,13 @@ class Marketplace(TimeStampedModel):
         max_digits=5,
         decimal_places=4,
         validators=[MinValueValidator(0), MaxValueValidator(1)],
-        help_text="Exclusive tax as a fraction, e.g. 0.2500 for 25 %.",
+        help_text="VAT as a fraction, e.g. 0.2500 for 25 %: added to the prices, or included in them (below).",
+    )
+    prices_include_tax = models.BooleanField(
+        default=False,
+        help_text="Prices, offers and invoices state gross amounts with the VAT they include (consumers: "
+        "residential and municipal marketplaces). Off: net prices with VAT added (business). Issued invoices "
+        "keep the way they were priced.",
     )
     time_zone = models.CharField(max_length=64, default="Europe/Stockholm", validators=[validate_time_zone])
     areas = models.ManyToManyField("cos.Area", related_name="marketplaces", blank=True)
@@ -44,6 +50,11 @@ class Marketplace(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def price_basis(self) -> str:
+        """How its prices are to be read, said next to each one."""
+        return "incl. VAT" if self.prices_include_tax else "excl. VAT"
 
 
 class Participation(StatefulModel):

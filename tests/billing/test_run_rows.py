@@ -126,8 +126,9 @@ def _stored(model, ids, *, by: str = "id") -> list[tuple]:
 def _data_set() -> None:
     """Prorated months, promotions of each kind (some ending mid-month), the anniversary cycle, a plan change and a
     pause inside the period, an open pause, a termination, two subscriptions on one account, marketplaces with
-    different tax rates and review windows (a provider's, a marketplace's, none), and a product name COPY has to
-    escape. Each subscriber but the first comes with a marketplace and a provider of their own."""
+    different tax rates and review windows (a provider's, a marketplace's, none), one whose prices include tax,
+    and a product name COPY has to escape. Each subscriber but the first comes with a marketplace and a provider of
+    their own."""
     w = world()
     rules(w.marketplace, review_minutes=7 * 24 * 60)
     internet, tv = subscriptions(w, w.internet, w.tv)  # one account, one invoice
@@ -161,6 +162,10 @@ def _data_set() -> None:
     Product.objects.filter(pk=other.internet.pk).update(name='Fiber\t"10G"\\max\nplus, 100%')
     rules(other.marketplace, provider=other.provider, review_minutes=90)
     activate(subscription(other), date(2026, 2, 17))
+    consumer = world()  # prices including VAT: each line's tax of its own
+    Marketplace.objects.filter(pk=consumer.marketplace.pk).update(prices_include_tax=True)
+    promoted = {"promotion_kind": PromotionKind.PERCENT_OFF, "promotion_value": Decimal("30"), "promotion_periods": 2}
+    activate(subscription(consumer, **promoted), date(2026, 2, 13))
 
 
 def test_a_chunk_writes_the_rows_the_model_path_wrote():
@@ -185,6 +190,8 @@ def test_a_chunk_writes_the_rows_the_model_path_wrote():
     kinds = {line["kind"] for line in written["lines"]}
     assert kinds == {"recurring", "prorated", "promotion", "tax"}
     assert {invoice["tax_rate"] for invoice in written["invoices"]} == {Decimal("0.2500"), Decimal("0.1200")}
+    assert {invoice["prices_include_tax"] for invoice in written["invoices"]} == {False, True}
+    assert any(line["tax"] for line in written["lines"] if line["kind"] == "promotion")
     assert {invoice["review_minutes"] for invoice in written["invoices"]} == {7 * 24 * 60, 90, 0}
     assert any("\t" in line["description"] and "\\" in line["description"] for line in written["lines"])
     assert any(len([line for line in written["lines"] if line["invoice_id"] == n]) > 3 for n in range(invoices))

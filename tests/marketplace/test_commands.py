@@ -72,6 +72,12 @@ def test_seed_demo_builds_the_marketplaces_and_prints_a_token_per_provider(capsy
     call_command("seed_demo", addresses=60)
     out = capsys.readouterr().out
     assert set(Marketplace.objects.values_list("segment", flat=True)) == {"residential", "business", "municipal"}
+    # consumers see prices including VAT, businesses net prices
+    assert dict(Marketplace.objects.values_list("segment", "prices_include_tax")) == {
+        "residential": True,
+        "business": False,
+        "municipal": True,
+    }
     assert Participation.objects.filter(barred_areas__code="EKB").count() == 1
     assert Product.objects.count() == 8
     assert Price.objects.exists()

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from billing import engine, services
+from billing import services
 from billing.choices import InvoiceStatus
 from billing.models import BillingRun, Invoice
 from billing.runs import CHUNK_SIZE, billing_chunk, billing_run, preview
@@ -56,18 +56,19 @@ class Command(BaseCommand):
         self.stdout.write(f"Dry run for {as_of}: nothing is written.")
         for items in accounts.values():
             account = items[0][0].account
-            # The run bills an account's lines on one invoice, taxed at its first subscription's marketplace rate.
+            # The run bills an account's lines on one invoice, taxed as its first subscription's marketplace says.
             marketplace = marketplaces[items[0][0].subscription.marketplace_id]
             lines = [line for _, schedule_lines in items for line in schedule_lines]
-            tax = engine.tax_line(lines, marketplace.tax_rate)
-            every = lines + ([tax] if tax else [])
+            amounts = services.draft_amounts(
+                lines, marketplace.tax_rate, prices_include_tax=marketplace.prices_include_tax
+            )
             self.stdout.write(f"\n{account.customer} (account {account.pk}, {account.currency})")
-            for line in every:
-                self.stdout.write(f"  {line.description:<70} {line.amount:>12}")
-            total = engine.total(every)
-            self.stdout.write(f"  {'Total':<70} {total:>12}")
-            totals[account.currency] += total
-            line_count += len(every)
+            for line in amounts.lines:
+                shown = line.amount + line.tax  # what the invoice shows: gross where prices include tax
+                self.stdout.write(f"  {line.description:<70} {shown:>12}")
+            self.stdout.write(f"  {'Total':<70} {amounts.total:>12}")
+            totals[account.currency] += amounts.total
+            line_count += len(amounts.lines)
         summary = ", ".join(f"{amount} {currency}" for currency, amount in sorted(totals.items())) or "nothing"
         self.stdout.write(f"\nWould bill {len(accounts)} invoice(s) with {line_count} line(s) for {as_of}: {summary}.")
 

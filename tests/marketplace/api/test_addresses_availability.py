@@ -88,6 +88,7 @@ def test_availability_shows_only_the_providers_own_offers_with_price_promotion_a
     assert (internet["minimum_months"], internet["notice_days"]) == (12, 30)
     assert (internet["download_mbps"], internet["upload_mbps"]) == (1000, 1000)
     assert internet["is_preorder"] is False
+    assert (internet["prices_include_tax"], internet["tax_rate"]) == (False, "0.2500")  # net, VAT added
     assert offers[w.tv.pk]["promotion"] is None
     assert offers[w.tv.pk]["monthly_amount"] == "199.00"
 
