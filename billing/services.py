@@ -112,12 +112,15 @@ def draft_amounts(lines: list[engine.Line], tax_rate: Decimal, *, prices_include
     else:
         tax = engine.tax_line(lines, tax_rate)
     subtotal = engine.total(lines)
+    total = subtotal + tax.amount if tax else subtotal  # engine.total of the lines with the tax line: the same sum
+    # a credit note when what it states is below zero: the gross total where prices include tax, else the net
+    stated = total if prices_include_tax else subtotal
     return DraftAmounts(
         lines=[*lines, tax] if tax else lines,
-        kind=InvoiceKind.CREDIT_NOTE if subtotal < 0 else InvoiceKind.INVOICE,
+        kind=InvoiceKind.CREDIT_NOTE if stated < 0 else InvoiceKind.INVOICE,
         subtotal=subtotal,
         tax=tax.amount if tax else Decimal("0.00"),
-        total=subtotal + tax.amount if tax else subtotal,  # engine.total of the lines with the tax line: the same sum
+        total=total,
     )
 
 

@@ -571,7 +571,7 @@ class ManualPriceForm(ReasonCodeForm):
 
 @admin.register(InvoiceLine)
 class InvoiceLineAdmin(OverridePermissionMixin, ReadOnlyAdmin):
-    list_display = ("description", "invoice", "kind", "amount", "subscription_id", "period_start", "period_end")
+    list_display = ("description", "invoice", "kind", "amount", "tax", "subscription_id", "period_start", "period_end")
     list_filter = ("kind", "voided")
     search_fields = ("invoice__number", "description")
     list_select_related = ("invoice",)

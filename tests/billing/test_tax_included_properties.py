@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing import engine
-from billing.choices import InvoiceReason
+from billing.choices import InvoiceKind, InvoiceReason
 from billing.models import BillingSchedule, Invoice, InvoiceLine
 from billing.runs import billing_chunk
 from billing.selectors import billed_lines, terms_for
@@ -76,6 +76,7 @@ def _adds_up(stated: list[engine.Line], rate: Decimal) -> None:
     assert amounts.subtotal + amounts.tax == amounts.total == shown
     assert engine.total(amounts.lines) == amounts.total  # the rows as stored add up to the total too
     assert len(taxes) == (1 if amounts.tax else 0)
+    assert (amounts.kind == InvoiceKind.CREDIT_NOTE) == (amounts.total < 0)  # what the customer is to get back
 
 
 @given(st.lists(st.tuples(kinds, cents), min_size=1, max_size=12), rates)
