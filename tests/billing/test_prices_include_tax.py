@@ -13,7 +13,7 @@ from django.contrib.auth.models import Permission
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from billing import overrides, refunds
+from billing import changes, overrides, refunds
 from billing.choices import InvoiceKind, InvoiceStatus, LineKind
 from billing.models import Invoice, InvoiceLine, Payment, ReasonCode
 from billing.payments import payment_method_add
@@ -23,7 +23,7 @@ from cos.errors import ApplicationError
 from marketplace.choices import Segment
 from marketplace.models import Marketplace, Price, Subscription
 from marketplace.pricing import first_month_estimate
-from tests.billing.factories import TEST_CARD, activate, rules, subscription
+from tests.billing.factories import TEST_CARD, activate, at, rules, subscription
 from tests.cos.factories import UserFactory
 from tests.marketplace.factories import MarketplaceFactory, PromotionFactory, days_from_today, world
 
@@ -177,6 +177,38 @@ def test_an_issued_invoice_keeps_the_way_it_was_priced_when_the_marketplace_chan
     invoice.refresh_from_db()
     assert invoice.prices_include_tax
     assert (invoice.tax, invoice.total) == (Decimal("69.80"), Decimal("349.00"))
+
+
+def test_a_plan_change_and_a_termination_credit_the_gross_they_charged():
+    # given: 349.00 incl. VAT billed for March, on a consumer marketplace
+    w = _consumer_world()
+    sub = subscription(w)
+    first = activate(sub, MARCH_FIRST)
+    # when: an upgrade to 449.00 from 17 March, then the end on 25 March
+    upgrade = changes.rate_change_apply(
+        subscription_id=sub.pk, at=at(date(2026, 3, 17)), monthly_amount="449.00", product_id=sub.product_id
+    )
+    final = changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 25)))
+    # then: 15 of 31 days at 349.00 credited (-168.87, of which VAT -33.77) and charged at 449.00 (217.26, 43.45)
+    upgrade.refresh_from_db()
+    assert sorted((line.shown_amount, line.tax) for line in upgrade.lines.exclude(kind=LineKind.TAX)) == [
+        (Decimal("-168.87"), Decimal("-33.77")),
+        (Decimal("217.26"), Decimal("43.45")),
+    ]
+    assert (upgrade.total, upgrade.tax) == (Decimal("48.39"), Decimal("9.68"))
+    # and the days from 25 March are credited at the price they were charged at: a credit note of -101.39
+    final.refresh_from_db()
+    assert final.kind == InvoiceKind.CREDIT_NOTE
+    assert [(line.shown_amount, line.tax) for line in final.lines.exclude(kind=LineKind.TAX)] == [
+        (Decimal("-101.39"), Decimal("-20.28"))
+    ]
+    assert (final.total, final.tax, final.subtotal) == (Decimal("-101.39"), Decimal("-20.28"), Decimal("-81.11"))
+    # and every document adds up, its net plus its VAT its gross total
+    for document in (first, upgrade, final):
+        document.refresh_from_db()
+        assert document.prices_include_tax
+        assert document.subtotal + document.tax == document.total
+    assert first.total + upgrade.total + final.total == Decimal("296.00")  # 349.00 - 168.87 + 217.26 - 101.39
 
 
 # --- the estimate is the first invoice ----------------------------------------------------------------------------
