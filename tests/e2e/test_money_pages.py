@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from billing.payments import invoice_pay_now, payment_method_add
+from marketplace.models import Marketplace
 from tests.billing.factories import TEST_CARD, activate, subscription
 from tests.cos.factories import UserFactory
 from tests.e2e.phone import checkout_details, shot
@@ -84,3 +85,46 @@ def test_review_invoice_receipt_and_history_show_every_amount_on_a_phone(phone):
     phone.wait_for_selector("#first-month-total")
     _fits(phone, "#first-month-total", "4-review")
     assert _font_px(phone, "#first-month-total") > _font_px(phone, "table.money tbody td.amount")
+
+
+def test_a_consumers_invoice_and_review_with_the_vat_they_include_fit_a_phone(phone):
+    # given: a consumer marketplace (prices include VAT) and a subscriber with its first invoice
+    w = world()
+    Marketplace.objects.filter(pk=w.marketplace.pk).update(prices_include_tax=True)
+    w.customer.user = UserFactory(username="eva")
+    w.customer.save(update_fields=["user"])
+    invoice = activate(subscription(w), date(2025, 3, 10))
+    phone.goto(phone.base_url + "/accounts/login/")
+    phone.fill("#id_username", "eva")
+    phone.fill("#id_password", "pw-123456")
+    phone.click("button[type=submit]")
+    phone.wait_for_selector("h1:has-text('My services')")
+    # when: the invoice, with a VAT column and the VAT its total includes
+    phone.goto(phone.base_url + reverse("portal-invoice", args=[invoice.pk]))
+    # then: every amount on screen, the total the largest figure
+    for selector in ("#total", "#tax", "#open", "#invoice-lines tbody tr:first-child td.line-tax"):
+        _fits(phone, selector, "5-invoice-incl-vat")
+    assert _font_px(phone, "#total") > _font_px(phone, "#invoice-lines tbody td.amount")
+    # when: the offers of the same marketplace, then the review of an order
+    other = world()
+    Marketplace.objects.filter(pk=other.marketplace.pk).update(prices_include_tax=True)
+    phone.goto(phone.base_url + reverse("address-offers", args=[other.address.pk]))
+    _fits(phone, ".tax-basis", "6-offers-incl-vat")
+    phone.check(f"#offer-{other.marketplace.pk}-{other.internet.pk}")
+    phone.click("text=Continue to order")
+    phone.fill("#id_first_name", "Eva")
+    phone.fill("#id_last_name", "Berg")
+    phone.fill("#id_email", "eva@example.test")
+    phone.fill("#id_phone", "+46 70 000 00 00")
+    phone.fill("#id_billing_street", "Storgatan 12")
+    phone.fill("#id_billing_postal_code", "72110")
+    phone.fill("#id_billing_city", "Västerås")
+    if phone.is_visible("#id_install_slot"):
+        phone.select_option("#id_install_slot", "morning")
+    phone.click("text=Review the order")
+    # then: the total including VAT and the VAT it includes, on screen
+    phone.wait_for_selector("#first-month-total")
+    _fits(phone, "#first-month-total", "7-review-incl-vat")
+    _fits(phone, "#first-month-tax", "7-review-incl-vat")
+    assert phone.inner_text("#first-month-total") == "894.00 SEK"  # 399.00 + 495.00, VAT included
+    assert phone.inner_text("#first-month-tax") == "of which VAT 25 %\t178.80 SEK"
