@@ -23,6 +23,7 @@ from cos.admin_tools import (
     form_action,
     refusal_text,
 )
+from cos.choices import Role
 from cos.models import Customer, Organization
 from cos.selectors import AddressQuery, address_search
 from workorders import selectors, services
@@ -233,7 +234,7 @@ class AssignForm(ActionForm):
 
         self.fields["user"].queryset = (
             get_user_model()
-            .objects.filter(memberships__role__in=["technician", "field_manager"])
+            .objects.filter(memberships__role=Role.TECHNICIAN)  # a field manager hands work out; he is not listed
             .distinct()
             .order_by("username")
         )

@@ -43,6 +43,21 @@ def test_assign_tasks_asks_for_the_assignee_then_assigns(admin_client):
     assert set(work_order.tasks.values_list("assigned_organization", flat=True)) == {contractor.pk}
 
 
+def test_the_assign_form_lists_technicians_and_not_the_field_manager(crew, admin_client):
+    # given: a job to hand out, and a contractor with a field manager and a technician
+    demo_data.seed()
+    work_order = installation_work_order(address=AddressFactory(status=AddressStatus.IN_DEPLOYMENT))
+    # when
+    form = admin_client.post(
+        "/admin/workorders/workorder/", {"action": "assign_tasks", "_selected_action": [work_order.pk]}
+    ).content.decode()
+    # then: the technicians are offered, the field manager who hands the work out is not
+    technicians = form.split('name="user"')[1].split("</select>")[0]
+    assert "tina-tech" in technicians
+    assert "carl-contractor" in technicians
+    assert "frida-manager" not in technicians
+
+
 # --- the work-order page and the search ---------------------------------------------------------------------------
 
 
