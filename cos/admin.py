@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count
 
-from cos import events, services
+from cos import events, notifications, services
 from cos.admin_access import MembershipInline  # registers memberships, users, groups and API tokens too
 from cos.admin_tools import GuardedFieldsMixin, NeverDeletedMixin, TransitionLogInline, service_action
 from cos.choices import HandlerRunStatus
@@ -16,6 +16,7 @@ from cos.models import (
     Customer,
     Event,
     HandlerRun,
+    Message,
     Organization,
     PonPort,
     ProviderNotification,
@@ -268,3 +269,49 @@ class ProviderNotificationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Message)
+class MessageAdmin(NeverDeletedMixin, admin.ModelAdmin):
+    """Every message to a subscriber and where its delivery stands: queued, sent, failed (tried again later), given
+    up, or not sent (why). Written only by cos.notifications; "Send again" asks it for another try."""
+
+    list_display = ("created_at", "customer", "kind", "channel", "to", "status", "attempts", "sent_at")
+    list_filter = ("status", "kind", "channel", "language")
+    search_fields = ("to", "subject", "key", "customer__email", "customer__last_name", "customer__company_name")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = (
+        ("customer", "kind", "key"),
+        ("channel", "to", "language"),
+        ("status", "attempts", "next_attempt_at", "sent_at"),
+        "skip_reason",
+        "last_error",
+        "provider_message_id",
+        "subject",
+        "body",
+        "attachments",
+        "created_at",
+    )
+    inlines = [TransitionLogInline]
+    actions = [
+        service_action(
+            notifications.message_requeue,
+            id_arg="message_id",
+            description="Send again now (failed, given-up or unsent messages)",
+            permission="send_again",
+        )
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for row in self.fields for name in (row if isinstance(row, tuple) else (row,))]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_send_again_permission(self, request) -> bool:
+        return request.user.has_perm("cos.change_message")

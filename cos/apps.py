@@ -7,7 +7,7 @@ class CosConfig(AppConfig):
     verbose_name = "COS core"
 
     def ready(self) -> None:
-        from cos import fsm, signals  # noqa: F401 - connects the transition log and derived-data receivers
+        from cos import fsm, notifications, signals  # noqa: F401 - the transition log, receivers, message handler
         from cos.roles import role_groups_sync
 
         post_migrate.connect(role_groups_sync, dispatch_uid="cos.role_groups_sync")

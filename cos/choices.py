@@ -55,3 +55,40 @@ class HandlerRunStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed (will retry)"
     DEAD = "dead", "Dead (retries exhausted)"
+
+
+class MessageChannel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    SMS = "sms", "SMS"
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (tried again later)"
+    DEAD = "dead", "Given up"
+    SKIPPED = "skipped", "Not sent"
+
+
+# A message that may still be sent: waiting, or failed and waiting for its next try.
+UNSENT_MESSAGE_STATUSES = (MessageStatus.QUEUED, MessageStatus.FAILED)
+
+
+class MessageKind(models.TextChoices):
+    """What a message to a subscriber is about; each has its templates in templates/messages/<language>/."""
+
+    ORDER_RECEIVED = "order_received", "Order received"
+    ORDER_ACCEPTED = "order_accepted", "Order accepted"
+    ORDER_REFUSED = "order_refused", "Order refused"
+    INSTALLATION_BOOKED = "installation_booked", "Installation booked"
+    INSTALLATION_CHANGED = "installation_changed", "Installation changed"
+    FIBRE_READY = "fibre_ready", "Fibre ready at the address"
+    SERVICE_ACTIVE = "service_active", "Service active"
+    TERMINATION_CONFIRMED = "termination_confirmed", "Termination confirmed"
+    INVOICE_ISSUED = "invoice_issued", "Invoice issued"
+    PAYMENT_RECEIVED = "payment_received", "Payment received"
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
+    PAYMENT_ACTION_REQUIRED = "payment_action_required", "Payment needs confirmation"
+    PAYMENT_METHOD_MISSING = "payment_method_missing", "No payment method on file"
+    DUNNING_SUSPENDED = "dunning_suspended", "Service suspended for non-payment"
+    DUNNING_RESTORED = "dunning_restored", "Service restored after payment"

@@ -137,6 +137,11 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 X_FRAME_OPTIONS = "DENY"
 
 LANGUAGE_CODE = "en-us"
+# The languages a subscriber's messages are written in (templates/messages/<code>/), and a new customer's.
+LANGUAGES = [("sv", "Svenska"), ("en", "English")]
+COS_DEFAULT_LANGUAGE = env.str("COS_DEFAULT_LANGUAGE", default="sv")
+if COS_DEFAULT_LANGUAGE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(f"COS_DEFAULT_LANGUAGE must be one of {', '.join(dict(LANGUAGES))}.")
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -227,6 +232,10 @@ CELERY_BEAT_SCHEDULE = {
     "contract-sync": {
         "task": "provisioning.tasks.contract_sync_task",
         "schedule": env.float("CONTRACT_SYNC_SECONDS", default=3600.0),
+    },
+    "messages-retry": {
+        "task": "cos.tasks.messages_retry_due_task",
+        "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
     },
     "lifecycle-due": {
         "task": "marketplace.tasks.lifecycle_due_task",
@@ -355,6 +364,19 @@ OFFLINE_WEBHOOK_SECRET = env.str("OFFLINE_WEBHOOK_SECRET", default="offline-webh
 PAYMENTS_RESUBMIT_AFTER_SECONDS = env.int("PAYMENTS_RESUBMIT_AFTER_SECONDS", default=60)
 PAYMENTS_SYNC_AFTER_SECONDS = env.int("PAYMENTS_SYNC_AFTER_SECONDS", default=3600)
 PAYMENTS_MAX_SUBMIT_ERRORS = env.int("PAYMENTS_MAX_SUBMIT_ERRORS", default=10)
-# Where billing notices are e-mailed, e.g. smtp+tls://user:password@smtp.example.net:587 (default: printed).
+
+# --- Messages to subscribers (cos.notifications) ---------------------------------------------
+# Where messages are e-mailed, e.g. smtp+tls://user:password@smtp.example.net:587 (default: printed).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@cos.local")
+# A mail server that does not answer within this many seconds fails the try (it is tried again later).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# Where SMS go: console:// (printed), file:///path/sms.jsonl (one JSON line each), locmem:// (kept in
+# cos.sms.outbox, for tests) or 46elks://API_USER:API_PASSWORD@api.46elks.com (46elks+http:// for a local fake).
+SMS_URL = env.str("SMS_URL", default="console://")
+SMS_FROM = env.str("SMS_FROM", default="COS")
+SMS_TIMEOUT = env.int("SMS_TIMEOUT", default=20)
+# The country whose numbers may be written without a country code (0701234567 is +46701234567).
+SMS_DEFAULT_COUNTRY = env.str("SMS_DEFAULT_COUNTRY", default="SE")
+# A message being sent is left to its sender this long; past it (the sender died) another may send it.
+MESSAGES_SEND_LEASE_SECONDS = env.int("MESSAGES_SEND_LEASE_SECONDS", default=300)

@@ -17,3 +17,19 @@ def events_sweep_task() -> int:
     from cos.events import events_sweep
 
     return events_sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def message_deliver_task(message_id: int) -> None:
+    """Send one message to a subscriber once (idempotent: a message sent or being sent is left alone)."""
+    from cos.notifications import message_deliver
+
+    message_deliver(message_id=message_id)
+
+
+@shared_task(ignore_result=True)
+def messages_retry_due_task() -> int:
+    """Periodic: send the messages whose retry is due or whose hand-over was lost."""
+    from cos.notifications import messages_retry_due
+
+    return messages_retry_due()

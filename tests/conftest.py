@@ -81,6 +81,11 @@ def _test_settings(settings, tmp_path):
     else:
         cache.clear()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # SMS are kept in cos.sms.outbox (as e-mail is in django.core.mail.outbox), emptied for each test.
+    from cos import sms
+
+    settings.SMS_URL = "locmem://"
+    sms.outbox.clear()
     # No test reaches an element manager it did not start (e.g. a simulator of `make run` on this machine): the
     # simulator fixture points these at its own server.
     for vendor in ("adtran", "nokia", "calix"):

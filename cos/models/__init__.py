@@ -2,7 +2,7 @@ from cos.models.base import StatefulModel, TimeStampedModel, TransitionLog
 from cos.models.events import Event, HandlerRun
 from cos.models.geography import AddressObject, AddressStreet, Area
 from cos.models.network import OLT, ONT, PonPort
-from cos.models.notifications import ProviderNotification
+from cos.models.notifications import Message, ProviderNotification
 from cos.models.parties import Customer, Membership, Organization
 from cos.models.tokens import ApiToken
 
@@ -17,6 +17,7 @@ __all__ = [
     "Event",
     "HandlerRun",
     "Membership",
+    "Message",
     "Organization",
     "PonPort",
     "ProviderNotification",

@@ -72,6 +72,11 @@ class Membership(TimeStampedModel):
         return f"{self.user} @ {self.organization} ({self.role})"
 
 
+def default_language() -> str:
+    """A new customer's language: COS_DEFAULT_LANGUAGE."""
+    return settings.COS_DEFAULT_LANGUAGE
+
+
 class Customer(TimeStampedModel):
     """A subscriber: a person or a company, with billing contact details and an optional portal login."""
 
@@ -88,6 +93,11 @@ class Customer(TimeStampedModel):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="customer"
     )
+    # How the subscriber is told what happens (cos.notifications): the language of every message, and the
+    # channels wanted. A mandatory message (an invoice sent by e-mail) is e-mailed whatever notify_by_email says.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default=default_language)
+    notify_by_email = models.BooleanField(default=True, help_text="Messages by e-mail.")
+    notify_by_sms = models.BooleanField(default=False, help_text="Messages by SMS too, to the phone number.")
 
     class Meta:
         ordering = ["last_name", "company_name", "id"]

@@ -22,7 +22,7 @@ from billing.models import (
     Refund,
 )
 from cos import events
-from cos.models import ONT, Event, HandlerRun, ProviderNotification, TransitionLog
+from cos.models import ONT, Event, HandlerRun, Message, ProviderNotification, TransitionLog
 from marketplace.models import Order, Price, Subscription, SubscriptionChange, Switch, ValidationFailure
 from provisioning.models import ContractException, ProvisioningJob, ServiceInstance, ServicePeriod
 from tests.cos.factories import AddressFactory, OLTFactory, ONTFactory, PonPortFactory
@@ -62,6 +62,7 @@ AUDITED = [
     PricingOverride,
     BillingRun,
     ProviderNotification,
+    Message,
 ]
 
 
