@@ -168,6 +168,8 @@ STORAGES = {
 
 # What every page's footer shows (cos.context_processors.site): the operator, its contact, its terms and privacy.
 SITE_OPERATOR_NAME = env.str("SITE_OPERATOR_NAME", default="COS fiber")
+# Where the site is reached from outside: the links in messages to subscribers (e-mail, SMS) start with it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 SITE_CONTACT_EMAIL = env.str("SITE_CONTACT_EMAIL", default="support@cos.local")
 SITE_CONTACT_PHONE = env.str("SITE_CONTACT_PHONE", default="+46 21 10 20 30")
 SITE_TERMS_URL = env.str("SITE_TERMS_URL", default="/terms/")

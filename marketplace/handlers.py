@@ -1,5 +1,7 @@
 """Reactions of the marketplace to events."""
 
+from datetime import date
+
 from cos import events
 
 
@@ -9,3 +11,58 @@ def order_auto_accept_on_submit(event) -> None:
     from marketplace.services import order_auto_accept
 
     order_auto_accept(order_id=event.payload["order_id"])
+
+
+# --- what the customer is told (cos.notifications) ------------------------------------------------------------
+
+
+@events.handler("order.submitted")
+def tell_customer_order_received(event) -> None:
+    from marketplace import customer_messages
+
+    customer_messages.order_received(order_id=event.payload["order_id"])
+
+
+@events.handler("order.accepted")
+def tell_customer_order_accepted(event) -> None:
+    from marketplace import customer_messages
+
+    customer_messages.order_accepted(order_id=event.payload["order_id"])
+
+
+@events.handler("order.rejected")
+def tell_customer_order_refused(event) -> None:
+    from marketplace import customer_messages
+
+    customer_messages.order_refused(order_id=event.payload["order_id"])
+
+
+@events.handler("infrastructure.ready")
+def tell_customers_fibre_ready(event) -> None:
+    """The installation at the address is accepted: the orders it was for can be turned on."""
+    from marketplace import customer_messages
+
+    customer_messages.fibre_ready(order_ids=event.payload.get("order_ids") or [])
+
+
+@events.handler("address.connected")
+def tell_customers_fibre_ready_at_address(event) -> None:
+    """An address marked connected (the same message as above, once per order, whichever comes first)."""
+    from marketplace import customer_messages
+
+    customer_messages.fibre_ready_at_address(address_id=event.payload["address_id"])
+
+
+@events.handler("subscription.activated")
+def tell_customer_service_active(event) -> None:
+    from marketplace import customer_messages
+
+    customer_messages.service_active(subscription_id=event.payload["subscription_id"])
+
+
+@events.handler("subscription.notice_given")
+def tell_customer_termination_confirmed(event) -> None:
+    from marketplace import customer_messages
+
+    ends_on = date.fromisoformat(str(event.payload["ends_on"]))
+    customer_messages.termination_confirmed(subscription_id=event.payload["subscription_id"], ends_on=ends_on)

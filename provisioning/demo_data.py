@@ -65,6 +65,7 @@ def _subscriber(username, first, last, address) -> Customer:
             "billing_street": f"{address.street} {address.house_number}{address.suffix}",
             "billing_postal_code": address.postal_code,
             "billing_city": address.city,
+            "language": "en" if username == "erik" else "sv",  # Erik reads his messages in English
         },
     )
     return customer

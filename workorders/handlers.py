@@ -53,3 +53,17 @@ def providers_told_infrastructure_ready(event) -> None:
     from workorders.services import infrastructure_ready_notify
 
     infrastructure_ready_notify(event=event)
+
+
+@events.handler("workorder.scheduled")
+def tell_customers_installation_booked(event) -> None:
+    from workorders.customer_messages import installation_booked
+
+    payload = event.payload
+    installation_booked(
+        work_order_id=payload["work_order_id"],
+        on=payload["on"],
+        window_start=payload.get("window_start"),
+        window_end=payload.get("window_end"),
+        rescheduled=payload.get("rescheduled", False),
+    )

@@ -100,7 +100,8 @@ def test_openapi_schema_and_docs_are_served_without_external_assets(client):
         assert path in text
     docs = client.get("/api/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/" in docs
-    assert "cdn" not in docs.lower()
+    # every script and stylesheet is served from here (a random nonce may spell "cdn": only addresses count)
+    assert not re.findall(r"""(?:src|href)=["']?(?:https?:)?//""", docs)
 
 
 def test_openapi_schema_validates_without_warnings(tmp_path):

@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from cos import events
 from cos.errors import ApplicationError
 from cos.fsm import transition_apply
 from cos.models import Membership, Organization
@@ -87,5 +88,13 @@ def work_order_schedule(*, work_order_id: int, on, actor=None, window_start=None
     )
     work_order.save(
         update_fields=["status", "scheduled_for", "scheduled_window_start", "scheduled_window_end", "updated_at"]
+    )
+    events.publish(
+        "workorder.scheduled",
+        work_order_id=work_order.pk,
+        on=on,
+        window_start=window_start,
+        window_end=window_end,
+        rescheduled=name == "reschedule",
     )
     return work_order

@@ -44,6 +44,17 @@ def work_order_for_accepted_order(*, order_id: int) -> WorkOrder | None:
         if work_order is None:
             return None
     work_order.orders.add(order)
+    if work_order.scheduled_for is not None:  # the visit is booked already: this customer hears its day now
+        from workorders.customer_messages import installation_booked
+
+        installation_booked(
+            work_order_id=work_order.pk,
+            on=work_order.scheduled_for,
+            window_start=work_order.scheduled_window_start,
+            window_end=work_order.scheduled_window_end,
+            rescheduled=False,
+            customer_ids=[order.customer_id],
+        )
     return work_order
 
 
