@@ -61,7 +61,10 @@ def test_a_valid_order_is_submitted_with_snapshots_and_auto_accepted(django_capt
         (w.internet, SubscriptionStatus.PENDING, Decimal("399.00")),
         (w.tv, SubscriptionStatus.PENDING, Decimal("199.00")),
     }
-    assert set(Event.objects.values_list("name", flat=True)) == {"order.submitted", "order.accepted"}
+    assert set(Event.objects.exclude(name="message.queued").values_list("name", flat=True)) == {
+        "order.submitted",
+        "order.accepted",
+    }
 
 
 def test_snapshots_do_not_follow_later_catalog_changes(django_capture_on_commit_callbacks):
