@@ -5,4 +5,4 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self) -> None:
-        from billing import handlers, ledger_checks  # noqa: F401 - registers the event handlers and sync checks
+        from billing import handlers, ledger_checks, notices  # noqa: F401 - event handlers, sync checks, the invoice PDF

@@ -76,18 +76,6 @@ class RunStatus(models.TextChoices):
     DONE = "done", "Done"
 
 
-class NoticeStatus(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed (will be tried again)"
-    DEAD = "dead", "Given up"
-    SKIPPED = "skipped", "Not e-mailed (no address)"
-
-
-# A notice that can still be sent: waiting, or failed and waiting for its retry.
-UNSENT_NOTICE_STATUSES = (NoticeStatus.PENDING, NoticeStatus.FAILED)
-
-
 class MethodType(models.TextChoices):
     CARD = "card", "Card"
     SEPA_DEBIT = "sepa_debit", "SEPA Direct Debit"
@@ -149,12 +137,3 @@ class DisputeStatus(models.TextChoices):
     OPEN = "open", "Open"
     WON = "won", "Won"
     LOST = "lost", "Lost"
-
-
-class NoticeKind(models.TextChoices):
-    PAYMENT_FAILED = "payment_failed", "Payment failed"
-    ACTION_REQUIRED = "action_required", "Payment needs your confirmation"
-    NO_METHOD = "no_method", "No payment method on file"
-    SUSPENDED = "suspended", "Service suspended for non-payment"
-    RESTORED = "restored", "Service restored"
-    RECEIPT = "receipt", "Payment receipt"

@@ -9,10 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import locks
-from billing.choices import PAYABLE_STATUSES, Collection, InvoiceKind, NoticeKind, PaymentChannel, PaymentStatus
+from billing.choices import PAYABLE_STATUSES, Collection, InvoiceKind, PaymentChannel, PaymentStatus
 from billing.models import DunningSuspension, Invoice, InvoiceLine, Payment
 from billing.notices import notice_send
 from billing.selectors import config_for
+from cos.choices import MessageKind
 from cos.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -32,21 +33,16 @@ def dunning_after_failure(payment: Payment, invoice: Invoice | None) -> None:
             payment.next_retry_at = timezone.now() + timedelta(days=schedule[failures - 1])
             payment.save(update_fields=["next_retry_at", "updated_at"])
     if config.notify_subscriber:
-        retry = (
-            f" We will try again on {timezone.localdate(payment.next_retry_at):%Y-%m-%d}."
-            if payment.next_retry_at
-            else ""
-        )
         notice_send(
             payment.account,
-            kind=NoticeKind.PAYMENT_FAILED,
+            kind=MessageKind.PAYMENT_FAILED,
             key=f"failed-{payment.pk}",
-            subject=f"Payment of invoice {invoice.number} failed",
-            body=f"The payment of {payment.amount} {payment.currency} for invoice {invoice.number} failed: "
-            f"{payment.failure_message or payment.failure_code}.{retry} You can pay the invoice or change your "
-            "payment method in the portal.",
-            invoice=invoice,
-            payment=payment,
+            context={
+                "payment": payment,
+                "invoice": invoice,
+                "failure": payment.failure_message or payment.failure_code,
+                "retry_on": timezone.localdate(payment.next_retry_at) if payment.next_retry_at else None,
+            },
         )
 
 
@@ -126,13 +122,9 @@ def dunning_suspend_due(*, today=None) -> int:
                 DunningSuspension.objects.create(invoice=invoice, subscription=subscription)
                 notice_send(
                     invoice.account,
-                    kind=NoticeKind.SUSPENDED,
+                    kind=MessageKind.DUNNING_SUSPENDED,
                     key=f"suspended-{invoice.pk}-{subscription.pk}",
-                    subject=f"Your service is suspended: invoice {invoice.number} is unpaid",
-                    body=f"Invoice {invoice.number} of {invoice.total} {invoice.currency} was due on "
-                    f"{invoice.due_on:%Y-%m-%d} and is still unpaid, so your service is suspended. It is restored "
-                    "as soon as the invoice is paid.",
-                    invoice=invoice,
+                    context={"invoice": invoice, "subscription": subscription},
                 )
                 suspended += 1
     return suspended
@@ -163,11 +155,9 @@ def dunning_restore(*, invoice_id: int) -> int:
             subscription_resume(subscription_id=row.subscription_id, reason=f"invoice {suspension.invoice} paid")
             notice_send(
                 suspension.invoice.account,
-                kind=NoticeKind.RESTORED,
+                kind=MessageKind.DUNNING_RESTORED,
                 key=f"restored-{row.pk}",
-                subject="Your service is restored",
-                body=f"Thank you: invoice {suspension.invoice.number} is paid and your service is restored.",
-                invoice=suspension.invoice,
+                context={"invoice": suspension.invoice, "subscription": suspension.subscription},
             )
             restored += 1
     return restored

@@ -1,8 +1,8 @@
 """Reactions of billing to events. Billing follows only the network's verified events: the activation starts it,
 the deactivation stops it, a verified suspension pauses it and a resumption ends the pause, a verified plan change
 brings the new rate, a lifted block bills (or credits) what was held. A finalized invoice is collected; a paid one
-restores a service suspended for it. Billing's own work goes through the outbox too: the chunks of a billing run,
-and the e-mail of each notice."""
+restores a service suspended for it. Billing's own work goes through the outbox too: the chunks of a billing run.
+The subscriber is told of each invoice and each payment received (billing.notices, through cos.notifications)."""
 
 from cos import events
 
@@ -88,9 +88,21 @@ def bill_run_chunk(event) -> None:
     billing_chunk_requested(run_id=p["run_id"], account_ids=p["account_ids"], as_of=p["as_of"])
 
 
-@events.handler("billing_notice.queued")
-def email_billing_notice(event) -> None:
-    """E-mail a notice to the subscriber; a failure is recorded on the notice and tried again later."""
-    from billing.notices import notice_deliver
+@events.handler("invoice.finalized")
+def tell_invoice_issued(event) -> None:
+    """The subscriber is told of the invoice (e-mailed with its PDF when the account's delivery is e-mail)."""
+    from billing.notices import invoice_issued_tell
 
-    notice_deliver(notice_id=event.payload["notice_id"])
+    invoice_issued_tell(invoice_id=event.payload["invoice_id"])
+
+
+@events.handler("payment.succeeded")
+def tell_payment_received(event) -> None:
+    from billing.notices import payment_received_tell
+
+    payment_received_tell(payment_id=event.payload["payment_id"])
+
+
+def email_billing_notice(event) -> None:
+    """Kept for the `billing_notice.queued` runs written before notices became cos messages: the migration moved
+    each notice into a cos.Message, which the messages-retry job sends, so there is nothing left to do here."""

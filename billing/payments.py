@@ -35,7 +35,6 @@ from billing.choices import (
     InvoiceKind,
     InvoiceStatus,
     MethodType,
-    NoticeKind,
     PaymentChannel,
     PaymentStatus,
     RefundStatus,
@@ -53,6 +52,7 @@ from billing.models import (
 from billing.notices import notice_send
 from billing.selectors import config_for
 from cos import events
+from cos.choices import MessageKind
 from cos.errors import ApplicationError, Conflict, NotFound
 from cos.fsm import transition_apply
 
@@ -279,12 +279,9 @@ def invoice_collect(*, invoice_id: int) -> Payment | None:
         if method is None:
             notice_send(
                 account,
-                kind=NoticeKind.NO_METHOD,
+                kind=MessageKind.PAYMENT_METHOD_MISSING,
                 key=f"no-method-{invoice.pk}",
-                subject=f"Invoice {invoice.number}: no payment method on file",
-                body=f"Your invoice {invoice.number} of {invoice.total} {invoice.currency} could not be charged "
-                "because no payment method is on file. Add one in the portal or pay the invoice there.",
-                invoice=invoice,
+                context={"invoice": invoice},
             )
             return None
         payment = _payment_start(invoice, method, channel=PaymentChannel.AUTOMATIC)
@@ -428,13 +425,9 @@ def _payment_requires_action(payment: Payment, invoice: Invoice | None, source: 
     if config is None or config.notify_subscriber:
         notice_send(
             payment.account,
-            kind=NoticeKind.ACTION_REQUIRED,
+            kind=MessageKind.PAYMENT_ACTION_REQUIRED,
             key=f"action-{payment.pk}",
-            subject=f"Please confirm the payment of invoice {invoice.number if invoice else ''}".strip(),
-            body=f"Your bank asks you to confirm the payment of {payment.amount} {payment.currency}. "
-            "Open the invoice in the portal and choose Confirm payment.",
-            invoice=invoice,
-            payment=payment,
+            context={"payment": payment, "invoice": invoice},
         )
 
 
@@ -598,16 +591,16 @@ def payments_sweep(*, now=None) -> dict[str, int]:
     - debits and confirmations still open after PAYMENTS_SYNC_AFTER_SECONDS are looked up (a lost webhook);
     - refunds not yet answered are sent again;
     - failed automatic payments due for their dunning retry are charged again;
-    - gateway events recorded to be applied after commit (a saved payment method) and not applied yet are applied;
-    - notices whose e-mail failed are queued again once their wait is over.
+    - gateway events recorded to be applied after commit (a saved payment method) and not applied yet are applied.
+
+    Messages to subscribers that failed are sent again by the core's messages-retry job (cos.notifications).
     """
     from billing.dunning import dunning_retries_due
-    from billing.notices import notices_retry_due
     from billing.refunds import refund_submit
     from billing.webhooks import gateway_events_deferred_due
 
     now = now or timezone.now()
-    counts = {"resubmitted": 0, "synced": 0, "refunds": 0, "retried": 0, "events": 0, "notices": 0}
+    counts = {"resubmitted": 0, "synced": 0, "refunds": 0, "retried": 0, "events": 0}
     resubmit_before = now - timedelta(seconds=settings.PAYMENTS_RESUBMIT_AFTER_SECONDS)
     pending = Payment.objects.filter(
         status=PaymentStatus.PENDING,
@@ -654,5 +647,4 @@ def payments_sweep(*, now=None) -> dict[str, int]:
             continue
     counts["retried"] = dunning_retries_due(now=now)
     counts["events"] = gateway_events_deferred_due(before=resubmit_before)
-    counts["notices"] = notices_retry_due(now=now)
     return counts

@@ -80,8 +80,7 @@ def gateway_event_apply_task(self, event_row_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def payments_sweep_task() -> None:
-    """Frequent (Celery beat): charges, refunds and deferred gateway events are never forgotten; dunning retries;
-    notices that failed are sent again."""
+    """Frequent (Celery beat): charges, refunds and deferred gateway events are never forgotten; dunning retries."""
     from billing.payments import payments_sweep
 
     payments_sweep()

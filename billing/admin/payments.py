@@ -1,12 +1,12 @@
 """Admin for the records of payments: payments (refund through the gateway, look up at the gateway), refunds,
-credit entries, gateway events, disputes and notices."""
+credit entries, gateway events and disputes (messages to subscribers are in the core admin: Messages)."""
 
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 
-from billing import notices, payments, refunds
+from billing import payments, refunds
 from billing.admin.common import (
     OverridePermissionMixin,
     ReadOnlyAdmin,
@@ -20,14 +20,13 @@ from billing.choices import (
 )
 from billing.gateways.base import GatewayUnavailable
 from billing.models import (
-    BillingNotice,
     CreditEntry,
     Dispute,
     GatewayEvent,
     Payment,
     Refund,
 )
-from cos.admin_tools import REFUSALS, TransitionLogInline, action_with_form, refusal_text, service_action
+from cos.admin_tools import REFUSALS, TransitionLogInline, action_with_form, refusal_text
 
 # --- payments ----------------------------------------------------------------------------------
 
@@ -218,27 +217,3 @@ class DisputeAdmin(ReadOnlyAdmin):
     @admin.display(description="Invoice", ordering="payment__invoice__number")
     def invoice(self, dispute: Dispute) -> str:
         return str(dispute.payment.invoice or "")
-
-
-@admin.register(BillingNotice)
-class BillingNoticeAdmin(ReadOnlyAdmin):
-    """Notices and where their e-mail stands: sent, waiting, failed (tried again later) or given up."""
-
-    list_display = ("created_at", "kind", "account", "invoice", "to", "subject", "status", "attempts", "sent_at")
-    list_filter = ("status", "kind")
-    search_fields = ("to", "subject", "invoice__number", *_CUSTOMER_SEARCH)
-    list_select_related = ("account__customer", "account__provider", "invoice")
-    date_hierarchy = "created_at"
-    show_full_result_count = False
-    inlines = [TransitionLogInline]
-    actions = [
-        service_action(
-            notices.notice_requeue,
-            id_arg="notice_id",
-            description="Send again now (failed or given-up notices)",
-            permission="send_again",
-        )
-    ]
-
-    def has_send_again_permission(self, request) -> bool:
-        return request.user.has_perm("billing.change_billingnotice")

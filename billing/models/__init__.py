@@ -1,7 +1,6 @@
 from billing.models.accounts import BillingAccount, BillingConfig, BillingSchedule, Pause, RateChange, ReasonCode
 from billing.models.invoices import BillingRun, Invoice, InvoiceLine, InvoiceSequence, PricingOverride
 from billing.models.payments import (
-    BillingNotice,
     CreditEntry,
     Dispute,
     DunningSuspension,
@@ -12,7 +11,6 @@ from billing.models.payments import (
 )
 
 __all__ = [
-    "BillingNotice",
     "CreditEntry",
     "Dispute",
     "DunningSuspension",

@@ -1,5 +1,5 @@
 """Money in and out: payment methods on file, payments (each one charge at the gateway or one recorded receipt),
-refunds, the customer's credit balance, gateway events as received, disputes, dunning suspensions and notices."""
+refunds, the customer's credit balance, gateway events as received, disputes and dunning suspensions."""
 
 from django.conf import settings
 from django.db import models
@@ -7,13 +7,10 @@ from django_fsm import FSMField, transition
 
 from billing.choices import (
     IN_FLIGHT_PAYMENT_STATUSES,
-    UNSENT_NOTICE_STATUSES,
     CreditKind,
     DisputeStatus,
     GatewayEventOutcome,
     MethodType,
-    NoticeKind,
-    NoticeStatus,
     PaymentChannel,
     PaymentStatus,
     RefundStatus,
@@ -255,57 +252,3 @@ class DunningSuspension(models.Model):
 
     def __str__(self) -> str:
         return f"Subscription {self.subscription_id} suspended for {self.invoice}"
-
-
-class BillingNotice(StatefulModel):
-    """A message to the subscriber about their payments (e-mailed; also shown in the admin). Once per cause.
-
-    Delivered through the outbox after the transaction that made it commits (`billing_notice.queued`); a failed
-    delivery is tried again with a growing wait, and given up after EVENTS_MAX_ATTEMPTS tries."""
-
-    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="notices")
-    kind = models.CharField(max_length=20, choices=NoticeKind.choices)
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    key = models.CharField(max_length=120, unique=True, help_text="What the notice is about: sent once.")
-    to = models.EmailField(blank=True)
-    subject = models.CharField(max_length=200)
-    body = models.TextField()
-    status = FSMField(max_length=16, choices=NoticeStatus.choices, default=NoticeStatus.PENDING, protected=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Delivery attempts so far.")
-    last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a failed delivery is tried again.")
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [
-            models.Index(fields=["next_attempt_at"], condition=models.Q(status="failed"), name="notice_retry_due"),
-        ]
-
-    def __str__(self) -> str:
-        return self.subject
-
-    @transition(field=status, source=UNSENT_NOTICE_STATUSES, target=NoticeStatus.SENT)
-    def mark_sent(self, *, at, by=None, reason: str = "") -> None:
-        self.attempts += 1
-        self.sent_at, self.next_attempt_at, self.last_error = at, None, ""
-
-    @transition(field=status, source=UNSENT_NOTICE_STATUSES, target=NoticeStatus.FAILED)
-    def fail(self, *, error: str, retry_at, by=None, reason: str = "") -> None:
-        self.attempts += 1
-        self.last_error, self.next_attempt_at = error, retry_at
-
-    @transition(field=status, source=UNSENT_NOTICE_STATUSES, target=NoticeStatus.DEAD)
-    def give_up(self, *, error: str, by=None, reason: str = "") -> None:
-        self.attempts += 1
-        self.last_error, self.next_attempt_at = error, None
-
-    @transition(field=status, source=NoticeStatus.PENDING, target=NoticeStatus.SKIPPED)
-    def skip(self, *, by=None, reason: str = "") -> None:
-        """No address to send it to: it is kept (the admin shows it), nothing is sent."""
-
-    @transition(field=status, source=[NoticeStatus.FAILED, NoticeStatus.DEAD], target=NoticeStatus.PENDING)
-    def requeue(self, *, by=None, reason: str = "") -> None:
-        """An operator asks for another try now (the address may have been corrected meanwhile)."""
-        self.attempts, self.next_attempt_at = 0, None

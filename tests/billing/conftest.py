@@ -1,5 +1,5 @@
 """Billing fixtures: a Stripe-compatible server on loopback (tests.billing.stripe_server) and settings that point
-the StripeGateway at it."""
+the StripeGateway at it; customers made here write in English (the messages' words are asserted)."""
 
 import socket
 import subprocess
@@ -13,6 +13,11 @@ import requests
 import stripe
 
 from tests.billing.stripe_helpers import STRIPE_KEY, WEBHOOK_SECRET
+
+
+@pytest.fixture(autouse=True)
+def _customers_in_english(settings):
+    settings.COS_DEFAULT_LANGUAGE = "en"
 
 
 def _free_port() -> int:

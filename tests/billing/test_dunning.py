@@ -9,12 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import dunning, payments, services
-from billing.choices import Collection, InvoiceStatus, MethodType, NoticeKind, PaymentChannel, PaymentStatus
+from billing.choices import Collection, InvoiceStatus, MethodType, PaymentChannel, PaymentStatus
 from billing.gateways.base import FAILED, ChargeResult
 from billing.gateways.offline import OfflineGateway
-from billing.models import BillingAccount, BillingNotice, DunningSuspension, Invoice, Payment
+from billing.models import BillingAccount, DunningSuspension, Invoice, Payment
 from billing.runs import billing_chunk
-from cos.models import Event
+from cos.choices import MessageKind
+from cos.models import Event, Message
 from marketplace.choices import SubscriptionStatus
 from tests.billing.factories import DECLINED_CARD, NSF_CARD, TEST_CARD, activate, rules, subscription
 
@@ -29,6 +30,10 @@ def _account(sub, collection=Collection.AUTOMATIC) -> BillingAccount:
     BillingAccount.objects.filter(pk=account.pk).update(collection=collection)
     account.refresh_from_db()
     return account
+
+
+def _told(kind, **filters) -> list[Message]:
+    return list(Message.objects.filter(kind=kind, **filters).order_by("pk"))
 
 
 def _issue(sub, capture) -> Invoice:
@@ -83,10 +88,11 @@ def test_a_declined_card_fails_the_payment_keeps_the_invoice_open_and_plans_a_re
     assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.OPEN, Decimal("0.00"))
     assert before + timedelta(days=2) <= payment.next_retry_at <= timezone.now() + timedelta(days=2)
     # and the subscriber is told once, with the reason and the day of the retry
-    notice = BillingNotice.objects.get(account=account)
-    assert (notice.kind, notice.invoice, notice.payment) == (NoticeKind.PAYMENT_FAILED, invoice, payment)
+    (notice,) = _told(MessageKind.PAYMENT_FAILED, customer=account.customer)
+    assert (notice.key, notice.to) == (f"failed-{payment.pk}", account.invoice_email)
+    assert invoice.number in notice.subject
     assert payment.failure_message in notice.body
-    assert f"{timezone.localdate(payment.next_retry_at):%Y-%m-%d}" in notice.body
+    assert f"We will try again on {timezone.localdate(payment.next_retry_at):%-d %B %Y}." in notice.body
     assert Event.objects.filter(name="payment.failed", payload__payment_id=payment.pk).count() == 1
 
 
@@ -100,7 +106,7 @@ def test_a_failure_reported_twice_tells_the_subscriber_once(django_capture_on_co
     # then
     payment.refresh_from_db()
     assert payment.next_retry_at == planned
-    assert BillingNotice.objects.filter(account=account, kind=NoticeKind.PAYMENT_FAILED).count() == 1
+    assert len(_told(MessageKind.PAYMENT_FAILED, customer=account.customer)) == 1
     assert Event.objects.filter(name="payment.failed", payload__payment_id=payment.pk).count() == 1
 
 
@@ -128,7 +134,7 @@ def test_a_due_retry_charges_a_new_attempt_with_a_new_key(django_capture_on_comm
     # the card still declines: the next retry is 5 days later, the subscriber is told again
     assert second.status == PaymentStatus.FAILED
     assert before + timedelta(days=5) <= second.next_retry_at <= after + timedelta(days=5)
-    assert BillingNotice.objects.filter(account=account, kind=NoticeKind.PAYMENT_FAILED).count() == 2
+    assert len(_told(MessageKind.PAYMENT_FAILED, customer=account.customer)) == 2
     # and the first attempt is not retried again
     first.refresh_from_db()
     assert first.next_retry_at is None
@@ -170,7 +176,9 @@ def test_after_the_last_retry_of_the_schedule_no_more_are_planned(django_capture
     # then: no further retry; the subscriber is told, without a retry date
     last = Payment.objects.get(invoice=invoice, attempt=2)
     assert (last.status, last.next_retry_at) == (PaymentStatus.FAILED, None)
-    assert "try again" not in BillingNotice.objects.get(payment=last).body
+    (told,) = _told(MessageKind.PAYMENT_FAILED, key=f"failed-{last.pk}")
+    assert "try again" not in told.body
+    assert "You can pay the invoice or change your payment method in the portal." in told.body
     assert _retry(django_capture_on_commit_callbacks, timezone.now() + timedelta(days=30)) == 0
     assert Payment.objects.filter(invoice=invoice).count() == 2
 
@@ -206,14 +214,14 @@ def test_without_notices_the_subscriber_is_not_emailed_but_the_retry_is_planned(
 ):
     account, _, payment = _declined(django_capture_on_commit_callbacks, notify_subscriber=False)
     assert payment.next_retry_at is not None
-    assert not BillingNotice.objects.filter(account=account).exists()
-    assert mailoutbox == []
+    assert _told(MessageKind.PAYMENT_FAILED) == []
+    assert [m for m in mailoutbox if "failed" in m.subject] == []
 
 
 def test_a_failure_notice_is_emailed_to_the_invoice_address(django_capture_on_commit_callbacks, mailoutbox):
     account, invoice, _ = _declined(django_capture_on_commit_callbacks)
-    assert [message.to for message in mailoutbox] == [[account.invoice_email]]
-    assert invoice.number in mailoutbox[0].subject
+    failed = [message for message in mailoutbox if message.subject == f"Payment of invoice {invoice.number} failed"]
+    assert [message.to for message in failed] == [[account.invoice_email]]
 
 
 # --- suspension and restoration ------------------------------------------------------------------------------
@@ -247,8 +255,8 @@ def test_an_invoice_unpaid_past_the_suspension_days_suspends_its_subscription_on
     assert Event.objects.filter(name="subscription.suspended", payload__subscription_id=sub.pk).count() == 1
     suspension = DunningSuspension.objects.get()
     assert (suspension.invoice, suspension.subscription, suspension.restored_at) == (invoice, sub, None)
-    notice = BillingNotice.objects.get(kind=NoticeKind.SUSPENDED)
-    assert notice.invoice == invoice
+    (notice,) = _told(MessageKind.DUNNING_SUSPENDED)
+    assert notice.key == f"suspended-{invoice.pk}-{sub.pk}"
     assert invoice.number in notice.subject
 
 
@@ -287,7 +295,7 @@ def test_paying_the_invoice_restores_the_subscription(django_capture_on_commit_c
     assert sub.status == SubscriptionStatus.ACTIVE
     assert Event.objects.filter(name="subscription.resumed", payload__subscription_id=sub.pk).count() == 1
     assert DunningSuspension.objects.get().restored_at is not None
-    assert BillingNotice.objects.filter(kind=NoticeKind.RESTORED, invoice=invoice).count() == 1
+    assert len(_told(MessageKind.DUNNING_RESTORED, body__contains=invoice.number)) == 1
     # and a later run does not suspend it again
     assert _suspend(django_capture_on_commit_callbacks, invoice.due_on + timedelta(days=30)) == 0
 
@@ -303,7 +311,7 @@ def test_a_subscription_held_by_two_unpaid_invoices_is_restored_when_both_are_pa
     march = Invoice.objects.exclude(pk=february.pk).get(account_id=february.account_id)
     assert _suspend(django_capture_on_commit_callbacks, march.due_on + timedelta(days=11)) == 1
     assert DunningSuspension.objects.filter(subscription=sub).count() == 2
-    assert BillingNotice.objects.filter(kind=NoticeKind.SUSPENDED).count() == 1
+    assert len(_told(MessageKind.DUNNING_SUSPENDED)) == 1
     # when: the invoice the service was suspended for is paid
     suspended_for = DunningSuspension.objects.order_by("pk").first().invoice
     other = february if suspended_for == march else march

@@ -19,7 +19,6 @@ from billing.choices import (
     InvoiceKind,
     InvoiceStatus,
     MethodType,
-    NoticeKind,
     OverrideKind,
     PaymentChannel,
     PaymentStatus,
@@ -37,7 +36,6 @@ from billing.gateways.base import (
 from billing.gateways.offline import OfflineGateway
 from billing.models import (
     BillingAccount,
-    BillingNotice,
     CreditEntry,
     Invoice,
     Payment,
@@ -47,8 +45,9 @@ from billing.models import (
     Refund,
 )
 from billing.runs import billing_chunk
+from cos.choices import MessageKind
 from cos.errors import ApplicationError, Conflict
-from cos.models import Event
+from cos.models import Event, Message
 from tests.billing.factories import (
     ACH_FAILS,
     ACH_OK,
@@ -235,7 +234,7 @@ def test_removing_the_last_method_of_an_automatic_account_switches_it_to_manual(
     invoice = _issue(sub, django_capture_on_commit_callbacks)
     assert invoice.status == InvoiceStatus.OPEN
     assert not Payment.objects.filter(invoice=invoice).exists()
-    assert not BillingNotice.objects.filter(invoice=invoice).exists()
+    assert not Message.objects.filter(kind=MessageKind.PAYMENT_METHOD_MISSING).exists()
 
 
 def test_a_removed_method_cannot_become_the_default():
@@ -341,9 +340,8 @@ def test_an_automatic_account_without_a_method_is_told_and_its_invoice_stays_ope
     # then
     assert invoice.status == InvoiceStatus.OPEN
     assert not Payment.objects.filter(invoice=invoice).exists()
-    notice = BillingNotice.objects.get(account=account)
-    assert (notice.kind, notice.invoice) == (NoticeKind.NO_METHOD, invoice)
-    assert notice.to == sub.customer.email
+    (notice,) = Message.objects.filter(customer=account.customer, kind=MessageKind.PAYMENT_METHOD_MISSING)
+    assert (notice.key, notice.to) == (f"no-method-{invoice.pk}", sub.customer.email)
     assert invoice.number in notice.subject
 
 
@@ -366,8 +364,8 @@ def test_a_card_that_needs_authentication_waits_for_the_subscriber(django_captur
     assert payment.status == PaymentStatus.REQUIRES_ACTION
     assert payment.client_secret
     assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.OPEN, Decimal("0.00"))
-    notice = BillingNotice.objects.get(payment=payment)
-    assert notice.kind == NoticeKind.ACTION_REQUIRED
+    notice = Message.objects.get(key=f"action-{payment.pk}")
+    assert notice.kind == MessageKind.PAYMENT_ACTION_REQUIRED
     assert "Confirm payment" in notice.body
 
 
@@ -399,7 +397,7 @@ def test_a_refused_authentication_fails_the_payment_and_leaves_the_invoice_open(
     invoice.refresh_from_db()
     assert (payment.status, payment.failure_code) == (PaymentStatus.FAILED, "authentication_failed")
     assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.OPEN, Decimal("0.00"))
-    assert BillingNotice.objects.filter(payment=payment, kind=NoticeKind.PAYMENT_FAILED).count() == 1
+    assert Message.objects.filter(key=f"failed-{payment.pk}", kind=MessageKind.PAYMENT_FAILED).count() == 1
 
 
 # --- SEPA and ACH debits -------------------------------------------------------------------------------------
@@ -442,7 +440,7 @@ def test_a_bank_debit_that_fails_later_reopens_the_invoice(debit, django_capture
     invoice.refresh_from_db()
     assert (payment.status, payment.failure_code) == (PaymentStatus.FAILED, "debit_failed")
     assert (invoice.status, invoice.amount_paid, invoice.paid_at) == (InvoiceStatus.OPEN, Decimal("0.00"), None)
-    assert BillingNotice.objects.filter(payment=payment, kind=NoticeKind.PAYMENT_FAILED).count() == 1
+    assert Message.objects.filter(key=f"failed-{payment.pk}", kind=MessageKind.PAYMENT_FAILED).count() == 1
     assert payment.next_retry_at is not None
 
 
@@ -497,7 +495,7 @@ def test_a_processing_answer_after_succeeded_changes_nothing(django_capture_on_c
     invoice.refresh_from_db()
     assert (payment.status, payment.failure_code) == (PaymentStatus.SUCCEEDED, "")
     assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, TOTAL)
-    assert not BillingNotice.objects.filter(kind=NoticeKind.PAYMENT_FAILED).exists()
+    assert not Message.objects.filter(kind=MessageKind.PAYMENT_FAILED).exists()
 
 
 def test_succeeded_delivered_twice_applies_the_money_once(django_capture_on_commit_callbacks):

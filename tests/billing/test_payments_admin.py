@@ -18,7 +18,6 @@ from billing.choices import (
     GatewayEventOutcome,
     InvoiceStatus,
     MethodType,
-    NoticeKind,
     PaymentChannel,
     PaymentStatus,
     RefundStatus,
@@ -26,7 +25,6 @@ from billing.choices import (
 from billing.models import (
     BillingAccount,
     BillingConfig,
-    BillingNotice,
     CreditEntry,
     Dispute,
     GatewayEvent,
@@ -36,6 +34,7 @@ from billing.models import (
     ReasonCode,
     Refund,
 )
+from billing.notices import notice_send
 from billing.payments import (
     credit_balance,
     payment_method_add,
@@ -43,6 +42,7 @@ from billing.payments import (
     payment_record,
 )
 from billing.refunds import payment_refund
+from cos.choices import MessageKind
 from tests.billing.factories import SEPA_OK, TEST_CARD, activate, rules, subscription
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +119,7 @@ def _shown(client, changelist: str, **params) -> set[int]:
 
 def _payments_data(count: int, actor, reason, collected) -> None:
     """`count` customers each with a card payment partly refunded, a debit in flight, an overpaid manual payment,
-    a part payment, a dispute, a notice and a gateway event."""
+    a part payment, a dispute, a message and a gateway event."""
     for n in range(count):
         card = Payment.objects.get(invoice=collected(TEST_CARD))
         payment_refund(payment_id=card.pk, amount="10.00", reason_code=reason, actor=actor)
@@ -128,15 +128,6 @@ def _payments_data(count: int, actor, reason, collected) -> None:
         _recorded(manual, "1000.00", reference=f"BG-{manual.pk}")
         _recorded(_issued(), "100.00")
         Dispute.objects.create(payment=card, reference=f"dp_{card.pk}", amount=card.amount, reason="fraudulent")
-        BillingNotice.objects.create(
-            account=manual.account,
-            kind=NoticeKind.RECEIPT,
-            invoice=manual,
-            key=f"receipt-{manual.pk}",
-            to=manual.account.customer.email,
-            subject=f"Receipt for {manual.number}",
-            body="Thank you.",
-        )
         GatewayEvent.objects.create(
             gateway="offline",
             event_id=f"evt_{card.pk}_{n}",
@@ -158,7 +149,8 @@ def _payments_data(count: int, actor, reason, collected) -> None:
         ("billing_creditentry", {}),
         ("billing_gatewayevent", {}),
         ("billing_dispute", {}),
-        ("billing_billingnotice", {}),
+        ("cos_message", {}),
+        ("cos_message", {"status": "sent", "kind": "invoice_issued"}),
         ("billing_billingaccount", {}),
         ("billing_billingaccount", {"method_on_file": "yes"}),
         ("billing_invoice", {}),
@@ -272,9 +264,19 @@ def test_a_payment_page_shows_its_history_and_refunds_and_cannot_be_changed(root
     assert "client_secret" not in body
 
 
-@pytest.mark.parametrize("model", ["payment", "refund", "creditentry", "gatewayevent", "dispute", "billingnotice"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "billing_payment",
+        "billing_refund",
+        "billing_creditentry",
+        "billing_gatewayevent",
+        "billing_dispute",
+        "cos_message",
+    ],
+)
 def test_payment_records_cannot_be_added_by_hand(model, root):
-    assert root.get(reverse(f"admin:billing_{model}_add")).status_code == 403
+    assert root.get(reverse(f"admin:{model}_add")).status_code == 403
 
 
 # --- refunds, credit, gateway events, disputes, notices ----------------------------------------
@@ -336,15 +338,16 @@ def test_disputes_filter_by_status(root, collected):
     assert payment.invoice.number in root.get(reverse("admin:billing_dispute_changelist")).content.decode()
 
 
-def test_notices_filter_by_kind(root):
-    account = _issued().account
+def test_messages_filter_by_kind(root):
+    invoice = _issued()
 
-    def notice(kind):
-        return BillingNotice.objects.create(account=account, kind=kind, key=kind, subject=kind, body="-")
+    def told(kind):
+        (message,) = notice_send(invoice.account, kind=kind, key=kind, context={"invoice": invoice})
+        return message
 
-    failed, suspended = notice(NoticeKind.PAYMENT_FAILED), notice(NoticeKind.SUSPENDED)
-    assert _shown(root, "billing_billingnotice", kind=NoticeKind.PAYMENT_FAILED) == {failed.pk}
-    assert _shown(root, "billing_billingnotice", kind=NoticeKind.SUSPENDED) == {suspended.pk}
+    failed, suspended = told(MessageKind.PAYMENT_METHOD_MISSING), told(MessageKind.DUNNING_SUSPENDED)
+    assert _shown(root, "cos_message", kind=MessageKind.PAYMENT_METHOD_MISSING) == {failed.pk}
+    assert _shown(root, "cos_message", kind=MessageKind.DUNNING_SUSPENDED) == {suspended.pk}
 
 
 # --- the refund action -------------------------------------------------------------------------

@@ -1,12 +1,10 @@
 """Refunds, disputes and billing runs change status only through their state machines: each change a logged
 transition (who, when, from, to), a direct assignment refused, a late or repeated answer moving nothing."""
 
-import importlib
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.apps import apps as django_apps
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
@@ -15,13 +13,11 @@ from billing.choices import (
     CreditKind,
     DisputeStatus,
     InvoiceStatus,
-    NoticeKind,
-    NoticeStatus,
     RefundStatus,
     RunStatus,
 )
 from billing.gateways.base import FAILED, SUCCEEDED
-from billing.models import BillingNotice, BillingRun, CreditEntry, Dispute, Payment, Refund
+from billing.models import BillingRun, CreditEntry, Dispute, Payment, Refund
 from billing.runs import billing_chunk, billing_run
 from cos.models import TransitionLog
 from tests.billing.factories import TEST_CARD, activate, subscription
@@ -177,29 +173,6 @@ def test_a_run_with_nothing_due_is_done_at_once(django_capture_on_commit_callbac
         run = billing_run(as_of=date(2026, 4, 1))
     assert (run.status, run.chunks) == (RunStatus.DONE, 0)
     assert _log(run) == [("finish", RunStatus.RUNNING, RunStatus.DONE)]
-
-
-# --- data kept by the migrations -----------------------------------------------------------------------------
-
-
-def test_notices_made_before_delivery_was_tracked_count_as_sent_once(django_capture_on_commit_callbacks):
-    # given: notices as the migration finds them (with and without an address)
-    payment = _card_payment(django_capture_on_commit_callbacks)
-    account = payment.account
-    emailed = BillingNotice.objects.create(
-        account=account, kind=NoticeKind.RECEIPT, key="old-1", to="a@example.test", subject="s", body="b"
-    )
-    unaddressed = BillingNotice.objects.create(
-        account=account, kind=NoticeKind.RECEIPT, key="old-2", subject="s", body="b"
-    )
-    # when: its data step runs
-    migration = importlib.import_module("billing.migrations.0006_notice_delivery_state")
-    migration.existing_notices_sent(django_apps, None)
-    # then
-    emailed.refresh_from_db()
-    unaddressed.refresh_from_db()
-    assert (emailed.status, emailed.attempts, emailed.sent_at) == (NoticeStatus.SENT, 1, emailed.created_at)
-    assert (unaddressed.status, unaddressed.attempts) == (NoticeStatus.SKIPPED, 0)
 
 
 # --- the admin's lists and filters ---------------------------------------------------------------------------

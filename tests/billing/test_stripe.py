@@ -22,9 +22,10 @@ from billing.choices import (
     RefundStatus,
 )
 from billing.gateways import gateway_for
-from billing.models import BillingAccount, BillingNotice, GatewayEvent, Invoice, Payment, PaymentMethod, Refund
+from billing.models import BillingAccount, GatewayEvent, Invoice, Payment, PaymentMethod, Refund
 from billing.services import account_for
 from cos.errors import Conflict
+from cos.models import Message
 from tests.billing.factories import activate, at, subscription
 from tests.billing.stripe_helpers import signed, stripe_slow
 
@@ -134,7 +135,7 @@ def test_a_card_asking_for_3d_secure_waits_for_the_subscriber(stripe_api, django
     assert payment.status == PaymentStatus.REQUIRES_ACTION
     assert payment.client_secret.startswith(payment.reference)
     assert invoice.status == InvoiceStatus.OPEN
-    assert BillingNotice.objects.filter(payment=payment, kind="action_required").exists()
+    assert Message.objects.filter(key=f"action-{payment.pk}", kind="payment_action_required").exists()
     # when: instead of confirming, the subscriber pays with another card in the portal
     other = _saved(stripe_api, account)
     paid = payments.invoice_pay_now(invoice_id=invoice.pk, method_id=other.pk)

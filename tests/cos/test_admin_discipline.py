@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from billing.models import (
     BillingAccount,
-    BillingNotice,
     BillingRun,
     BillingSchedule,
     CreditEntry,
@@ -45,7 +44,6 @@ AUDITED = [
     Refund,
     Dispute,
     GatewayEvent,
-    BillingNotice,
     ProvisioningJob,
     # the rest of the audit: contracts, their changes, the money's ledgers, what providers were told
     Subscription,
