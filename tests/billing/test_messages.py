@@ -1,0 +1,133 @@
+"""Billing tells the subscriber through the core's messages: each invoice (e-mailed with its PDF when the account's
+delivery is e-mail, to the invoice address, whatever the e-mail preference), each payment received, once each."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+
+from billing import notices, payments, services
+from billing.choices import Collection, Delivery, MethodType
+from billing.models import BillingAccount, Invoice
+from billing.runs import billing_chunk
+from billing.services import account_for
+from cos.choices import MessageChannel, MessageKind, MessageStatus
+from cos.models import Customer, Message
+from tests.billing.factories import TEST_CARD, activate, subscription
+from tests.billing.money_helpers import DAY, TOTAL, add_method, automatic_account
+
+pytestmark = pytest.mark.django_db
+
+
+def _invoiced(capture, *, delivery=Delivery.EMAIL, notify_by_email=True, invoice_email="payer@example.test"):
+    sub = subscription()
+    account = account_for(sub)
+    BillingAccount.objects.filter(pk=account.pk).update(delivery=delivery, invoice_email=invoice_email)
+    Customer.objects.filter(pk=account.customer_id).update(notify_by_email=notify_by_email)
+    with capture(execute=True):
+        invoice = activate(sub, DAY)
+    invoice.refresh_from_db()
+    return invoice
+
+
+def _told(kind) -> list[Message]:
+    return list(Message.objects.filter(kind=kind).order_by("pk"))
+
+
+def test_an_invoice_delivered_by_email_is_emailed_with_its_pdf(django_capture_on_commit_callbacks):
+    # when: the first invoice is finalized
+    invoice = _invoiced(django_capture_on_commit_callbacks)
+    # then: e-mailed to the invoice address with the invoice as a PDF
+    (message,) = _told(MessageKind.INVOICE_ISSUED)
+    assert (message.status, message.to, message.attachments) == (
+        MessageStatus.SENT,
+        "payer@example.test",
+        [{"kind": "invoice_pdf", "ref": invoice.pk}],
+    )
+    (sent,) = [m for m in mail.outbox if invoice.number in m.subject]
+    assert sent.to == ["payer@example.test"]
+    assert "The invoice is attached as a PDF." in sent.body
+    (filename, content, mimetype) = sent.attachments[0]
+    assert (filename, mimetype, content[:5]) == (f"{invoice.number}.pdf", "application/pdf", b"%PDF-")
+
+
+def test_an_invoice_by_email_is_sent_even_to_a_customer_who_turned_email_messages_off(
+    django_capture_on_commit_callbacks,
+):
+    invoice = _invoiced(django_capture_on_commit_callbacks, notify_by_email=False)
+    (message,) = _told(MessageKind.INVOICE_ISSUED)
+    assert (message.channel, message.status) == (MessageChannel.EMAIL, MessageStatus.SENT)
+    assert [m.to for m in mail.outbox if invoice.number in m.subject] == [["payer@example.test"]]
+
+
+def test_an_invoice_in_the_portal_is_told_without_the_pdf_and_follows_the_preference(
+    django_capture_on_commit_callbacks,
+):
+    # given/when: two accounts whose invoices are seen in the portal, one customer not wanting e-mail
+    told = _invoiced(django_capture_on_commit_callbacks, delivery=Delivery.PORTAL)
+    silent = _invoiced(django_capture_on_commit_callbacks, delivery=Delivery.PORTAL, notify_by_email=False)
+    # then
+    (message,) = _told(MessageKind.INVOICE_ISSUED)
+    assert (message.customer_id, message.attachments) == (told.account.customer_id, [])
+    assert "You find it under Invoices in the portal." in message.body
+    assert not Message.objects.filter(customer=silent.account.customer).exists()
+
+
+def test_an_invoice_told_again_sends_nothing_more(django_capture_on_commit_callbacks):
+    invoice = _invoiced(django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = notices.invoice_issued_tell(invoice_id=invoice.pk)
+    assert again == []
+    assert len([m for m in mail.outbox if invoice.number in m.subject]) == 1
+
+
+def test_a_card_payment_is_thanked_once(django_capture_on_commit_callbacks):
+    # given: an automatic account with a working card
+    sub = subscription()
+    add_method(automatic_account(sub), TEST_CARD)
+    # when: its first invoice is charged, and the payment's event is delivered again
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice = activate(sub, DAY)
+    payment = invoice.payments.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        notices.payment_received_tell(payment_id=payment.pk)
+    # then
+    (message,) = _told(MessageKind.PAYMENT_RECEIVED)
+    assert (message.key, message.status) == (f"received-{payment.pk}", MessageStatus.SENT)
+    assert f"we received {TOTAL} SEK for invoice {invoice.number}" in message.body
+
+
+def test_a_part_payment_says_what_is_still_open(django_capture_on_commit_callbacks):
+    invoice = _invoiced(django_capture_on_commit_callbacks, delivery=Delivery.PORTAL)
+    with django_capture_on_commit_callbacks(execute=True):
+        payments.payment_record(
+            invoice_id=invoice.pk,
+            amount=Decimal("500.00"),
+            method_type=MethodType.BANK_TRANSFER,
+            external_reference="BG 1",
+        )
+    (message,) = _told(MessageKind.PAYMENT_RECEIVED)
+    assert f"{TOTAL - Decimal('500.00')} SEK is still open on the invoice." in message.body
+
+
+def test_credit_moved_onto_an_invoice_is_not_thanked_as_money_received(django_capture_on_commit_callbacks):
+    # given: the first invoice overpaid by bank transfer (a credit balance)
+    sub = subscription()
+    account = account_for(sub)
+    BillingAccount.objects.filter(pk=account.pk).update(collection=Collection.MANUAL, delivery=Delivery.PORTAL)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = activate(sub, DAY)
+    with django_capture_on_commit_callbacks(execute=True):
+        payments.payment_record(
+            invoice_id=first.pk, amount=TOTAL * 3, method_type=MethodType.BANK_TRANSFER, external_reference="BG 2"
+        )
+    # when: March's invoice is issued and paid from the credit
+    billing_chunk(run_id=None, account_ids=[account.pk], as_of=date(2026, 3, 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invoices_finalize_due()
+    march = Invoice.objects.exclude(pk=first.pk).get(account=account)
+    assert march.payments.filter(method_type=MethodType.CREDIT_BALANCE).exists()
+    # then: only the bank transfer is thanked
+    (thanked,) = _told(MessageKind.PAYMENT_RECEIVED)
+    assert first.number in thanked.body
