@@ -376,6 +376,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 # Where SMS go: console:// (printed), file:///path/sms.jsonl (one JSON line each), locmem:// (kept in
 # cos.sms.outbox, for tests) or 46elks://API_USER:API_PASSWORD@api.46elks.com (46elks+http:// for a local fake).
 SMS_URL = env.str("SMS_URL", default="console://")
+if SMS_URL.partition("://")[0].lower() not in ("console", "file", "locmem", "46elks", "46elks+http", "46elks+https"):
+    raise ImproperlyConfigured("SMS_URL must start with console://, file://, locmem:// or 46elks://.")
 SMS_FROM = env.str("SMS_FROM", default="COS")
 SMS_TIMEOUT = env.int("SMS_TIMEOUT", default=20)
 # The country whose numbers may be written without a country code (0701234567 is +46701234567).

@@ -59,9 +59,14 @@ def sms_send(*, to: str, body: str) -> str:
     return backend_for(settings.SMS_URL).send(Sms(to=to, body=body, sender=settings.SMS_FROM))
 
 
+BACKENDS = ("console", "file", "locmem", "46elks", "46elks+http", "46elks+https")
+
+
 def backend_for(url: str):
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
+    # "46elks://..." is not a URL scheme urllib knows (a scheme starts with a letter): split it off first.
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    parts = urlsplit(f"//{rest}")
     if scheme == "console":
         return ConsoleBackend()
     if scheme == "locmem":
@@ -77,7 +82,7 @@ def backend_for(url: str):
             user=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
         )
-    raise ValueError(f"SMS_URL: unknown backend {scheme or url!r} (console, file, locmem, 46elks)")
+    raise ValueError(f"SMS_URL: unknown backend {scheme or url!r} ({', '.join(BACKENDS)})")
 
 
 class ConsoleBackend:

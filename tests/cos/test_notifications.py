@@ -2,6 +2,7 @@
 customer's language, on the channels the customer wants, sent after commit, retried when the server fails, never
 sent twice; the admin shows each with its delivery state and can send it again."""
 
+import json
 import smtplib
 from datetime import date, timedelta
 from decimal import Decimal
@@ -327,3 +328,24 @@ def test_the_admin_lists_each_message_with_its_state_and_sends_a_dead_one_again(
     dead.refresh_from_db()
     assert (dead.status, len(mail.outbox)) == (MessageStatus.SENT, 1)
     assert Message.objects.get(pk=sent.pk).attempts == 1
+
+
+def test_the_file_backend_writes_one_json_line_per_sms(settings, tmp_path):
+    # given
+    path = tmp_path / "sms.jsonl"
+    settings.SMS_URL = f"file://{path}"
+    # when
+    first = sms.sms_send(to="+46701234567", body="Hej")
+    sms.sms_send(to="+46707654321", body="Hello")
+    # then
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(line["to"], line["message"], line["from"]) for line in lines] == [
+        ("+46701234567", "Hej", "COS"),
+        ("+46707654321", "Hello", "COS"),
+    ]
+    assert lines[0]["id"] == first
+
+
+def test_an_unknown_sms_backend_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown backend 'twilio'"):
+        sms.backend_for("twilio://key@api.example.test")
