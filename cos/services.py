@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -15,12 +16,14 @@ from django.utils import timezone
 
 from cos import events
 from cos.choices import AddressStatus, OrganizationKind, Role
+from cos.errors import ApplicationError
 from cos.fsm import transition_apply, transition_locked
 from cos.models import (
     AddressObject,
     AddressStreet,
     ApiToken,
     Area,
+    Customer,
     Membership,
     Organization,
     ProviderNotification,
@@ -338,3 +341,28 @@ def providers_notify(*, provider_ids, event, topic: str, payload: dict | None = 
         ignore_conflicts=True,
     )
     return len(rows)
+
+
+@transaction.atomic
+def customer_message_preferences_update(
+    *, customer_id: int, language: str, notify_by_email: bool, notify_by_sms: bool, phone: str, actor=None
+) -> Customer:
+    """The subscriber's language and the channels their messages go by (cos.notifications). SMS need a mobile
+    number, kept in E.164; an invoice e-mailed by its billing account is e-mailed whatever notify_by_email says."""
+    from cos.sms import phone_e164
+
+    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    problems = {}
+    if language not in dict(settings.LANGUAGES):
+        problems["language"] = f"Choose one of: {', '.join(name for _, name in settings.LANGUAGES)}."
+    number = phone_e164(phone, country=customer.billing_country) if phone.strip() else ""
+    if number is None:
+        problems["phone"] = "Enter a mobile number, e.g. 070-123 45 67 or +46 70 123 45 67."
+    elif notify_by_sms and not number:
+        problems["phone"] = "Enter the mobile number the SMS go to."
+    if problems:
+        raise ApplicationError("Check the marked fields.", code="invalid_preferences", extra={"fields": problems})
+    customer.language, customer.phone = language, number
+    customer.notify_by_email, customer.notify_by_sms = notify_by_email, notify_by_sms
+    customer.save(update_fields=["language", "phone", "notify_by_email", "notify_by_sms", "updated_at"])
+    return customer

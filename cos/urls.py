@@ -20,6 +20,7 @@ handler500 = "cos.api.errors.server_error"
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("privacy/", views.privacy, name="privacy"),
+    path("portal/messages/", views.portal_messages, name="portal-messages"),
     path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
     path(

@@ -3,11 +3,21 @@
 import logging
 
 from django.conf import settings
+from django.contrib import messages as django_messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import connections
 from django.http import JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from cos.choices import MessageStatus
+from cos.errors import ApplicationError
+from cos.forms import MessagePreferencesForm
+from cos.models import Message
+from cos.services import customer_message_preferences_update
 
 logger = logging.getLogger(__name__)
 
@@ -129,3 +139,48 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form):
         self.extra_email_context = {"site_name": settings.SITE_OPERATOR_NAME}
         return super().form_valid(form)
+
+
+MESSAGES_PER_PAGE = 20
+
+# What a subscriber reads of where a message stands.
+MESSAGE_STATUS_FOR_CUSTOMERS = {
+    MessageStatus.QUEUED: "On its way",
+    MessageStatus.SENT: "Sent",
+    MessageStatus.FAILED: "Not delivered yet: we try again",
+    MessageStatus.DEAD: "Could not be delivered",
+    MessageStatus.SKIPPED: "Not sent",
+}
+
+
+@login_required
+def portal_messages(request):
+    """What we sent the subscriber (newest first), and how they want to be told: language and channels."""
+    customer = getattr(request.user, "customer", None)
+    if customer is None:
+        return render(request, "cos/portal_messages.html", {"customer": None})
+    if request.method == "POST":
+        form = MessagePreferencesForm(request.POST)
+        if form.is_valid():
+            try:
+                customer_message_preferences_update(customer_id=customer.pk, actor=request.user, **form.cleaned_data)
+            except ApplicationError as refused:
+                for field, message in refused.extra.get("fields", {None: refused.message}).items():
+                    form.add_error(field, message)
+            else:
+                django_messages.success(request, "Your message settings are saved.")
+                return redirect("portal-messages")
+    else:
+        form = MessagePreferencesForm(
+            initial={
+                "language": customer.language,
+                "notify_by_email": customer.notify_by_email,
+                "notify_by_sms": customer.notify_by_sms,
+                "phone": customer.phone,
+            }
+        )
+    sent = Message.objects.filter(customer=customer).order_by("-created_at", "-id")
+    page = Paginator(sent, MESSAGES_PER_PAGE).get_page(request.GET.get("page"))
+    for message in page:
+        message.status_for_customer = MESSAGE_STATUS_FOR_CUSTOMERS.get(message.status, message.status)
+    return render(request, "cos/portal_messages.html", {"customer": customer, "form": form, "page": page})
