@@ -163,7 +163,9 @@ class Command(BaseCommand):
                 "first_name": "Anna",
                 "last_name": "Lindqvist",
                 "email": "anna@demo.example",
-                "phone": "+46 70 123 45 67",
+                "phone": "+46701234567",
+                "language": "sv",
+                "notify_by_sms": True,  # the demo prints her SMS too (SMS_URL=console://)
                 "billing_street": "Storgatan 4",
                 "billing_postal_code": "72110",
                 "billing_city": "Västerås",
