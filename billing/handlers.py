@@ -103,6 +103,13 @@ def tell_payment_received(event) -> None:
     payment_received_tell(payment_id=event.payload["payment_id"])
 
 
+@events.handler("invoice.late")
+def remind_of_late_invoice(event) -> None:
+    from billing.notices import dunning_reminder_tell
+
+    dunning_reminder_tell(invoice_id=event.payload["invoice_id"])
+
+
 def email_billing_notice(event) -> None:
     """Kept for the `billing_notice.queued` runs written before notices became cos messages: the migration moved
     each notice into a cos.Message, which the messages-retry job sends, so there is nothing left to do here."""

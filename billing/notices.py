@@ -8,15 +8,19 @@ state in the admin (Messages) and in the portal.
 - `invoice_issued_tell` (on `invoice.finalized`): the invoice, its PDF attached when the account's delivery is
   e-mail (then it is e-mailed even to a customer who turned e-mail messages off, to the invoice address).
 - `payment_received_tell` (on `payment.succeeded`): money received for an invoice (not credit moved around).
+- `dunning_reminder_tell` (on `invoice.late`): the invoice is past due, with the day the service is suspended
+  when the provider's dunning suspends.
 
 Every message of an account goes to its invoice e-mail address when it has one, else the customer's.
 """
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from billing.choices import Collection, Delivery, InvoiceKind, MethodType
 from billing.models import BillingAccount, Invoice, Payment
 from billing.pdf import render_invoice_pdf
+from billing.selectors import config_for
 from cos import notifications
 from cos.choices import MessageKind
 from cos.models import Message
@@ -88,4 +92,22 @@ def payment_received_tell(*, payment_id: int) -> list[Message]:
         kind=MessageKind.PAYMENT_RECEIVED,
         key=f"received-{payment.pk}",
         context={"payment": payment, "invoice": payment.invoice, "paid_on": payment.received_on or payment.settled_at},
+    )
+
+
+def dunning_reminder_tell(*, invoice_id: int) -> list[Message]:
+    """`invoice.late`: remind the subscriber of an invoice past due (unless the provider's dunning tells nothing)."""
+    invoice = Invoice.objects.select_related("account__customer", "issuer").get(pk=invoice_id)
+    config = config_for(invoice.marketplace_id, invoice.issuer_id)
+    if not config.notify_subscriber or invoice.kind != InvoiceKind.INVOICE:
+        return []
+    days = config.suspend_after_days
+    return notice_send(
+        invoice.account,
+        kind=MessageKind.DUNNING_REMINDER,
+        key=f"reminder-{invoice.pk}",
+        context={
+            "invoice": invoice,
+            "suspend_on": invoice.due_on + timedelta(days=days) if days is not None and invoice.due_on else None,
+        },
     )

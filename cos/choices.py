@@ -90,5 +90,6 @@ class MessageKind(models.TextChoices):
     PAYMENT_FAILED = "payment_failed", "Payment failed"
     PAYMENT_ACTION_REQUIRED = "payment_action_required", "Payment needs confirmation"
     PAYMENT_METHOD_MISSING = "payment_method_missing", "No payment method on file"
+    DUNNING_REMINDER = "dunning_reminder", "Reminder: invoice past due"
     DUNNING_SUSPENDED = "dunning_suspended", "Service suspended for non-payment"
     DUNNING_RESTORED = "dunning_restored", "Service restored after payment"

@@ -1,7 +1,7 @@
 """Billing tells the subscriber through the core's messages: each invoice (e-mailed with its PDF when the account's
 delivery is e-mail, to the invoice address, whatever the e-mail preference), each payment received, once each."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,7 +14,7 @@ from billing.runs import billing_chunk
 from billing.services import account_for
 from cos.choices import MessageChannel, MessageKind, MessageStatus
 from cos.models import Customer, Message
-from tests.billing.factories import TEST_CARD, activate, subscription
+from tests.billing.factories import TEST_CARD, activate, rules, subscription
 from tests.billing.money_helpers import DAY, TOTAL, add_method, automatic_account
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +131,28 @@ def test_credit_moved_onto_an_invoice_is_not_thanked_as_money_received(django_ca
     # then: only the bank transfer is thanked
     (thanked,) = _told(MessageKind.PAYMENT_RECEIVED)
     assert first.number in thanked.body
+
+
+def test_an_invoice_past_due_is_reminded_once_with_the_day_of_the_suspension(django_capture_on_commit_callbacks):
+    # given: suspension 10 days after the due day; the invoice is in the portal and unpaid
+    invoice = _invoiced(django_capture_on_commit_callbacks, delivery=Delivery.PORTAL)
+    rules(invoice.marketplace, suspend_after_days=10)
+    # when: it goes late (after the grace days), and the late run comes again
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invoices_mark_late(today=invoice.due_on + timedelta(days=30))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invoices_mark_late(today=invoice.due_on + timedelta(days=31))
+        notices.dunning_reminder_tell(invoice_id=invoice.pk)
+    # then
+    (reminder,) = Message.objects.filter(kind=MessageKind.DUNNING_REMINDER, key=f"reminder-{invoice.pk}")
+    assert reminder.subject == f"Reminder: invoice {invoice.number} is past due"
+    suspend_on = invoice.due_on + timedelta(days=10)
+    assert f"If it is still unpaid on {suspend_on:%-d %B %Y}, your service is suspended" in reminder.body
+
+
+def test_no_reminder_when_the_provider_tells_nothing(django_capture_on_commit_callbacks):
+    invoice = _invoiced(django_capture_on_commit_callbacks, delivery=Delivery.PORTAL)
+    rules(invoice.marketplace, notify_subscriber=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invoices_mark_late(today=invoice.due_on + timedelta(days=30))
+    assert _told(MessageKind.DUNNING_REMINDER) == []
