@@ -15,5 +15,5 @@ class MessagePreferencesForm(forms.Form):
         required=False,
         max_length=40,
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
-        help_text="For SMS, e.g. 070-123 45 67.",
+        help_text="for SMS, e.g. 070-123 45 67",
     )
