@@ -3,6 +3,7 @@ API on loopback. Each server is down for a while: the message fails, is sent by 
 back, and arrives exactly once; a repeated cause sends nothing more; a channel the customer turned off gets nothing;
 the customer's language picks the templates."""
 
+import asyncio
 import base64
 import json
 import socket
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs
 import pytest
 from aiosmtpd.controller import Controller
 from django.core import mail
+from django.db import connection, transaction
 
 from billing.choices import Delivery
 from billing.models import BillingAccount
@@ -43,9 +45,12 @@ class MailServer:
     def __init__(self) -> None:
         self.port = _free_port()
         self.received: list = []
+        self.gate: threading.Event | None = None
         self._controller = None
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
+        if self.gate is not None:  # a test holds the answer back until it has seen what it wants
+            await asyncio.to_thread(self.gate.wait, 10)
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         self.received.append(SimpleNamespace(rcpt=list(envelope.rcpt_tos), message=parsed))
         return "250 OK"
@@ -271,3 +276,46 @@ def test_swedish_and_english_customers_get_their_own_language(smtp, elks, django
     assert texts["+46701111111"].endswith("din tjänst är öppnad igen. Tack!")
     assert texts["+46702222222"].endswith("your service is restored. Thank you.")
     assert mail.outbox == []  # through the real server, not the test outbox
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_of_one_message_at_once_send_it_once(smtp, wait_until, monkeypatch):
+    # given: a committed message not sent yet (its hand-over lost); the mail server holds its answer back
+    customer = CustomerFactory(language="en")
+    monkeypatch.setattr(notifications, "messages_send", lambda message_ids: None)
+    with transaction.atomic():
+        (message,) = _restored(customer)
+    smtp.gate = threading.Event()
+    outcomes = {}
+
+    def send(name):
+        try:
+            outcomes[name] = notifications.message_deliver(message_id=message.pk).status
+        finally:
+            connection.close()
+
+    # when: two workers deliver it at the same moment
+    senders = [threading.Thread(target=send, args=(name,)) for name in ("a", "b")]
+    for sender in senders:
+        sender.start()
+    wait_until(lambda: len(outcomes) >= 1, message="the second sender to find the message taken")
+    smtp.gate.set()
+    for sender in senders:
+        sender.join(timeout=20)
+    # then: the one that took it sent it; the other left it alone
+    assert sorted(outcomes.values()) == [MessageStatus.QUEUED, MessageStatus.SENT]
+    assert len(smtp.received) == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (MessageStatus.SENT, 1)
+
+
+@pytest.mark.celery_worker
+def test_a_real_worker_sends_the_message_through_the_mail_server(smtp, celery_worker, wait_until):
+    # when: a message is committed; a real worker takes the event, then the delivery, from Redis
+    customer = CustomerFactory(language="en")
+    with transaction.atomic():
+        (message,) = _restored(customer)
+    # then
+    wait_until(lambda: Message.objects.get(pk=message.pk).status == MessageStatus.SENT, message="the message sent")
+    assert [r.rcpt for r in smtp.received] == [[customer.email]]
