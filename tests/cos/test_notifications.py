@@ -349,3 +349,19 @@ def test_the_file_backend_writes_one_json_line_per_sms(settings, tmp_path):
 def test_an_unknown_sms_backend_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown backend 'twilio'"):
         sms.backend_for("twilio://key@api.example.test")
+
+
+def test_finance_may_send_a_message_again_and_a_technician_may_not(django_user_model):
+    # given: the role groups as migrate leaves them
+    from django.contrib.auth.models import Group
+
+    from cos.choices import Role
+    from cos.roles import role_groups_sync
+
+    role_groups_sync()
+    # then
+    finance = set(Group.objects.get(name=Role.FINANCE).permissions.values_list("codename", flat=True))
+    technician = set(Group.objects.get(name=Role.TECHNICIAN).permissions.values_list("codename", flat=True))
+    assert {"view_message", "change_message"} <= finance
+    assert "delete_message" not in finance
+    assert "change_message" not in technician
