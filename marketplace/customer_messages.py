@@ -72,6 +72,10 @@ def fibre_ready(*, order_ids) -> None:
         )
 
 
+def fibre_ready_for_work_order(*, work_order_id: int) -> None:
+    fibre_ready(order_ids=Order.objects.filter(work_orders=work_order_id).values_list("pk", flat=True))
+
+
 def fibre_ready_at_address(*, address_id: int) -> None:
     fibre_ready(order_ids=Order.objects.filter(address_id=address_id).values_list("pk", flat=True))
 

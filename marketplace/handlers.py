@@ -6,6 +6,14 @@ from cos import events
 
 
 @events.handler("order.submitted")
+def tell_customer_order_received(event) -> None:
+    """Before the provider's automatic acceptance below: the customer hears "received" first."""
+    from marketplace import customer_messages
+
+    customer_messages.order_received(order_id=event.payload["order_id"])
+
+
+@events.handler("order.submitted")
 def order_auto_accept_on_submit(event) -> None:
     """A provider that accepts automatically gets its valid orders accepted at once."""
     from marketplace.services import order_auto_accept
@@ -14,13 +22,6 @@ def order_auto_accept_on_submit(event) -> None:
 
 
 # --- what the customer is told (cos.notifications) ------------------------------------------------------------
-
-
-@events.handler("order.submitted")
-def tell_customer_order_received(event) -> None:
-    from marketplace import customer_messages
-
-    customer_messages.order_received(order_id=event.payload["order_id"])
 
 
 @events.handler("order.accepted")
@@ -43,6 +44,14 @@ def tell_customers_fibre_ready(event) -> None:
     from marketplace import customer_messages
 
     customer_messages.fibre_ready(order_ids=event.payload.get("order_ids") or [])
+
+
+@events.handler("workorder.provisioning_requested")
+def tell_customers_fibre_ready_on_site(event) -> None:
+    """The technician's fibre works (the light level passed) and the service is being turned on."""
+    from marketplace import customer_messages
+
+    customer_messages.fibre_ready_for_work_order(work_order_id=event.payload["work_order_id"])
 
 
 @events.handler("address.connected")

@@ -169,9 +169,6 @@ class Command(BaseCommand):
                 "billing_street": "Storgatan 4",
                 "billing_postal_code": "72110",
                 "billing_city": "Västerås",
-                # told in Swedish by e-mail and SMS (the console shows both under make run)
-                "language": "sv",
-                "notify_by_sms": True,
             },
         )
         logins.append(("anna", "subscriber: /portal/"))

@@ -54,7 +54,7 @@ def notices_to_messages(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0007_invoice_payment_reference"),
+        ("billing", "0008_prices_include_tax"),
         ("cos", "0010_messages_to_subscribers"),
     ]
 
