@@ -10,6 +10,8 @@ SIMULATOR_STATE ?= simulator-state.json
 
 # Local development defaults; production sets DEBUG=false and a SECRET_KEY (see README).
 export DEBUG ?= true
+# The links in the messages the demo prints lead to this server.
+export SITE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: install run serve test lint format bench clean
 

@@ -23,6 +23,7 @@ Attachments are made when the message is sent, by providers higher apps register
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from email.utils import parseaddr
 from functools import partial
 
 from django.conf import settings
@@ -220,7 +221,8 @@ def _send(message: Message) -> str:
     """Send it (I/O, outside any transaction); the provider's id of it. Raises when it was not taken."""
     if message.channel == MessageChannel.SMS:
         return sms_send(to=message.to, body=message.body)
-    message_id = make_msgid(domain=settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or None)
+    sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]  # "COS fiber <support@cos.local>": support@cos.local
+    message_id = make_msgid(domain=sender.rpartition("@")[2] or None)
     mail = EmailMessage(
         message.subject, message.body, settings.DEFAULT_FROM_EMAIL, [message.to], headers={"Message-ID": message_id}
     )

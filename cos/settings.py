@@ -370,7 +370,7 @@ PAYMENTS_MAX_SUBMIT_ERRORS = env.int("PAYMENTS_MAX_SUBMIT_ERRORS", default=10)
 # --- Messages to subscribers (cos.notifications) ---------------------------------------------
 # Where messages are e-mailed, e.g. smtp+tls://user:password@smtp.example.net:587 (default: printed).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@cos.local")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_OPERATOR_NAME} <{SITE_CONTACT_EMAIL}>")
 # A mail server that does not answer within this many seconds fails the try (it is tried again later).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 # Where SMS go: console:// (printed), file:///path/sms.jsonl (one JSON line each), locmem:// (kept in

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cos import notifications
 from cos.choices import AddressStatus, MessageKind
-from marketplace.choices import InstallSlot, OrderStatus
+from marketplace.choices import CancellationReason, InstallSlot, OrderStatus
 from marketplace.models import Order, Subscription
 
 
@@ -110,13 +110,28 @@ def service_active(*, subscription_id: int) -> None:
     )
 
 
-def termination_confirmed(*, subscription_id: int, ends_on) -> None:
-    """The notice is taken: the service ends on `ends_on` (a new notice after a withdrawn one is told again)."""
+def termination_confirmed(*, subscription_id: int, ends_on, cause: str, ended: bool = False) -> None:
+    """The notice is taken: the service ends on `ends_on` (a new notice after a withdrawn one is told again); or,
+    `ended`, it ended at once. A notice the customer can withdraw says so; a switch's hand-over does not."""
     subscription = _subscription(subscription_id)
-    context = _subscription_context(subscription) | {"ends_on": ends_on}
+    context = _subscription_context(subscription) | {
+        "ends_on": ends_on,
+        "ended": ended,
+        "switched": cause == CancellationReason.PROVIDER_CHANGED,
+    }
     notifications.notify(
         customer=subscription.customer,
         kind=MessageKind.TERMINATION_CONFIRMED,
         key=f"subscription:{subscription.pk}:ends:{ends_on}",
         context=context,
     )
+
+
+def termination_ended_at_once(*, subscription_id: int, terminated_at, cause: str) -> None:
+    """A subscription ended without a notice (ended today): told with its end day. One that ends at the end of a
+    notice was told when the notice was taken."""
+    subscription = _subscription(subscription_id)
+    if subscription.notice_given_at is not None:
+        return
+    ends_on = timezone.localtime(terminated_at, ZoneInfo(subscription.marketplace.time_zone)).date()
+    termination_confirmed(subscription_id=subscription_id, ends_on=ends_on, cause=cause, ended=True)

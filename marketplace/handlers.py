@@ -2,6 +2,8 @@
 
 from datetime import date
 
+from django.utils.dateparse import parse_datetime
+
 from cos import events
 
 
@@ -73,5 +75,20 @@ def tell_customer_service_active(event) -> None:
 def tell_customer_termination_confirmed(event) -> None:
     from marketplace import customer_messages
 
-    ends_on = date.fromisoformat(str(event.payload["ends_on"]))
-    customer_messages.termination_confirmed(subscription_id=event.payload["subscription_id"], ends_on=ends_on)
+    payload = event.payload
+    ends_on = date.fromisoformat(str(payload["ends_on"]))
+    customer_messages.termination_confirmed(
+        subscription_id=payload["subscription_id"], ends_on=ends_on, cause=payload.get("cause", "")
+    )
+
+
+@events.handler("subscription.terminated")
+def tell_customer_terminated_at_once(event) -> None:
+    from marketplace import customer_messages
+
+    payload = event.payload
+    customer_messages.termination_ended_at_once(
+        subscription_id=payload["subscription_id"],
+        terminated_at=parse_datetime(str(payload["terminated_at"])),
+        cause=payload.get("cause", ""),
+    )

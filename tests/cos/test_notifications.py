@@ -59,6 +59,7 @@ def test_a_message_is_emailed_once_its_cause_commits(django_capture_on_commit_ca
     assert (message.status, message.attempts, message.to) == (MessageStatus.SENT, 1, customer.email)
     assert message.sent_at is not None
     assert message.provider_message_id.startswith("<")
+    assert message.provider_message_id.endswith("@cos.local>")  # the sender's domain, from "Name <address>"
     (sent,) = mail.outbox
     assert (sent.to, sent.subject) == ([customer.email], "Your service is restored")
     assert "invoice F-2026-0042 is paid" in sent.body

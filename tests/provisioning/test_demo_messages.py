@@ -60,3 +60,9 @@ def test_anna_is_told_every_step_from_checkout_to_her_first_paid_invoice(simulat
     client.force_login(get_user_model().objects.get(username="admin"))
     page = client.get(reverse("admin:cos_message_changelist"), {"q": anna.email}).content.decode()
     assert page.count('class="field-status">Sent<') >= len(ANNA_HEARS)
+    # Erik, who switched provider, is told in English that his old service ends, with nothing to withdraw
+    erik = Customer.objects.get(user__username="erik")
+    (ends,) = Message.objects.filter(customer=erik, kind=MessageKind.TERMINATION_CONFIRMED, channel="email")
+    assert ends.subject.startswith("Your Svea 100 ")
+    assert "moves to another provider" in ends.body
+    assert "withdraw" not in ends.body

@@ -195,3 +195,25 @@ def test_an_order_joining_a_job_already_booked_hears_its_day_and_nobody_else_aga
     booked = [m for m in _mail_to(w.customer) if m.subject.startswith("Your installation")]
     assert [m.subject for m in booked] == ["Your installation: Tuesday 5 March"]
     assert "between 08:00 and 12:00" in booked[0].body
+
+
+def test_a_service_ended_at_once_is_told_once_without_an_offer_to_withdraw(deliver):
+    # given: a live subscription without a minimum term
+    w = _english(world())
+    w.internet.term = ContractTermFactory(provider=w.provider, minimum_months=0, notice_days=0)
+    w.internet.save(update_fields=["term"])
+    order, _ = deliver(marketplace_services.order_place, request=w.request())
+    subscription = Subscription.objects.get(order_line__order=order)
+    deliver(marketplace_services.subscription_activate, subscription_id=subscription.pk, at=timezone.now())
+    # when: it ends today
+    deliver(
+        marketplace_services.subscription_terminate,
+        subscription_id=subscription.pk,
+        reason=CancellationReason.MOVED,
+        ends_on=timezone.localdate(),
+    )
+    # then: one message saying it has ended, without an offer to withdraw
+    (ended,) = Message.objects.filter(customer=w.customer, kind=MessageKind.TERMINATION_CONFIRMED)
+    assert ended.subject == "Your Fiber 1000 has ended"
+    assert "has ended today" in ended.body
+    assert "withdraw" not in ended.body
