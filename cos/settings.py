@@ -170,6 +170,8 @@ STORAGES = {
 SITE_OPERATOR_NAME = env.str("SITE_OPERATOR_NAME", default="COS fiber")
 # Where the site is reached from outside: the links in messages to subscribers (e-mail, SMS) start with it.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The time zone of times shown to customers where no marketplace gives its own (the portal's messages).
+SITE_TIME_ZONE = env.str("SITE_TIME_ZONE", default="Europe/Stockholm")
 SITE_CONTACT_EMAIL = env.str("SITE_CONTACT_EMAIL", default="support@cos.local")
 SITE_CONTACT_PHONE = env.str("SITE_CONTACT_PHONE", default="+46 21 10 20 30")
 SITE_TERMS_URL = env.str("SITE_TERMS_URL", default="/terms/")

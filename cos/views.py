@@ -183,4 +183,5 @@ def portal_messages(request):
     page = Paginator(sent, MESSAGES_PER_PAGE).get_page(request.GET.get("page"))
     for message in page:
         message.status_for_customer = MESSAGE_STATUS_FOR_CUSTOMERS.get(message.status, message.status)
-    return render(request, "cos/portal_messages.html", {"customer": customer, "form": form, "page": page})
+    context = {"customer": customer, "form": form, "page": page, "time_zone": settings.SITE_TIME_ZONE}
+    return render(request, "cos/portal_messages.html", context)

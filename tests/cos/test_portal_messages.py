@@ -1,9 +1,11 @@
 """The portal's Messages page: what was sent to me, newest first, and how I want to be told (language, e-mail,
 SMS with my mobile number)."""
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from cos import notifications
@@ -92,3 +94,14 @@ def test_without_a_login_the_page_asks_for_one(client):
     response = client.get(URL)
     assert response.status_code == 302
     assert reverse("login") in response["Location"]
+
+
+def test_a_message_is_dated_in_the_customers_time_zone(client, anna, settings):
+    # given: a message written at 23:30 UTC on New Year's Eve (00:30 on 1 January in Stockholm)
+    settings.SITE_TIME_ZONE = "Europe/Stockholm"
+    with time_machine.travel(datetime(2026, 12, 31, 23, 30, tzinfo=UTC), tick=False):
+        _restored(anna, "F-9")
+    # when
+    body = client.get(URL).content.decode()
+    # then
+    assert "1 Jan 2027, 00:30" in body
