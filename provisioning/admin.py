@@ -12,7 +12,9 @@ from cos.admin_tools import (
     form_action,
     service_action,
 )
+from cos.models import ONT
 from marketplace.choices import LifecycleReason
+from marketplace.models import Subscription
 from provisioning.choices import ResolutionCode
 from provisioning.jobs import provisioning_job_retry
 from provisioning.models import ContractException, ProvisioningJob, ServiceInstance, ServicePeriod
@@ -172,9 +174,34 @@ class ContractExceptionAdmin(NeverDeletedMixin, admin.ModelAdmin):
     list_filter = ("status", "severity", "kind")
     search_fields = ("ont_serial", "device_service_id", "detail")
     list_select_related = ("service",)
-    readonly_fields = [f.name for f in ContractException._meta.fields]
+    readonly_fields = ["where", "whose", *[f.name for f in ContractException._meta.fields]]
     inlines = [TransitionLogInline]
     actions = ["resolve"]
+
+    def _address(self, exception: ContractException):
+        """The service's address, or where the ONT of the serial is bound (an activation nobody ordered)."""
+        if exception.service_id:
+            return exception.service.address
+        ont = ONT.objects.select_related("address").filter(serial=exception.ont_serial).first()
+        return ont.address if ont else None
+
+    @admin.display(description="address")
+    def where(self, exception: ContractException) -> str:
+        address = self._address(exception)
+        return address.label if address else "-"
+
+    @admin.display(description="customer")
+    def whose(self, exception: ContractException) -> str:
+        """The service's customer; without a service, who was last subscribed at the address, said as such."""
+        if exception.service_id:
+            return exception.service.subscription.customer.display_name
+        address = self._address(exception)
+        last = (
+            Subscription.objects.filter(address=address).select_related("customer").order_by("-created_at").first()
+            if address
+            else None
+        )
+        return f"none ordered it; last at the address: {last.customer.display_name}" if last else "none ordered it"
 
     def has_add_permission(self, request) -> bool:
         return False

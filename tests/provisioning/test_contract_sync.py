@@ -212,3 +212,25 @@ def test_a_corrupt_state_file_stops_the_simulator_with_a_clear_message(tmp_path,
     with pytest.raises(CommandError, match="not a simulator state file.*delete it to start with empty devices"):
         call_command("run_olt_simulator", "--port", "8199", "--state-file", str(state_file), "--no-inventory")
     assert state_file.read_text() == "{not json"
+
+
+def test_an_exceptions_page_says_where_and_whose(live, admin_client):
+    # given: the service's exception, and one for a service nobody ordered on the same ONT
+    from dataclasses import replace
+
+    w, ont, service = live
+    adapter_for("adtran").deactivate(service_spec(service))
+    adapter_for("adtran").activate(replace(service_spec(service), service_id="rogue-1"))
+    contract_sync()
+    billed = ContractException.objects.get(kind=ExceptionKind.BILLED_INACTIVE)
+    rogue = ContractException.objects.get(kind=ExceptionKind.ACTIVATION_WITHOUT_ORDER)
+    # when
+    pages = {
+        e.kind: admin_client.get(f"/admin/provisioning/contractexception/{e.pk}/change/").content.decode()
+        for e in (billed, rogue)
+    }
+    # then: both name the address; the service's names its customer, the other who was last there
+    for page in pages.values():
+        assert w.address.label in page
+    assert w.customer.display_name in pages[ExceptionKind.BILLED_INACTIVE]
+    assert f"none ordered it; last at the address: {w.customer.display_name}" in pages[rogue.kind]
