@@ -183,3 +183,17 @@ def _streets_matching(words: list[str]) -> list[tuple[str, str, int]]:
 def handler_runs_needing_attention():
     """Handler runs that failed and wait for their retry, or gave up: the outbox deliveries someone must look at."""
     return HandlerRun.objects.filter(status__in=[HandlerRunStatus.FAILED, HandlerRunStatus.DEAD])
+
+
+def address_ids_matching(term: str) -> list[int]:
+    """What an operator's search box means by an address ("Solhöjdsvägen 2B"): the addresses of the ranked address
+    search; with a house number typed, only that number where it exists (the search also offers 20-29 for "2", as
+    one types)."""
+    addresses = address_search(query=term, limit=500)
+    parsed = AddressQuery.parse(term)
+    if parsed.number is not None:
+        exact = [a for a in addresses if a.house_number == parsed.number]
+        if parsed.suffix:
+            exact = [a for a in exact if a.suffix.lower() == parsed.suffix] or exact
+        addresses = exact or addresses
+    return [address.pk for address in addresses]

@@ -13,6 +13,7 @@ from cos.admin_tools import (
     service_action,
 )
 from cos.models import ONT
+from cos.selectors import address_ids_matching
 from marketplace.choices import LifecycleReason
 from marketplace.models import Subscription
 from provisioning.choices import ResolutionCode
@@ -99,8 +100,16 @@ def _change_profile(service, data, actor) -> str:
 class ServiceInstanceAdmin(NeverDeletedMixin, admin.ModelAdmin):
     list_display = ("id", "service_profile", "address", "provider", "status", "ont", "billing_blocked")
     list_filter = ("status", "provider", "billing_blocked")
-    search_fields = ("=id", "address__external_id", "ont__serial")
+    search_fields = ("=id", "address__external_id", "ont__serial", "subscription__customer__email")
     list_select_related = ("address", "provider", "ont")
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also the address as the operator types it ("Solhöjdsvägen 2B", "Hagagatan 5 1202")."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            results = results | queryset.filter(address_id__in=address_ids_matching(search_term))
+        return results, may_have_duplicates
+
     # The network contract changes only through provisioning's services (a modify job, verified): read-only here.
     readonly_fields = [f.name for f in ServiceInstance._meta.fields]
     inlines = [PeriodInline, JobInline, TransitionLogInline]

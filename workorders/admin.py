@@ -25,7 +25,7 @@ from cos.admin_tools import (
 )
 from cos.choices import Role
 from cos.models import Customer, Organization
-from cos.selectors import AddressQuery, address_search
+from cos.selectors import address_ids_matching
 from workorders import selectors, services
 from workorders.choices import TaskStatus, WorkOrderStatus
 from workorders.forms import RedoForm
@@ -119,7 +119,7 @@ def work_orders_matching(term: str) -> Q:
     if ONT_SERIAL.match(serial):
         scanned = Evidence.objects.filter(ont_serial=serial).values("task__work_order_id")
         found |= Q(pk__in=scanned) | Q(installation_record__ont_serial=serial)
-    found |= Q(address__external_id=term) | Q(address_id__in=_addresses_matching(term))
+    found |= Q(address__external_id=term) | Q(address_id__in=address_ids_matching(term))
     customers = Customer.objects.all()
     for word in term.split():
         customers = customers.filter(
@@ -130,19 +130,6 @@ def work_orders_matching(term: str) -> Q:
         )
     ordered_by = WorkOrder.orders.through.objects.filter(order__customer__in=customers).values("workorder_id")
     return found | Q(pk__in=ordered_by)
-
-
-def _addresses_matching(term: str) -> list[int]:
-    """The addresses of the ranked address search; with a house number typed, only that number where it exists
-    (the search also offers 20-29 for "2", as one types)."""
-    addresses = address_search(query=term, limit=500)
-    parsed = AddressQuery.parse(term)
-    if parsed.number is not None:
-        exact = [a for a in addresses if a.house_number == parsed.number]
-        if parsed.suffix:
-            exact = [a for a in exact if a.suffix.lower() == parsed.suffix] or exact
-        addresses = exact or addresses
-    return [address.pk for address in addresses]
 
 
 class TaskInline(admin.TabularInline):

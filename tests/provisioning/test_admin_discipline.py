@@ -158,3 +158,16 @@ def test_a_job_records_what_it_applied_and_is_never_deleted(client, django_user_
     assert (job.profile, job.download_mbps) == ("", None)
     assert (delete.status_code, period_delete.status_code) == (403, 403)
     assert ProvisioningJob.objects.filter(pk=job.pk).exists()
+
+
+def test_a_service_is_found_by_its_address_as_the_operator_types_it(ops, live):
+    # given: the live service; its address typed as an operator would (lower case, number and letter)
+    ont, service = live
+    address = service.address
+    typed = f"{address.street.lower()} {address.house_number}{address.suffix}"
+    # when
+    page = ops.get(reverse("admin:provisioning_serviceinstance_changelist"), {"q": typed}).content.decode()
+    nothing = ops.get(reverse("admin:provisioning_serviceinstance_changelist"), {"q": "Nowhere Street 99"})
+    # then
+    assert f"/admin/provisioning/serviceinstance/{service.pk}/change/" in page
+    assert f"/admin/provisioning/serviceinstance/{service.pk}/change/" not in nothing.content.decode()
