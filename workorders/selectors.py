@@ -6,8 +6,8 @@ from datetime import date
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from cos.choices import OrganizationKind
-from cos.models import Area
+from cos.choices import AddressStatus, OrganizationKind
+from cos.models import AddressObject, Area
 from workorders.choices import OPEN_WORK_ORDER_STATUSES, TaskStatus, WorkOrderStatus
 from workorders.models import FieldNotice, Task, WorkOrder
 from workorders.permissions import FieldActor
@@ -74,11 +74,18 @@ def scheduling_for(field: FieldActor, *, limit: int = 50) -> list[WorkOrder]:
 
 
 def deployment_progress() -> list[dict]:
-    """Per area: its work orders by status (two queries). Cancelled work orders are counted apart: they are not
-    work to do, so the total and the percentages leave them out."""
+    """Per area: its work orders by status, and its addresses connected (three queries). Cancelled work orders are
+    counted apart: they are not work to do, so the total and the percentages leave them out (an address connected
+    another way cancels its installation job: the connected figure counts it)."""
     counts = defaultdict(dict)
     for row in WorkOrder.objects.values("address__area_id", "status").annotate(n=Count("id")).order_by():
         counts[row["address__area_id"]][row["status"]] = row["n"]
+    addresses = {
+        row["area_id"]: row
+        for row in AddressObject.objects.values("area_id")
+        .annotate(n=Count("id"), connected=Count("id", filter=Q(status=AddressStatus.CONNECTED)))
+        .order_by()
+    }
     rows = []
     for area in Area.objects.order_by("name"):
         by_status = counts.get(area.pk, {})
@@ -95,9 +102,13 @@ def deployment_progress() -> list[dict]:
                 {"status": status, "label": label, "count": count, "x": f"{offset:.3f}", "width": f"{width:.3f}"}
             )
             offset += width
+        homes = addresses.get(area.pk, {"n": 0, "connected": 0})
         rows.append(
             {
                 "area": area,
+                "addresses": homes["n"],
+                "connected": homes["connected"],
+                "percent_connected": round(100 * homes["connected"] / homes["n"]) if homes["n"] else 0,
                 "total": total,
                 "done": done,
                 "cancelled": cancelled,

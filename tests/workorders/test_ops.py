@@ -5,8 +5,9 @@ import pytest
 from django.urls import reverse
 from django.utils.html import strip_tags
 
-from cos.choices import AreaStatus
+from cos.choices import AddressStatus, AreaStatus
 from cos.fsm import transition_apply
+from cos.models import AddressObject
 from tests.cos.factories import AreaFactory
 from tests.workorders.factories import assign, installation_work_order, work_through
 from workorders.choices import WorkOrderStatus
@@ -132,3 +133,21 @@ def test_anonymous_visitors_are_sent_to_the_admin_login(client):
     # then
     assert response.status_code == 302
     assert response.url.startswith(reverse("admin:login"))
+
+
+def test_addresses_connected_are_shown_beside_the_jobs(crew, client, deliver):
+    # given: an area of three addresses, one connected by its job, one connected another way (its job cancelled)
+    area = AreaFactory(name="Syd", status=AreaStatus.IN_DEPLOYMENT)
+    done = installation_work_order(area=area)
+    assign(done, user=crew.staff_tech)
+    deliver(work_through, done, crew.staff_tech)
+    elsewhere = installation_work_order(area=area)
+    AddressObject.objects.filter(pk=elsewhere.address_id).update(status=AddressStatus.CONNECTED)
+    _cancelled(elsewhere)
+    installation_work_order(area=area)
+    client.force_login(crew.ops)
+    # when
+    response = client.get(reverse("ops-deployment"))
+    # then: the jobs say 1 of 2, the addresses 2 of 3
+    assert "1 of 2 work orders accepted (50 %); 1 cancelled, not counted" in _text(response)
+    assert "2 of 3 addresses connected (67 %)" in _text(response)
