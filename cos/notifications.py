@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from email.utils import parseaddr
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -87,10 +88,12 @@ def _template(language: str, kind: str, suffix: str):
         return None
 
 
-def message_render(*, kind: str, language: str, channel: str, context: dict) -> tuple[str, str] | None:
+def message_render(
+    *, kind: str, language: str, channel: str, context: dict, time_zone: str | None = None
+) -> tuple[str, str] | None:
     """(subject, body) of a message of `kind` in `language` (the default language's template when that language has
-    none); None for an SMS of a kind without an SMS template. A kind without e-mail templates is a programming error
-    (TemplateDoesNotExist)."""
+    none), its times in `time_zone` (default SITE_TIME_ZONE); None for an SMS of a kind without an SMS template. A
+    kind without e-mail templates is a programming error (TemplateDoesNotExist)."""
     full = {
         "site": {
             "operator_name": settings.SITE_OPERATOR_NAME,
@@ -99,7 +102,7 @@ def message_render(*, kind: str, language: str, channel: str, context: dict) -> 
         },
         **context,
     }
-    with translation.override(language):
+    with translation.override(language), timezone.override(ZoneInfo(time_zone or settings.SITE_TIME_ZONE)):
         if channel == MessageChannel.SMS:
             body = _template(language, kind, ".sms.txt")
             return None if body is None else ("", body.render(Context(full)).strip())
@@ -119,6 +122,7 @@ def notify(
     attachments: Iterable[dict] = (),
     mandatory: bool = False,
     email: str | None = None,
+    time_zone: str | None = None,
 ) -> list[Message]:
     """Tell `customer` about `kind` (one of cos.choices.MessageKind) for the cause `key` (e.g. "invoice-12"), on each
     channel they want: e-mail if notify_by_email (or `mandatory`), SMS if notify_by_sms and the kind has an SMS
@@ -126,7 +130,8 @@ def notify(
 
     `context` is what the templates show (`customer` and `site` are added); `attachments` ({"kind": ..., "ref":
     ...}, made when sent) go with the e-mail only; `email` sends the e-mail to another address than the customer's
-    (an invoice e-mail address). A message without an address is recorded as skipped, with why.
+    (an invoice e-mail address); times are written in `time_zone` (the marketplace's; default SITE_TIME_ZONE). A
+    message without an address is recorded as skipped, with why.
 
     Returns the messages written now: none when this cause was notified before."""
     language = customer.language or settings.COS_DEFAULT_LANGUAGE
@@ -146,7 +151,7 @@ def notify(
     for channel in channels:
         if channel in existing:
             continue
-        rendered = message_render(kind=kind, language=language, channel=channel, context=context)
+        rendered = message_render(kind=kind, language=language, channel=channel, context=context, time_zone=time_zone)
         if rendered is None:
             continue
         subject, body = rendered

@@ -3,6 +3,7 @@ received, accepted or refused, the fibre ready at the address, a service turned 
 its end date. Each is sent once per cause (its key); the handlers in marketplace/handlers.py call these after the
 cause has committed."""
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -42,7 +43,13 @@ def _order_context(order: Order) -> dict:
 
 def _tell(order: Order, kind: str, **extra) -> None:
     context = _order_context(order) | extra
-    notifications.notify(customer=order.customer, kind=kind, key=f"order:{order.pk}", context=context)
+    notifications.notify(
+        customer=order.customer,
+        kind=kind,
+        key=f"order:{order.pk}",
+        context=context,
+        time_zone=order.marketplace.time_zone,
+    )
 
 
 def order_received(*, order_id: int) -> None:
@@ -60,8 +67,9 @@ def order_refused(*, order_id: int) -> None:
 
 
 def fibre_ready(*, order_ids) -> None:
-    """The fibre is in and works at the address: each open order's customer hears it once."""
-    open_statuses = (OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.IN_FULFILLMENT)
+    """The fibre is in and works at the address: each accepted order's customer hears it once (an order the provider
+    has not accepted yet is not told its service is being turned on)."""
+    open_statuses = (OrderStatus.ACCEPTED, OrderStatus.IN_FULFILLMENT)
     for order_id in Order.objects.filter(pk__in=order_ids, status__in=open_statuses).values_list("pk", flat=True):
         order = _order(order_id)
         notifications.notify(
@@ -69,6 +77,7 @@ def fibre_ready(*, order_ids) -> None:
             kind=MessageKind.FIBRE_READY,
             key=f"fibre-ready:order:{order.pk}",
             context=_order_context(order),
+            time_zone=order.marketplace.time_zone,
         )
 
 
@@ -100,38 +109,44 @@ def _subscription_context(subscription: Subscription) -> dict:
 def service_active(*, subscription_id: int) -> None:
     subscription = _subscription(subscription_id)
     context = _subscription_context(subscription) | {
-        "active_since": timezone.localtime(subscription.activated_at, ZoneInfo(subscription.marketplace.time_zone)),
+        "active_since": subscription.activated_at,  # written in the marketplace's time zone
     }
     notifications.notify(
         customer=subscription.customer,
         kind=MessageKind.SERVICE_ACTIVE,
         key=f"subscription:{subscription.pk}",
         context=context,
+        time_zone=subscription.marketplace.time_zone,
     )
 
 
-def termination_confirmed(*, subscription_id: int, ends_on, cause: str, ended: bool = False) -> None:
-    """The notice is taken: the service ends on `ends_on` (a new notice after a withdrawn one is told again); or,
-    `ended`, it ended at once. A notice the customer can withdraw says so; a switch's hand-over does not."""
+def termination_confirmed(*, subscription_id: int, ends_on, cause: str, cause_key: str, ended: bool = False) -> None:
+    """The notice is taken: the service ends on `ends_on`; or, `ended`, it ended at once. Once per cause
+    (`cause_key`: the event that took the notice or ended it), so a new notice after a withdrawn one is told again,
+    even for the same day. A notice the customer can withdraw says so; a switch's hand-over does not."""
     subscription = _subscription(subscription_id)
     context = _subscription_context(subscription) | {
         "ends_on": ends_on,
+        "last_day": ends_on - timedelta(days=1),
         "ended": ended,
         "switched": cause == CancellationReason.PROVIDER_CHANGED,
     }
     notifications.notify(
         customer=subscription.customer,
         kind=MessageKind.TERMINATION_CONFIRMED,
-        key=f"subscription:{subscription.pk}:ends:{ends_on}",
+        key=f"subscription:{subscription.pk}:{cause_key}",
         context=context,
+        time_zone=subscription.marketplace.time_zone,
     )
 
 
-def termination_ended_at_once(*, subscription_id: int, terminated_at, cause: str) -> None:
-    """A subscription ended without a notice (ended today): told with its end day. One that ends at the end of a
-    notice was told when the notice was taken."""
+def termination_ended_at_once(*, subscription_id: int, terminated_at, cause: str, cause_key: str) -> None:
+    """A subscription ended before the end of a notice (or without one): told that it has ended. One that ends
+    on the day its notice said was told when the notice was taken."""
     subscription = _subscription(subscription_id)
-    if subscription.notice_given_at is not None:
+    ended_on = timezone.localtime(terminated_at, ZoneInfo(subscription.marketplace.time_zone)).date()
+    if subscription.notice_given_at is not None and subscription.ends_on == ended_on:
         return
-    ends_on = timezone.localtime(terminated_at, ZoneInfo(subscription.marketplace.time_zone)).date()
-    termination_confirmed(subscription_id=subscription_id, ends_on=ends_on, cause=cause, ended=True)
+    termination_confirmed(
+        subscription_id=subscription_id, ends_on=ended_on, cause=cause, cause_key=cause_key, ended=True
+    )

@@ -78,7 +78,10 @@ def tell_customer_termination_confirmed(event) -> None:
     payload = event.payload
     ends_on = date.fromisoformat(str(payload["ends_on"]))
     customer_messages.termination_confirmed(
-        subscription_id=payload["subscription_id"], ends_on=ends_on, cause=payload.get("cause", "")
+        subscription_id=payload["subscription_id"],
+        ends_on=ends_on,
+        cause=payload.get("cause", ""),
+        cause_key=f"notice:{event.pk}",
     )
 
 
@@ -91,4 +94,5 @@ def tell_customer_terminated_at_once(event) -> None:
         subscription_id=payload["subscription_id"],
         terminated_at=parse_datetime(str(payload["terminated_at"])),
         cause=payload.get("cause", ""),
+        cause_key="ended",
     )

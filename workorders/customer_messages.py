@@ -16,15 +16,15 @@ def _clock(value) -> time | None:
 
 
 def installation_booked(
-    *, work_order_id: int, on, window_start=None, window_end=None, rescheduled: bool, customer_ids=None
+    *, work_order_id: int, on, window_start=None, window_end=None, rescheduled: bool, cause_key: str, customer_ids=None
 ) -> None:
     """Each customer with an order on the job (or those of `customer_ids`: an order that joined a job already
-    booked) hears the day (and the window) of the visit."""
+    booked) hears the day (and the window) of the visit, once per cause (`cause_key`: the booking's event, or the
+    order that joined): a visit moved away and back is told each time."""
     work_order = WorkOrder.objects.select_related("address").get(pk=work_order_id)
     on = date.fromisoformat(on) if isinstance(on, str) else on
     window_start, window_end = _clock(window_start), _clock(window_end)
     kind = MessageKind.INSTALLATION_CHANGED if rescheduled else MessageKind.INSTALLATION_BOOKED
-    window = f"{window_start:%H:%M}-{window_end:%H:%M}" if window_start else ""
     orders = work_order.orders.select_related("customer")
     if customer_ids is not None:
         orders = orders.filter(customer_id__in=customer_ids)
@@ -33,7 +33,7 @@ def installation_booked(
         notifications.notify(
             customer=customer,
             kind=kind,
-            key=f"workorder:{work_order.pk}:visit:{on}:{window}",
+            key=f"workorder:{work_order.pk}:{cause_key}",
             context={
                 "customer": customer,
                 "address": work_order.address.label,

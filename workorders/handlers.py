@@ -66,4 +66,5 @@ def tell_customers_installation_booked(event) -> None:
         window_start=payload.get("window_start"),
         window_end=payload.get("window_end"),
         rescheduled=payload.get("rescheduled", False),
+        cause_key=f"booking:{event.pk}",
     )

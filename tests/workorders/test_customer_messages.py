@@ -2,7 +2,7 @@
 moved, the fibre ready, the service on, the termination confirmed with its end date. In the customer's language,
 once per cause, after the cause commits."""
 
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.core import mail
@@ -156,7 +156,8 @@ def test_a_termination_is_confirmed_with_its_end_day_and_again_after_a_new_notic
         f"Your Fiber 1000 ends on {ends_on.day} {ends_on:%B %Y}",
         f"Your Fiber 1000 ends on {(ends_on + timedelta(days=5)).day} {(ends_on + timedelta(days=5)):%B %Y}",
     ]
-    assert "You pay for it until that day, and it works until then." in confirmations[0].body
+    last_day = ends_on - timedelta(days=1)
+    assert f"up to and including {last_day:%A} {last_day.day} {last_day:%B}." in confirmations[0].body
 
 
 def test_an_sms_goes_to_a_customer_who_wants_one(deliver, settings):
@@ -217,3 +218,60 @@ def test_a_service_ended_at_once_is_told_once_without_an_offer_to_withdraw(deliv
     assert ended.subject == "Your Fiber 1000 has ended"
     assert "has ended today" in ended.body
     assert "withdraw" not in ended.body
+
+
+def test_a_visit_moved_away_and_back_is_told_each_time(deliver):
+    # given: an accepted order's connection job, booked for the 5th
+    w = _english(world())
+    deliver(marketplace_services.order_place, request=w.request())
+    (job,) = WorkOrder.objects.all()
+    fifth, sixth = date(2030, 3, 5), date(2030, 3, 6)
+    deliver(field_services.work_order_schedule, work_order_id=job.pk, on=fifth)
+    # when: moved to the 6th, back to the 5th, and to the 6th again
+    for day in (sixth, fifth, sixth):
+        deliver(field_services.work_order_schedule, work_order_id=job.pk, on=day)
+    # then: the customer heard every move, the last one being the 6th
+    moves = [m.subject for m in _mail_to(w.customer) if m.subject.startswith("Your installation is moved")]
+    assert moves == [
+        "Your installation is moved to Wednesday 6 March",
+        "Your installation is moved to Tuesday 5 March",
+        "Your installation is moved to Wednesday 6 March",
+    ]
+
+
+def test_a_notice_given_again_for_the_same_day_is_confirmed_again_and_ending_it_early_is_told(deliver):
+    # given: a live subscription under notice
+    w = _english(world())
+    w.internet.term = ContractTermFactory(provider=w.provider, minimum_months=0, notice_days=30)
+    w.internet.save(update_fields=["term"])
+    order, _ = deliver(marketplace_services.order_place, request=w.request())
+    subscription = Subscription.objects.get(order_line__order=order)
+    deliver(marketplace_services.subscription_activate, subscription_id=subscription.pk, at=timezone.now())
+    end = {"subscription_id": subscription.pk, "reason": CancellationReason.MOVED}
+    ends_on = date.today() + timedelta(days=60)
+    deliver(marketplace_services.subscription_terminate, ends_on=ends_on, **end)
+    # when: withdrawn and given again for the same day, then ended today with the notice waived
+    deliver(marketplace_services.subscription_notice_withdraw, subscription_id=subscription.pk)
+    deliver(marketplace_services.subscription_terminate, ends_on=ends_on, **end)
+    deliver(marketplace_services.subscription_terminate, waive_notice=True, **end)
+    # then: both notices confirmed, and the early end told
+    subjects = [m.subject for m in _mail_to(w.customer) if m.subject.startswith("Your Fiber 1000")]
+    assert subjects == [
+        f"Your Fiber 1000 ends on {ends_on.day} {ends_on:%B %Y}",
+        f"Your Fiber 1000 ends on {ends_on.day} {ends_on:%B %Y}",
+        "Your Fiber 1000 has ended",
+    ]
+
+
+def test_the_day_a_service_went_on_is_the_marketplaces_day(deliver):
+    # given: a service verified at 00:30 in Stockholm on 3 December (23:30 UTC on the 2nd)
+    w = _english(world())
+    order, _ = deliver(marketplace_services.order_place, request=w.request())
+    subscription = Subscription.objects.get(order_line__order=order)
+    at = datetime(2026, 12, 2, 23, 30, tzinfo=UTC)
+    # when
+    deliver(marketplace_services.subscription_activate, subscription_id=subscription.pk, at=at)
+    # then
+    assert w.marketplace.time_zone == "Europe/Stockholm"
+    on = _mail_to(w.customer)[-1]
+    assert "since 3 December 2026, 00:30." in on.body

@@ -76,6 +76,11 @@ def work_order_schedule(*, work_order_id: int, on, actor=None, window_start=None
             "Only operator staff or the field manager of a contractor on this job schedule it.",
         )
     name = "schedule" if work_order.status == WorkOrderStatus.CREATED else "reschedule"
+    unchanged = (work_order.scheduled_for, work_order.scheduled_window_start, work_order.scheduled_window_end) == (
+        on,
+        window_start,
+        window_end,
+    )
     window = f" {window_start:%H:%M}–{window_end:%H:%M}" if window_start else ""
     transition_apply(
         work_order,
@@ -89,6 +94,8 @@ def work_order_schedule(*, work_order_id: int, on, actor=None, window_start=None
     work_order.save(
         update_fields=["status", "scheduled_for", "scheduled_window_start", "scheduled_window_end", "updated_at"]
     )
+    if unchanged and name == "reschedule":
+        return work_order  # logged; the customer was told this visit already
     events.publish(
         "workorder.scheduled",
         work_order_id=work_order.pk,

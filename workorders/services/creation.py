@@ -53,6 +53,7 @@ def work_order_for_accepted_order(*, order_id: int) -> WorkOrder | None:
             window_start=work_order.scheduled_window_start,
             window_end=work_order.scheduled_window_end,
             rescheduled=False,
+            cause_key=f"joined:{order.pk}",
             customer_ids=[order.customer_id],
         )
     return work_order
