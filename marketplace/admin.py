@@ -23,7 +23,12 @@ from cos.admin_tools import (
     service_action,
 )
 from marketplace import services
-from marketplace.choices import SEGMENTS_WITH_TAX_INCLUDED, CancellationReason, LifecycleReason
+from marketplace.choices import (
+    ENDED_SUBSCRIPTION_STATUSES,
+    SEGMENTS_WITH_TAX_INCLUDED,
+    CancellationReason,
+    LifecycleReason,
+)
 from marketplace.models import (
     ContractTerm,
     EligibilityRule,
@@ -112,6 +117,14 @@ class MarketplaceAdmin(GuardedFieldsMixin, admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = MarketplaceAddForm
         return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        """Whether prices include tax is fixed once something is sold here: the subscriptions' prices were agreed
+        that way, and their credits and charges must be reckoned the same way to the end."""
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.subscriptions.exclude(status__in=ENDED_SUBSCRIPTION_STATUSES).exists():
+            readonly += ("prices_include_tax",)
+        return readonly
 
 
 @admin.register(Participation)

@@ -6,9 +6,13 @@ CONSUMER_SEGMENTS = ("residential", "municipal")
 
 
 def consumer_marketplaces_include_tax(apps, schema_editor):
-    """Consumers' marketplaces state prices including VAT from now on; business marketplaces keep net prices."""
+    """Consumers' marketplaces that have sold nothing yet state prices including VAT from now on; business
+    marketplaces keep net prices. One that has subscriptions keeps net prices: its subscriptions were agreed at net
+    prices with VAT added, and reading them as gross would charge them a fifth less."""
     Marketplace = apps.get_model("marketplace", "Marketplace")
-    Marketplace.objects.filter(segment__in=CONSUMER_SEGMENTS).update(prices_include_tax=True)
+    Subscription = apps.get_model("marketplace", "Subscription")
+    sold = Subscription.objects.values("marketplace_id")
+    Marketplace.objects.filter(segment__in=CONSUMER_SEGMENTS).exclude(pk__in=sold).update(prices_include_tax=True)
 
 
 class Migration(migrations.Migration):

@@ -357,17 +357,34 @@ def test_a_manual_price_and_a_discount_on_a_consumer_draft_are_gross(clerk, good
 # --- the setting -------------------------------------------------------------------------------------------------
 
 
-def test_existing_consumer_marketplaces_include_tax_from_the_migration_on():
-    # given: marketplaces of each segment, all with net prices
+def test_existing_consumer_marketplaces_include_tax_from_the_migration_on_unless_they_have_sold():
+    # given: marketplaces of each segment, all with net prices, and a residential one with a subscription
     made = {segment: MarketplaceFactory(segment=segment, prices_include_tax=False) for segment in Segment.values}
+    sold = subscription(world()).marketplace
+    Marketplace.objects.filter(pk=sold.pk).update(segment="residential", prices_include_tax=False)
     migration = import_module("marketplace.migrations.0005_prices_include_tax")
     # when
     migration.consumer_marketplaces_include_tax(apps, None)
-    # then: residential and municipal include VAT, business keeps net prices
+    # then: residential and municipal include VAT, business keeps net prices; what was sold keeps its prices' meaning
     included = dict(
         Marketplace.objects.filter(pk__in=[m.pk for m in made.values()]).values_list("segment", "prices_include_tax")
     )
     assert included == {"residential": True, "municipal": True, "business": False}
+    assert Marketplace.objects.get(pk=sold.pk).prices_include_tax is False
+
+
+def test_whether_prices_include_tax_is_fixed_once_a_marketplace_has_sold(admin_client):
+    # given: a marketplace with a live subscription, and one without
+    sold = subscription(world()).marketplace
+    empty = MarketplaceFactory()
+    # when
+    pages = {
+        m.pk: admin_client.get(f"/admin/marketplace/marketplace/{m.pk}/change/").content.decode() for m in (sold, empty)
+    }
+    # then: the sold one shows it, read-only; the other one can still change it
+    assert 'name="prices_include_tax"' not in pages[sold.pk]
+    assert "field-prices_include_tax" in pages[sold.pk]
+    assert 'name="prices_include_tax"' in pages[empty.pk]
 
 
 @pytest.mark.parametrize(
