@@ -17,6 +17,8 @@ Every message of an account goes to its invoice e-mail address when it has one, 
 from collections.abc import Iterable
 from datetime import timedelta
 
+from django.utils import timezone
+
 from billing.choices import Collection, Delivery, InvoiceKind, MethodType
 from billing.models import BillingAccount, Invoice, Payment
 from billing.pdf import render_invoice_pdf
@@ -102,12 +104,12 @@ def dunning_reminder_tell(*, invoice_id: int) -> list[Message]:
     if not config.notify_subscriber or invoice.kind != InvoiceKind.INVOICE:
         return []
     days = config.suspend_after_days
+    suspend_on = invoice.due_on + timedelta(days=days) if days is not None and invoice.due_on else None
+    if suspend_on is not None and suspend_on <= timezone.localdate():
+        suspend_on = None  # a day already come is not a warning (the suspension's own message says it)
     return notice_send(
         invoice.account,
         kind=MessageKind.DUNNING_REMINDER,
         key=f"reminder-{invoice.pk}",
-        context={
-            "invoice": invoice,
-            "suspend_on": invoice.due_on + timedelta(days=days) if days is not None and invoice.due_on else None,
-        },
+        context={"invoice": invoice, "suspend_on": suspend_on},
     )

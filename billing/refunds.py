@@ -158,7 +158,7 @@ def _credit_note_to_the_cent(credit_note: Invoice, gross: Decimal) -> None:
 def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "") -> Refund:
     """Finance gives money back on a gateway payment: a credit note (audited, with its reason code) for the amount,
     refunded through the gateway. Never more than is left to refund on the payment."""
-    from billing.overrides import _audit, override_guard
+    from billing.overrides import _audit, _correction_kind, override_guard
     from billing.services import invoice_finalize_locked, invoice_persist
 
     try:
@@ -190,13 +190,16 @@ def payment_refund(*, payment_id: int, amount, reason_code, actor, note: str = "
             )
         # The credit note is taxed as the invoice: a gross line whose tax is split off where its prices include tax
         # (exactly the amount by construction), else the net whose tax brings it to the amount.
-        stated = gross if invoice.prices_include_tax else _net_for_gross(gross, invoice.tax_rate)
+        # A late fee carries no tax, so its refund does not either: the amount as it is.
+        kind = _correction_kind(invoice, engine.CREDIT)
+        untaxed = kind in engine.UNTAXED
+        stated = gross if invoice.prices_include_tax or untaxed else _net_for_gross(gross, invoice.tax_rate)
         text = f"Refund on invoice {invoice} ({reason.label})"
-        line = engine.Line(kind=engine.CREDIT, amount=-stated, description=text)
+        line = engine.Line(kind=kind, amount=-stated, description=text)
         credit_note = invoice_persist(
             invoice.account, [line], marketplace=invoice.marketplace, reason=InvoiceReason.MANUAL, corrects=invoice
         )
-        if not invoice.prices_include_tax:
+        if not (invoice.prices_include_tax or untaxed):
             _credit_note_to_the_cent(credit_note, gross)
         # made in this transaction: finalized without a lock of its own (an invoice lock after the payment's)
         credit_note = invoice_finalize_locked(credit_note, actor=actor)

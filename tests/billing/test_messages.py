@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from billing import notices, payments, services
 from billing.choices import Collection, Delivery, MethodType
@@ -156,3 +157,16 @@ def test_no_reminder_when_the_provider_tells_nothing(django_capture_on_commit_ca
     with django_capture_on_commit_callbacks(execute=True):
         services.invoices_mark_late(today=invoice.due_on + timedelta(days=30))
     assert _told(MessageKind.DUNNING_REMINDER) == []
+
+
+def test_a_reminder_sent_after_the_suspension_day_names_no_day(django_capture_on_commit_callbacks):
+    # given: suspension 2 days after the due day, and the invoice already 20 days past due when it goes late
+    invoice = _invoiced(django_capture_on_commit_callbacks, delivery=Delivery.PORTAL)
+    rules(invoice.marketplace, suspend_after_days=2)
+    Invoice.objects.filter(pk=invoice.pk).update(due_on=timezone.localdate() - timedelta(days=20))
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        notices.dunning_reminder_tell(invoice_id=invoice.pk)
+    # then: reminded, without a suspension day already gone
+    (reminder,) = Message.objects.filter(kind=MessageKind.DUNNING_REMINDER, key=f"reminder-{invoice.pk}")
+    assert "your service is suspended" not in reminder.body

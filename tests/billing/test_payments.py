@@ -17,7 +17,9 @@ from billing import changes, overrides, payments, refunds, services
 from billing.choices import (
     Collection,
     InvoiceKind,
+    InvoiceReason,
     InvoiceStatus,
+    LineKind,
     MethodType,
     OverrideKind,
     PaymentChannel,
@@ -899,6 +901,24 @@ def test_a_refund_makes_a_credit_note_an_audit_row_and_a_refund_at_the_gateway(
     # and the credit note is not settled a second time (no extra refund, no credit)
     assert Refund.objects.count() == 1
     assert payments.credit_balance(payment.account_id) == Decimal("0.00")
+
+
+def test_a_refund_of_a_late_fee_carries_no_vat_as_the_fee_did_not(django_capture_on_commit_callbacks, clerk, goodwill):
+    # given: a late invoice's 60.00 fee (not taxed), paid by card
+    invoice = _open_invoice(django_capture_on_commit_callbacks)
+    services.invoices_mark_late(today=invoice.due_on + timedelta(days=30))
+    fee = Invoice.objects.get(reason=InvoiceReason.LATE_FEE, corrects=invoice)
+    assert fee.status == InvoiceStatus.OPEN
+    card = payments.payment_method_add(account_id=fee.account_id, details=TEST_CARD)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = payments.invoice_pay_now(invoice_id=fee.pk, method_id=card.pk)
+    # when: finance gives the fee back
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = refunds.payment_refund(payment_id=payment.pk, amount="60.00", reason_code=goodwill, actor=clerk)
+    # then: a credit note of 60.00 with no VAT in it
+    credit_note = refund.credit_note
+    assert (credit_note.total, credit_note.tax) == (Decimal("-60.00"), Decimal("0.00"))
+    assert not credit_note.lines.filter(kind=LineKind.TAX).exists()
 
 
 @pytest.mark.parametrize("amount", ["10.02", "0.07", "33.33", "957.19"])
