@@ -59,21 +59,25 @@ def invoice_pdf(ref) -> tuple[str, bytes, str]:
 
 
 def invoice_issued_tell(*, invoice_id: int) -> list[Message]:
-    """`invoice.finalized`: tell the subscriber the invoice is issued; e-mailed with its PDF when the account's
-    delivery is e-mail. A credit note is not told here (its refund or credit is)."""
-    invoice = Invoice.objects.select_related("account__customer", "issuer").get(pk=invoice_id)
-    if invoice.kind != InvoiceKind.INVOICE:
-        return []
+    """`invoice.finalized`: tell the subscriber the invoice (or the credit note) is issued; e-mailed with its PDF
+    when the account's delivery is e-mail."""
+    invoice = Invoice.objects.select_related("account__customer", "issuer", "corrects").get(pk=invoice_id)
     account = invoice.account
     by_email = account.delivery == Delivery.EMAIL
+    charged = (
+        account.collection == Collection.AUTOMATIC
+        and account.payment_methods.filter(is_default=True, removed_at__isnull=True).exists()
+    )
+    credit = invoice.kind == InvoiceKind.CREDIT_NOTE
     return notice_send(
         account,
-        kind=MessageKind.INVOICE_ISSUED,
+        kind=MessageKind.CREDIT_NOTE_ISSUED if credit else MessageKind.INVOICE_ISSUED,
         key=f"invoice-{invoice.pk}",
         context={
             "invoice": invoice,
+            "amount": -invoice.total if credit else invoice.total,
             "pdf_attached": by_email,
-            "automatic": account.collection == Collection.AUTOMATIC,
+            "automatic": charged,  # charged to a method on file: nothing to do (without one, that is told apart)
         },
         mandatory=by_email,
         attachments=[{"kind": INVOICE_PDF, "ref": invoice.pk}] if by_email else (),

@@ -86,6 +86,7 @@ class MessageKind(models.TextChoices):
     SERVICE_ACTIVE = "service_active", "Service active"
     TERMINATION_CONFIRMED = "termination_confirmed", "Termination confirmed"
     INVOICE_ISSUED = "invoice_issued", "Invoice issued"
+    CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
     PAYMENT_RECEIVED = "payment_received", "Payment received"
     PAYMENT_FAILED = "payment_failed", "Payment failed"
     PAYMENT_ACTION_REQUIRED = "payment_action_required", "Payment needs confirmation"

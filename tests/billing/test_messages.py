@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from billing import notices, payments, services
+from billing import notices, overrides, payments, services
 from billing.choices import Collection, Delivery, MethodType
 from billing.models import BillingAccount, Invoice
 from billing.runs import billing_chunk
@@ -170,3 +170,34 @@ def test_a_reminder_sent_after_the_suspension_day_names_no_day(django_capture_on
     # then: reminded, without a suspension day already gone
     (reminder,) = Message.objects.filter(kind=MessageKind.DUNNING_REMINDER, key=f"reminder-{invoice.pk}")
     assert "your service is suspended" not in reminder.body
+
+
+def test_a_credit_note_is_told_with_its_pdf_and_the_invoice_it_corrects(
+    django_capture_on_commit_callbacks, clerk, goodwill
+):
+    # given: an invoice e-mailed to the payer
+    invoice = _invoiced(django_capture_on_commit_callbacks)
+    # when: finance credits 100.00 of it
+    with django_capture_on_commit_callbacks(execute=True):
+        overrides.invoice_credit(invoice_id=invoice.pk, amount="100.00", reason_code=goodwill, actor=clerk)
+    # then: the credit note is told, its PDF attached, naming the invoice it corrects
+    (message,) = _told(MessageKind.CREDIT_NOTE_ISSUED)
+    credit_note = Invoice.objects.get(corrects=invoice)
+    assert message.subject == f"Credit note {credit_note.number}: {-credit_note.total} {credit_note.currency} to you"
+    assert f"which corrects invoice {invoice.number}" in message.body
+    assert message.attachments == [{"kind": "invoice_pdf", "ref": credit_note.pk}]
+    assert len(_told(MessageKind.INVOICE_ISSUED)) == 1  # the invoice itself, told once
+
+
+def test_an_automatic_account_without_a_method_is_not_told_nothing_needs_doing(django_capture_on_commit_callbacks):
+    # given: an account collected automatically whose card was removed
+    sub = subscription()
+    account = account_for(sub)
+    BillingAccount.objects.filter(pk=account.pk).update(collection=Collection.AUTOMATIC)
+    Customer.objects.filter(pk=account.customer_id).update(language="en")
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        activate(sub, DAY)
+    # then: the invoice does not promise a charge that cannot happen
+    (message,) = _told(MessageKind.INVOICE_ISSUED)
+    assert "you need not do anything" not in message.body
