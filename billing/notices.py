@@ -39,8 +39,12 @@ def notice_send(
     mandatory: bool = False,
     attachments: Iterable[dict] = (),
 ) -> list[Message]:
-    """Tell the account's customer about `kind` once per `key`, in the caller's transaction (sent after commit)."""
+    """Tell the account's customer about `kind` once per `key`, in the caller's transaction (sent after commit);
+    times in the time zone of the invoice's marketplace where the message is about an invoice."""
+    invoice = context.get("invoice")
+    marketplace = getattr(invoice, "marketplace", None)
     return notifications.notify(
+        time_zone=getattr(marketplace, "time_zone", None),
         customer=account.customer,
         kind=kind,
         key=key,

@@ -85,6 +85,7 @@ class MessageKind(models.TextChoices):
     FIBRE_READY = "fibre_ready", "Fibre ready at the address"
     SERVICE_ACTIVE = "service_active", "Service active"
     TERMINATION_CONFIRMED = "termination_confirmed", "Termination confirmed"
+    NOTICE_WITHDRAWN = "notice_withdrawn", "Notice withdrawn"
     INVOICE_ISSUED = "invoice_issued", "Invoice issued"
     CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
     PAYMENT_RECEIVED = "payment_received", "Payment received"

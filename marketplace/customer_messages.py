@@ -140,6 +140,18 @@ def termination_confirmed(*, subscription_id: int, ends_on, cause: str, cause_ke
     )
 
 
+def notice_withdrawn(*, subscription_id: int, cause_key: str) -> None:
+    """The notice is withdrawn (or the switch that would have ended it aborted): the service runs on."""
+    subscription = _subscription(subscription_id)
+    notifications.notify(
+        customer=subscription.customer,
+        kind=MessageKind.NOTICE_WITHDRAWN,
+        key=f"subscription:{subscription.pk}:{cause_key}",
+        context=_subscription_context(subscription),
+        time_zone=subscription.marketplace.time_zone,
+    )
+
+
 def termination_ended_at_once(*, subscription_id: int, terminated_at, cause: str, cause_key: str) -> None:
     """A subscription ended before the end of a notice (or without one): told that it has ended. One that ends
     on the day its notice said was told when the notice was taken."""

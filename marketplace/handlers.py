@@ -85,6 +85,13 @@ def tell_customer_termination_confirmed(event) -> None:
     )
 
 
+@events.handler("subscription.cancellation_aborted")
+def tell_customer_notice_withdrawn(event) -> None:
+    from marketplace import customer_messages
+
+    customer_messages.notice_withdrawn(subscription_id=event.payload["subscription_id"], cause_key=f"kept:{event.pk}")
+
+
 @events.handler("subscription.terminated")
 def tell_customer_terminated_at_once(event) -> None:
     from marketplace import customer_messages

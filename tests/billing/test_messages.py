@@ -1,10 +1,11 @@
 """Billing tells the subscriber through the core's messages: each invoice (e-mailed with its PDF when the account's
 delivery is e-mail, to the invoice address, whatever the e-mail preference), each payment received, once each."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 from django.utils import timezone
 
@@ -201,3 +202,18 @@ def test_an_automatic_account_without_a_method_is_not_told_nothing_needs_doing(d
     # then: the invoice does not promise a charge that cannot happen
     (message,) = _told(MessageKind.INVOICE_ISSUED)
     assert "you need not do anything" not in message.body
+
+
+def test_a_payment_is_dated_in_the_invoices_marketplace_time_zone(django_capture_on_commit_callbacks, settings):
+    # given: an invoice of a Stockholm marketplace, paid by card at 23:30 UTC on 31 March (01:30 on 1 April there)
+    settings.SITE_TIME_ZONE = "UTC"  # the site's own zone would say 31 March
+    sub = subscription()
+    add_method(automatic_account(sub), TEST_CARD)
+    Customer.objects.filter(pk=sub.customer_id).update(language="en")
+    late_evening = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)
+    with time_machine.travel(late_evening, tick=False), django_capture_on_commit_callbacks(execute=True):
+        activate(sub, DAY)
+    # then: the thanks says the marketplace's day
+    (thanks,) = _told(MessageKind.PAYMENT_RECEIVED)
+    assert sub.marketplace.time_zone == "Europe/Stockholm"
+    assert "1 April 2026" in thanks.body

@@ -261,6 +261,9 @@ def test_a_notice_given_again_for_the_same_day_is_confirmed_again_and_ending_it_
         f"Your Fiber 1000 ends on {ends_on.day} {ends_on:%B %Y}",
         "Your Fiber 1000 has ended",
     ]
+    (withdrawn,) = Message.objects.filter(customer=w.customer, kind=MessageKind.NOTICE_WITHDRAWN)
+    assert withdrawn.subject == "Fiber 1000 runs on"
+    assert "the notice is withdrawn, and it runs on as before" in withdrawn.body
 
 
 def test_the_day_a_service_went_on_is_the_marketplaces_day(deliver):
