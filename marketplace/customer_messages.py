@@ -95,61 +95,49 @@ def _subscription(subscription_id: int) -> Subscription:
     )
 
 
-def _subscription_context(subscription: Subscription) -> dict:
-    return {
+def _tell_about_subscription(subscription: Subscription, kind: str, key: str, **extra) -> None:
+    """Tell the subscription's customer, with its product, provider and address, in its marketplace's time zone."""
+    context = {
         "customer": subscription.customer,
         "subscription": subscription,
         "product": subscription.product.name,
         "provider": subscription.provider.name,
         "address": subscription.address.label,
         "link": _portal_link(),
+        **extra,
     }
+    notifications.notify(
+        customer=subscription.customer,
+        kind=kind,
+        key=f"subscription:{subscription.pk}{key}",
+        context=context,
+        time_zone=subscription.marketplace.time_zone,
+    )
 
 
 def service_active(*, subscription_id: int) -> None:
     subscription = _subscription(subscription_id)
-    context = _subscription_context(subscription) | {
-        "active_since": subscription.activated_at,  # written in the marketplace's time zone
-    }
-    notifications.notify(
-        customer=subscription.customer,
-        kind=MessageKind.SERVICE_ACTIVE,
-        key=f"subscription:{subscription.pk}",
-        context=context,
-        time_zone=subscription.marketplace.time_zone,
-    )
+    _tell_about_subscription(subscription, MessageKind.SERVICE_ACTIVE, "", active_since=subscription.activated_at)
 
 
 def termination_confirmed(*, subscription_id: int, ends_on, cause: str, cause_key: str, ended: bool = False) -> None:
     """The notice is taken: the service ends on `ends_on`; or, `ended`, it ended at once. Once per cause
     (`cause_key`: the event that took the notice or ended it), so a new notice after a withdrawn one is told again,
     even for the same day. A notice the customer can withdraw says so; a switch's hand-over does not."""
-    subscription = _subscription(subscription_id)
-    context = _subscription_context(subscription) | {
-        "ends_on": ends_on,
-        "last_day": ends_on - timedelta(days=1),
-        "ended": ended,
-        "switched": cause == CancellationReason.PROVIDER_CHANGED,
-    }
-    notifications.notify(
-        customer=subscription.customer,
-        kind=MessageKind.TERMINATION_CONFIRMED,
-        key=f"subscription:{subscription.pk}:{cause_key}",
-        context=context,
-        time_zone=subscription.marketplace.time_zone,
+    _tell_about_subscription(
+        _subscription(subscription_id),
+        MessageKind.TERMINATION_CONFIRMED,
+        f":{cause_key}",
+        ends_on=ends_on,
+        last_day=ends_on - timedelta(days=1),
+        ended=ended,
+        switched=cause == CancellationReason.PROVIDER_CHANGED,
     )
 
 
 def notice_withdrawn(*, subscription_id: int, cause_key: str) -> None:
     """The notice is withdrawn (or the switch that would have ended it aborted): the service runs on."""
-    subscription = _subscription(subscription_id)
-    notifications.notify(
-        customer=subscription.customer,
-        kind=MessageKind.NOTICE_WITHDRAWN,
-        key=f"subscription:{subscription.pk}:{cause_key}",
-        context=_subscription_context(subscription),
-        time_zone=subscription.marketplace.time_zone,
-    )
+    _tell_about_subscription(_subscription(subscription_id), MessageKind.NOTICE_WITHDRAWN, f":{cause_key}")
 
 
 def termination_ended_at_once(*, subscription_id: int, terminated_at, cause: str, cause_key: str) -> None:
