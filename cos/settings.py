@@ -211,6 +211,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task taken by a worker that died (acks_late) is delivered again after this many seconds.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+    # Seconds between the worker's looks for such tasks (kombu's default: 10).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
 }
 CELERY_BEAT_SCHEDULE = {
     "events-sweep": {

@@ -93,6 +93,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_run_again_and_apply_once(simu
         # an unacknowledged task comes back to the queue quickly
         "CELERY_VISIBILITY_TIMEOUT": "3",
         "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+        "CELERY_UNACKED_RESTORE_INTERVAL": "1",
     }
     _broker_emptied()  # no task left over from an earlier test may occupy the workers or be restored to them
     first = _worker_process(simulator, **env)
@@ -130,7 +131,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_run_again_and_apply_once(simu
         # then: the task is delivered again, the job runs a second time, and the service is activated once
         wait_until(
             lambda: ServiceInstance.objects.filter(address=w.address, status=ServiceStatus.ACTIVE).exists(),
-            timeout=60,
+            timeout=90,
             message="the service to be active after the takeover",
         )
         job = ProvisioningJob.objects.get(service__address=w.address)
