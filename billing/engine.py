@@ -170,6 +170,17 @@ def part_of(rate: Decimal, days: int, period_days: int) -> Decimal:
     return money(rate * days / period_days)
 
 
+def part_of_cents_sql(rate: str, days: str, period_days: str) -> str:
+    """part_of as a SQL expression, in whole cents, for set-based pricing (wholesale settlement): exactly the
+    same figure on every database, as it reckons in integers (no float, no numeric scale). A whole period is the
+    rate; a part is rate x days / period_days rounded half up to the cent. For rates of 0 or more."""
+    cents = f"CAST(ROUND(({rate}) * 100) AS BIGINT)"
+    return (
+        f"(CASE WHEN ({days}) = ({period_days}) THEN {cents} "
+        f"ELSE ({cents} * ({days}) * 2 + ({period_days})) / (2 * ({period_days})) END)"
+    )
+
+
 def _days(start: date, end: date):
     for offset in range((end - start).days):
         yield start + timedelta(days=offset)

@@ -154,3 +154,62 @@ def account_balance(account_ids) -> Decimal:
         owed=Sum(F("total") - F("amount_paid"), output_field=DecimalField(max_digits=14, decimal_places=2))
     )
     return engine.money(result["owed"] or 0)
+
+
+def _month_bounds(start, end):
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+
+    zone = ZoneInfo(settings.SITE_TIME_ZONE)
+    return datetime.combine(start, time.min, tzinfo=zone), datetime.combine(end, time.min, tzinfo=zone)
+
+
+def collected_for_provider(*, provider_id: int, marketplace_ids, start, end) -> Decimal:
+    """What subscribers paid a provider on its invoices of these marketplaces from `start` to `end` (days, the
+    end not included), less what was refunded to them in that time (wholesale's revenue share)."""
+    from billing.choices import PaymentStatus, RefundStatus
+    from billing.models import Payment, Refund
+
+    since, until = _month_bounds(start, end)
+    paid = Payment.objects.filter(
+        account__provider_id=provider_id,
+        invoice__marketplace_id__in=list(marketplace_ids),
+        status=PaymentStatus.SUCCEEDED,
+        settled_at__gte=since,
+        settled_at__lt=until,
+    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    refunded = Refund.objects.filter(
+        payment__account__provider_id=provider_id,
+        payment__invoice__marketplace_id__in=list(marketplace_ids),
+        status=RefundStatus.SUCCEEDED,
+        updated_at__gte=since,
+        updated_at__lt=until,
+    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    return engine.money(paid - refunded)
+
+
+def retail_days(*, provider_id: int, start, end) -> dict[int, int]:
+    """Days of [start, end) billed to subscribers per subscription of the provider, on issued invoices and
+    credit notes: charged days less credited ones (wholesale's variance compares them with the ledger)."""
+    from datetime import timedelta
+
+    lines = (
+        InvoiceLine.objects.filter(
+            subscription__provider_id=provider_id,
+            kind__in=(engine.RECURRING, engine.PRORATED, engine.CREDIT),
+            voided=False,
+            period_start__lt=end,
+            period_end__gte=start,
+        )
+        .exclude(coverage=0)
+        .exclude(invoice__status__in=(InvoiceStatus.DRAFT, InvoiceStatus.VOID))
+        .values_list("subscription_id", "period_start", "period_end", "coverage")
+    )
+    days: dict[int, int] = {}
+    for subscription_id, first, last, coverage in lines:
+        overlap = (min(last + timedelta(days=1), end) - max(first, start)).days
+        if overlap > 0:
+            days[subscription_id] = days.get(subscription_id, 0) + coverage * overlap
+    return days

@@ -172,3 +172,11 @@ SUBSCRIPTION_STATUS_FOR_CUSTOMERS = {
     SubscriptionStatus.TERMINATED: "Ended",
     SubscriptionStatus.CANCELLED: "Cancelled",
 }
+
+
+class SettlementModel(models.TextChoices):
+    """How the operator and a provider settle the provider's services (wholesale.settlement)."""
+
+    WHOLESALE = "wholesale", "Wholesale: the provider bills its subscribers, the operator bills the provider"
+    ACCESS_ONLY = "access_only", "Network access only: the operator bills the provider for the days of access"
+    REVENUE_SHARE = "revenue_share", "Revenue share: the operator bills subscribers for the provider and pays out"

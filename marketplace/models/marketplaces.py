@@ -8,7 +8,7 @@ from django.db import models
 from django_fsm import FSMField, transition
 
 from cos.models import StatefulModel, TimeStampedModel
-from marketplace.choices import BillingCycle, ParticipationStatus, Segment
+from marketplace.choices import BillingCycle, ParticipationStatus, Segment, SettlementModel
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "A currency is a three-letter ISO 4217 code, e.g. SEK.")
 
@@ -76,6 +76,14 @@ class Participation(StatefulModel):
         default=False,
         help_text="The provider turns its services on through the API once the infrastructure is ready; "
         "otherwise they are activated when the technician closes the provisioning task.",
+    )
+    settlement_model = models.CharField(
+        max_length=16,
+        choices=SettlementModel.choices,
+        default=SettlementModel.WHOLESALE,
+        help_text="How the operator settles this provider's services each month: a statement of access, "
+        "activation fees and suspended days (wholesale); of the days of access only; or a revenue share that pays "
+        "out what subscribers paid less those charges.",
     )
     barred_areas = models.ManyToManyField(
         "cos.Area",
