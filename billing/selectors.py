@@ -213,3 +213,40 @@ def retail_days(*, provider_id: int, start, end) -> dict[int, int]:
         if overlap > 0:
             days[subscription_id] = days.get(subscription_id, 0) + coverage * overlap
     return days
+
+
+def manual_credits(*, provider_id: int, start, end) -> dict[int, Decimal]:
+    """Credit notes without days issued from `start` to `end` on the provider's invoices, per subscription of the
+    invoice they correct (net amounts, positive): money given back to subscribers for days still billed."""
+    from billing.choices import InvoiceKind
+
+    since, until = _month_bounds(start, end)
+    notes = (
+        InvoiceLine.objects.filter(
+            invoice__kind=InvoiceKind.CREDIT_NOTE,
+            invoice__issuer_id=provider_id,
+            invoice__finalized_at__gte=since,
+            invoice__finalized_at__lt=until,
+            invoice__corrects__isnull=False,
+            coverage=0,
+            voided=False,
+            amount__lt=0,
+        )
+        .exclude(kind=engine.TAX)
+        .values_list("invoice__corrects_id", "amount")
+    )
+    by_invoice: dict[int, Decimal] = {}
+    for invoice_id, amount in notes:
+        by_invoice[invoice_id] = by_invoice.get(invoice_id, Decimal("0")) - amount
+    if not by_invoice:
+        return {}
+    owners = dict(
+        InvoiceLine.objects.filter(invoice_id__in=list(by_invoice), subscription__isnull=False)
+        .order_by("invoice_id", "amount")  # the last, the largest line's subscription, is the owner
+        .values_list("invoice_id", "subscription_id")
+    )
+    credits: dict[int, Decimal] = {}
+    for invoice_id, amount in by_invoice.items():
+        if invoice_id in owners:
+            credits[owners[invoice_id]] = credits.get(owners[invoice_id], Decimal("0")) + amount
+    return credits

@@ -172,6 +172,8 @@ SITE_OPERATOR_NAME = env.str("SITE_OPERATOR_NAME", default="COS fiber")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # The time zone of times shown to customers where no marketplace gives its own (the portal's messages).
 SITE_TIME_ZONE = env.str("SITE_TIME_ZONE", default="Europe/Stockholm")
+# Wholesale: issue the month's statements as soon as the month-end run has built them (else finance issues them).
+WHOLESALE_ISSUE_AT_MONTH_END = env.bool("WHOLESALE_ISSUE_AT_MONTH_END", default=False)
 SITE_CONTACT_EMAIL = env.str("SITE_CONTACT_EMAIL", default="support@cos.local")
 SITE_CONTACT_PHONE = env.str("SITE_CONTACT_PHONE", default="+46 21 10 20 30")
 SITE_TERMS_URL = env.str("SITE_TERMS_URL", default="/terms/")
@@ -226,6 +228,10 @@ CELERY_BEAT_SCHEDULE = {
     "billing-daily": {
         "task": "billing.tasks.billing_daily_task",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR", default=1), minute=0),
+    },
+    "settlement-month-end": {
+        "task": "wholesale.tasks.settlement_month_end_task",
+        "schedule": crontab(day_of_month=1, hour=env.int("SETTLEMENT_RUN_HOUR", default=3), minute=0),
     },
     "invoices-finalize-due": {
         "task": "billing.tasks.invoices_finalize_due_task",

@@ -11,8 +11,7 @@ from cos.choices import OrganizationKind
 from cos.errors import ApplicationError, Conflict
 from cos.models import Organization
 from marketplace.models import Marketplace, Participation
-from wholesale.choices import StatementStatus
-from wholesale.models import Rate, RateCard, RateSlice, SettlementRun, StatementLine
+from wholesale.models import Rate, RateCard, RateSlice, SettlementRun
 
 
 @dataclass(frozen=True)
@@ -120,12 +119,10 @@ def rate_card_create(
 
 
 def rate_card_end(card: RateCard, *, on: date) -> RateCard:
-    """The version is in force until `on` (exclusive): refused where an issued statement charged it later."""
+    """The version is in force until `on` (exclusive). An issued statement that charged it later stays as it is:
+    the variance check shows the difference (a rate mismatch), credited or charged on a later statement."""
     if on <= card.valid_from:
         raise ApplicationError("A card ends after it starts.", code="invalid_validity")
-    charged = StatementLine.objects.filter(card=card, until__gt=on).exclude(statement__status=StatementStatus.DRAFT)
-    if charged.exists():
-        raise Conflict(f"{card} is on an issued statement after {on}: it cannot end earlier.", code="rate_card_charged")
     RateCard.objects.filter(pk=card.pk).update(valid_to=on)
     card.valid_to = on
     return card

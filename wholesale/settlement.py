@@ -164,6 +164,43 @@ def day_lines_sql(d: _Dialect) -> str:
     """
 
 
+def expected_by_service_sql(d: _Dialect) -> str:
+    """Per service of one provider: the days the ledger has it live in the month, and what those days cost at the
+    cards in force (in cents), as day_lines_sql would charge them on a fresh statement (variance's 'expected')."""
+    unit = (
+        f"CASE WHEN pc.kind = 'suspended' THEN "
+        f"(CASE WHEN pc.model = 'access_only' THEN 0 ELSE {_rate_of('suspended_rate')} END) "
+        f"ELSE {_rate_of('monthly_rate')} END"
+    )
+    days = d.days("pc.day_from", "pc.day_to")
+    cents = part_of_cents_sql(unit, days, "%(month_days)s")
+    return f"""
+        SELECT pc.service_id, pc.subscription_id, SUM({days}),
+               SUM(CASE WHEN COALESCE(ex.id, an.id) IS NULL THEN 0 ELSE {cents} END),
+               SUM(CASE WHEN COALESCE(ex.id, an.id) IS NULL THEN 0 ELSE {days} END)
+        FROM (
+            SELECT s.*, sl.card_id, {d.greatest("s.span_from", "sl.first_day")} AS day_from,
+                   {d.least("s.span_to", "sl.until")} AS day_to
+            FROM ({_spans_sql(d)}) s
+            {_slice_join("sl", "s")}
+             AND sl.first_day < s.span_to AND sl.until > s.span_from
+            WHERE s.span_from < s.span_to
+        ) pc
+        LEFT JOIN wholesale_rate ex ON ex.card_id = pc.card_id AND ex.category = pc.category AND ex.profile = pc.profile
+        LEFT JOIN wholesale_rate an ON an.card_id = pc.card_id AND an.category = pc.category AND an.profile = ''
+        GROUP BY pc.service_id, pc.subscription_id
+    """
+
+
+def network_days_sql(d: _Dialect) -> str:
+    """Per service of one provider: the days the ledger has it live in the month, whether a card covers them."""
+    return f"""
+        SELECT s.service_id, s.subscription_id, SUM({d.days("s.span_from", "s.span_to")})
+        FROM ({_spans_sql(d)}) s WHERE s.span_from < s.span_to
+        GROUP BY s.service_id, s.subscription_id
+    """
+
+
 def activation_lines_sql(d: _Dialect) -> str:
     """INSERT of the one-off fee of each period that began an activation (or a switch to the provider) in the
     month, at the card in force that day; none where the provider settles network access only."""
