@@ -77,8 +77,9 @@ def rate_card_create(
     # The scope's versions, locked: two writers of one scope take turns (the database constraint backs this).
     versions = list(_scope(RateCard.objects.select_for_update(), **ids).order_by("valid_from"))
     overlapping = [
-        card for card in versions if (card.valid_to is None or card.valid_to > valid_from)
-        and (valid_to is None or card.valid_from < valid_to)
+        card
+        for card in versions
+        if (card.valid_to is None or card.valid_to > valid_from) and (valid_to is None or card.valid_from < valid_to)
     ]
     for card in overlapping:
         if supersede and card.valid_to is None and card.valid_from < valid_from:
@@ -152,7 +153,9 @@ def slices_make(run: SettlementRun, *, start: date, end: date) -> int:
     keys = [(p, m, None) for p, m in scopes] + [(p, m, a) for p, m in scopes for a in area_cards]
     slices = []
     for provider_id, marketplace_id, area_id in sorted(keys, key=str):
-        fitting = [(rank, card) for card in cards if (rank := _rank(card, provider_id, marketplace_id, area_id)) is not None]
+        fitting = [
+            (rank, card) for card in cards if (rank := _rank(card, provider_id, marketplace_id, area_id)) is not None
+        ]
         if area_id is not None and not any(card.area_id == area_id for _, card in fitting):
             continue
         day, current, since = start, None, start

@@ -67,7 +67,9 @@ def statement_issue(*, statement_id: int, actor=None, today=None) -> Statement:
         raise Conflict(f"{statement} is already issued.", code="not_draft")
     today = today or _today()
     if today < _month_end(statement):
-        raise Conflict(f"The month of {statement} is not over: it is issued from {_month_end(statement)}.", code="month_open")
+        raise Conflict(
+            f"The month of {statement} is not over: it is issued from {_month_end(statement)}.", code="month_open"
+        )
     terms = RateCard.objects.filter(
         pk__in=StatementLine.objects.filter(statement=statement).values("card_id")
     ).aggregate(window=Max("dispute_window_days"), payment=Max("payment_days"))
@@ -123,7 +125,10 @@ def dispute_open(
     if statement.provider_id != provider.pk:
         raise NotFound(f"There is no statement {statement_id}.", code="statement_not_found")
     if statement.status not in (StatementStatus.ISSUED, StatementStatus.DISPUTED):
-        raise Conflict(f"{statement} is {statement.get_status_display().lower()}: only an issued statement is disputed.", code="not_disputable")
+        raise Conflict(
+            f"{statement} is {statement.get_status_display().lower()}: only an issued statement is disputed.",
+            code="not_disputable",
+        )
     today = today or _today()
     if statement.disputable_until and today > statement.disputable_until:
         raise Conflict(
@@ -131,7 +136,9 @@ def dispute_open(
         )
     if reason_code not in DisputeReason.values:
         raise ApplicationError(
-            f"reason_code is one of {', '.join(DisputeReason.values)}.", code="invalid_reason", extra={"field": "reason_code"}
+            f"reason_code is one of {', '.join(DisputeReason.values)}.",
+            code="invalid_reason",
+            extra={"field": "reason_code"},
         )
     if not lines:
         raise ApplicationError("A dispute names at least one line.", code="no_lines", extra={"field": "lines"})
@@ -140,7 +147,7 @@ def dispute_open(
         try:
             line_id, amount = int(item["line"]), Decimal(str(item.get("amount", "")) or "NaN")
         except (KeyError, TypeError, ValueError, ArithmeticError):
-            raise ApplicationError("Each line is {\"line\": id, \"amount\": \"12.50\"}.", code="invalid_line") from None
+            raise ApplicationError('Each line is {"line": id, "amount": "12.50"}.', code="invalid_line") from None
         if line_id in wanted:
             raise ApplicationError(f"Line {line_id} is named twice.", code="duplicate_line")
         wanted[line_id] = amount

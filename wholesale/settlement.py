@@ -322,12 +322,16 @@ def _run(period: Period, operator: Organization, provider: Organization | None, 
 def _credit_upheld_disputes(operator: Organization, provider: Organization, period: Period) -> int:
     """Each upheld dispute not yet credited becomes a (negative) adjustment line on the provider's draft of this
     month, in the disputed statement's currency: once (a unique constraint), whichever run gets there first."""
-    upheld = StatementDispute.objects.filter(
-        statement__operator=operator,
-        statement__provider=provider,
-        statement__month__lt=period.start,
-        status=DisputeStatus.UPHELD,
-    ).exclude(adjustments__isnull=False).select_related("statement")
+    upheld = (
+        StatementDispute.objects.filter(
+            statement__operator=operator,
+            statement__provider=provider,
+            statement__month__lt=period.start,
+            status=DisputeStatus.UPHELD,
+        )
+        .exclude(adjustments__isnull=False)
+        .select_related("statement")
+    )
     made = 0
     for dispute in upheld:
         statement, _ = Statement.objects.get_or_create(
@@ -371,7 +375,9 @@ def _totals(operator: Organization, provider: Organization, period: Period) -> l
         statement.total = statement.subtotal + statement.tax
         shared = list(
             Participation.objects.filter(
-                provider=provider, settlement_model=SettlementModel.REVENUE_SHARE, marketplace__currency=statement.currency
+                provider=provider,
+                settlement_model=SettlementModel.REVENUE_SHARE,
+                marketplace__currency=statement.currency,
             ).values_list("marketplace_id", flat=True)
         )
         if shared:
@@ -381,7 +387,9 @@ def _totals(operator: Organization, provider: Organization, period: Period) -> l
             statement.payout = statement.retail_collected - statement.total
         else:
             statement.retail_collected = statement.payout = None
-        statement.save(update_fields=["tax_rate", "subtotal", "tax", "total", "retail_collected", "payout", "updated_at"])
+        statement.save(
+            update_fields=["tax_rate", "subtotal", "tax", "total", "retail_collected", "payout", "updated_at"]
+        )
         touched.append(statement)
     return touched
 
@@ -394,5 +402,3 @@ def statement_days(statement: Statement) -> dict[int, int]:
         .annotate(total=Sum("days"))
     )
     return {row["period_id"]: row["total"] for row in rows}
-
-

@@ -29,4 +29,6 @@ def settlement_month_end_task(month: str | None = None) -> str:
         for statement in result.statements:
             statement_issue(statement_id=statement.pk)
             issued += 1
-    return f"{period.start:%Y-%m}: {len(result.statements)} statement(s), {issued} issued, {len(variance)} variance row(s)"
+    return (
+        f"{period.start:%Y-%m}: {len(result.statements)} statement(s), {issued} issued, {len(variance)} variance row(s)"
+    )

@@ -83,7 +83,13 @@ def _rows_of(provider: Organization, operator: Organization, month, services: di
                 f"{item.statement_days - item.network_days} charged day(s) the ledger does not have live",
             )
         elif gap:
-            add(VarianceKind.RATE_MISMATCH, service_id, item, gap, f"charged {item.charged}, the cards say {item.expected}")
+            add(
+                VarianceKind.RATE_MISMATCH,
+                service_id,
+                item,
+                gap,
+                f"charged {item.charged}, the cards say {item.expected}",
+            )
         per_day = item.expected / item.network_days if item.network_days else Decimal("0")
         if item.retail_days > item.statement_days:
             days = item.retail_days - item.statement_days
@@ -114,7 +120,9 @@ def _rows_of(provider: Organization, operator: Organization, month, services: di
     return rows
 
 
-def variance_check(*, month, operator: Organization | None = None, provider: Organization | None = None) -> list[Variance]:
+def variance_check(
+    *, month, operator: Organization | None = None, provider: Organization | None = None
+) -> list[Variance]:
     """Compare the three for the month and keep the differences as Variance rows (replacing the month's last)."""
     period = month_of(month)
     operator = operator or network_operator()
