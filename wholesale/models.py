@@ -149,6 +149,9 @@ class RateSlice(models.Model):
     class Meta:
         indexes = [models.Index(fields=["run", "provider", "marketplace"], name="slice_scope")]
 
+    def __str__(self) -> str:
+        return f"{self.card} from {self.first_day} to {self.until}"
+
 
 class StatementSequence(models.Model):
     """The last statement number given per issuer and year; locked while a number is taken (gapless)."""
@@ -159,6 +162,9 @@ class StatementSequence(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["issuer", "year"], name="statement_sequence_once")]
+
+    def __str__(self) -> str:
+        return f"WS-{self.year}: {self.last_number}"
 
 
 class Statement(StatefulModel):
@@ -326,6 +332,9 @@ class DisputedLine(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dispute", "line"], name="disputed_line_once")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} of line {self.line_id}"
 
     def clean(self) -> None:
         if self.line_id and self.amount is not None and self.amount > abs(self.line.amount):

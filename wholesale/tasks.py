@@ -9,14 +9,13 @@ from django.utils import timezone
 def settlement_month_end_task(month: str | None = None) -> str:
     """Month end (Celery beat, on the 1st): the last month's draft statements from the ledger, its variance check,
     and, where WHOLESALE_ISSUE_AT_MONTH_END is on, the drafts issued. Safe to run again: issued statements stay."""
+    from cos.choices import OrganizationKind
+    from cos.models import Organization
     from cos.periods import add_months
     from marketplace.selectors import local_day
     from wholesale.services import statement_issue
     from wholesale.settlement import month_of, settlement_run
     from wholesale.variance import variance_check
-
-    from cos.choices import OrganizationKind
-    from cos.models import Organization
 
     if not Organization.objects.filter(kind=OrganizationKind.NETWORK_OPERATOR).exists():
         return "no network operator: nothing to settle"

@@ -22,7 +22,7 @@ from tests.marketplace.factories import world
 from tests.wholesale.factories import card, local, operator, service_with_periods
 from wholesale.choices import LineKind, StatementStatus
 from wholesale.models import RateCard, Statement, StatementLine
-from wholesale.rates import RateInput, rate_card_create
+from wholesale.rates import RateInput
 from wholesale.services import statement_issue
 from wholesale.settlement import settlement_run
 from wholesale.tasks import settlement_month_end_task
@@ -55,7 +55,8 @@ def test_a_service_live_part_of_the_month_is_charged_its_days_as_the_retail_engi
     )
     assert oct_line.amount == part_of(Decimal("300.00"), 12, 31) == Decimal("116.13")
     assert (nov_line.days, nov_line.amount) == (15, Decimal("150.00"))
-    assert october.subtotal == Decimal("116.13") and november.subtotal == Decimal("150.00")
+    assert october.subtotal == Decimal("116.13")
+    assert november.subtotal == Decimal("150.00")
 
 
 def test_a_whole_month_costs_the_monthly_rate_and_vat_is_added_on_the_net():
@@ -218,7 +219,8 @@ def test_a_rerun_of_a_draft_month_gives_the_same_lines_and_of_an_issued_month_ad
     count = StatementLine.objects.count()
     result = settlement_run(month="2026-11")
     # then: the issued statement is as it was
-    assert result.statements == [] and StatementLine.objects.count() == count
+    assert result.statements == []
+    assert StatementLine.objects.count() == count
     first.refresh_from_db()
     assert (first.status, first.subtotal) == (StatementStatus.ISSUED, again.subtotal)
 
@@ -293,7 +295,8 @@ def test_run_settlement_dry_run_writes_nothing_and_a_bad_month_exits_non_zero():
     service_with_periods(w, [(local(date(2026, 10, 1)), None, None, None)])
     out = StringIO()
     call_command("run_settlement", "--period", "2026-11", "--dry-run", stdout=out, verbosity=0)
-    assert "Dry run" in out.getvalue() and "300.00" in out.getvalue()
+    assert "Dry run" in out.getvalue()
+    assert "300.00" in out.getvalue()
     assert not Statement.objects.exists()
     call_command("run_settlement", "--period", "2026-11", "--provider", w.provider.slug, stdout=out, verbosity=0)
     assert Statement.objects.get().subtotal == Decimal("300.00")

@@ -161,7 +161,8 @@ def test_a_manual_retail_credit_is_wholesale_without_retail():
         21,
         21,
     )
-    assert row.amount == Decimal("-100.00") and "by hand" in row.detail
+    assert row.amount == Decimal("-100.00")
+    assert "by hand" in row.detail
 
 
 def test_retail_days_the_network_never_delivered_are_retail_without_wholesale():
