@@ -33,6 +33,11 @@ def test_the_demo_has_a_completed_switch_and_a_termination_with_its_credit_note(
     assert Invoice.objects.filter(account__customer=maria.customer, kind=InvoiceKind.CREDIT_NOTE).exists()
     assert Subscription.objects.get(customer__user__username="johan").status == SubscriptionStatus.ACTIVE
     assert "erik switched from Svea Connect to Ljusnet" in capsys.readouterr().out
+    # and the month's draft settlement statements charge the providers whose services were live this month
+    from wholesale.models import Statement
+
+    drafts = Statement.objects.filter(status="draft")
+    assert set(drafts.values_list("provider__slug", flat=True)) == {"ljusnet", "sveaconnect"}
     # when: loaded again
     counts = (Subscription.objects.count(), Invoice.objects.count(), ServicePeriod.objects.count())
     call_command("seed_demo", addresses=80)
