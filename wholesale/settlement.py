@@ -279,6 +279,9 @@ def providers_to_settle(provider: Organization | None = None) -> list[Organizati
 
 
 def _run(period: Period, operator: Organization, provider: Organization | None, progress) -> RunResult:
+    # One run of an operator at a time (the month-end task and a hand-made run may meet): they queue here.
+    # (NO KEY UPDATE: rows that merely refer to the operator, a statement number taken, do not wait for it.)
+    Organization.objects.select_for_update(no_key=True).filter(pk=operator.pk).first()
     run = SettlementRun.objects.create(operator=operator, month=period.start, provider=provider)
     slices_make(run, start=period.start, end=period.end)
     result = RunResult(month=period, run=run)
@@ -289,7 +292,9 @@ def _run(period: Period, operator: Organization, provider: Organization | None, 
             RateSlice.objects.filter(run=run, provider=who).values_list("card__currency", flat=True).distinct()
         )
         for currency in sorted(currencies):
-            statement, _ = Statement.objects.get_or_create(
+            Statement.objects.get_or_create(operator=operator, provider=who, currency=currency, month=period.start)
+            # Locked: a draft being issued meanwhile is issued first, and then left as it is.
+            statement = Statement.objects.select_for_update().get(
                 operator=operator, provider=who, currency=currency, month=period.start
             )
             if statement.status == StatementStatus.DRAFT:

@@ -324,3 +324,42 @@ def test_no_operator_no_card_nothing_to_settle():
     w = world()
     service_with_periods(w, [(local(date(2026, 10, 1)), None, None, None)])
     assert settlement_run(month="2026-11").statements == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_of_a_month_at_once_and_an_issue_meanwhile_leave_one_statement_charged_once():
+    import threading
+
+    # given: November's draft, and two runs of November plus its issue starting at the same moment
+    w = world()
+    card(monthly="300.00")
+    service_with_periods(w, [(local(date(2026, 10, 1)), None, None, None)])
+    (draft,) = settlement_run(month="2026-11").statements
+    barrier, errors = threading.Barrier(3), []
+
+    def work(job):
+        try:
+            barrier.wait()
+            job()
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def issue():
+        with time_machine.travel(at(date(2026, 12, 1)), tick=True):
+            statement_issue(statement_id=draft.pk)
+
+    jobs = [lambda: settlement_run(month="2026-11"), lambda: settlement_run(month="2026-11"), issue]
+    threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # then: no error, one statement, issued, with its one line of 30 days
+    assert errors == []
+    (statement,) = Statement.objects.all()
+    assert statement.status == StatementStatus.ISSUED
+    assert list(statement.lines.values_list("days", "amount")) == [(30, Decimal("300.00"))]
+    assert statement.subtotal == Decimal("300.00")
