@@ -16,7 +16,16 @@ from cos.api import urls as api_urls
 from cos.models import Customer, Event, TransitionLog
 from cos.services import api_token_issue, membership_grant
 from marketplace import services
-from marketplace.models import ContractTerm, EligibilityRule, Order, Price, Product, Promotion, Subscription
+from marketplace.models import (
+    ContractTerm,
+    EligibilityRule,
+    Order,
+    Participation,
+    Price,
+    Product,
+    Promotion,
+    Subscription,
+)
 from provisioning.models import ServiceInstance
 from tests.cos.factories import AddressFactory, OrganizationFactory, UserFactory
 from tests.marketplace.api.conftest import order_body, provider_client
@@ -28,6 +37,9 @@ from tests.marketplace.factories import (
     days_from_today,
     world,
 )
+from tests.wholesale.test_api import dispute_of, draft_statement, issued_statement
+from wholesale.choices import StatementStatus
+from wholesale.models import RateCard, Statement, StatementDispute
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +53,11 @@ OWNED = {
     "order": lambda provider: Order.objects.filter(provider=provider),
     "subscription": lambda provider: Subscription.objects.filter(provider=provider),
     "service": lambda provider: ServiceInstance.objects.filter(provider=provider),
+    # a draft statement is shown to no provider: the walk's lists prove it (each provider has one)
+    "statement": lambda provider: Statement.objects.filter(provider=provider).exclude(status=StatementStatus.DRAFT),
+    "dispute": lambda provider: StatementDispute.objects.filter(statement__provider=provider),
+    # the default cards (no provider) are every provider's: the walk's providers have only cards of their own
+    "rate-card": lambda provider: RateCard.objects.filter(provider=provider),
 }
 
 # For each basename whose list route takes POST: a body that points at provider A's rows, and the field refused.
@@ -87,9 +104,25 @@ def routes_of(basename: str):
 
 
 def database_snapshot() -> dict:
-    """Every row of the marketplace, plus customers, transitions and events."""
-    models = [*apps.get_app_config("marketplace").get_models(include_auto_created=True), Customer, TransitionLog, Event]
+    """Every row of the marketplace and of wholesale, plus customers, transitions and events."""
+    models = [
+        *apps.get_app_config("marketplace").get_models(include_auto_created=True),
+        *apps.get_app_config("wholesale").get_models(include_auto_created=True),
+        Customer,
+        TransitionLog,
+        Event,
+    ]
     return {model._meta.label: list(model.objects.order_by("pk").values()) for model in models}
+
+
+def settle_last_month(w) -> None:
+    """The provider's last month on an issued statement with a line disputed, this month's draft, and its card.
+    The ledger's subscription is accepted at once, also where the provider accepts its orders by hand."""
+    participation = Participation.objects.filter(pk=w.participation.pk)
+    participation.update(auto_accept_orders=True)
+    dispute_of(issued_statement(w))
+    draft_statement(w)
+    participation.update(auto_accept_orders=w.participation.auto_accept_orders)
 
 
 @pytest.fixture
@@ -107,6 +140,8 @@ def tenants():
     with TestCase.captureOnCommitCallbacks(execute=True):
         response = provider_client(a.provider).post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="k2")
         services.order_accept(order_id=response.json()["id"])
+    for w in (a, b):
+        settle_last_month(w)
     return a, b
 
 
