@@ -28,6 +28,7 @@ from cos.wsgi import application
 from marketplace import services
 from tests.cos.factories import AddressFactory, UserFactory
 from tests.marketplace.api.conftest import order_body, provider_client
+from tests.marketplace.api.test_tenancy import settle_last_month
 from tests.marketplace.factories import PromotionFactory, world
 
 MAX_EXAMPLES = int(os.environ.get("COS_FUZZ_MAX_EXAMPLES", "10"))
@@ -140,6 +141,7 @@ def seeded(db, settings):
             assert response.status_code == 201, response.content
             if response.json()["status"] == "submitted":  # A decides by hand: accepted, it has subscriptions too
                 services.order_accept(order_id=response.json()["id"])
+        settle_last_month(w)  # an issued statement with a disputed line, a draft, a rate card
     user = UserFactory()
     membership_grant(user=user, organization=a.provider, role="api")
     TOKEN["key"] = api_token_issue(user=user, name="fuzz")[1]
