@@ -16,50 +16,18 @@ from cos.periods import add_months
 from marketplace.models import Participation
 from tests.marketplace.api.conftest import provider_client
 from tests.marketplace.factories import MarketplaceFactory, world
-from tests.wholesale.factories import card, local, service_with_periods
+from tests.wholesale.factories import (
+    card,
+    dispute_of,
+    draft_statement,
+    issued_statement,
+    this_month,
+)
 from wholesale.choices import StatementStatus
 from wholesale.models import RateCard, Statement, StatementDispute
-from wholesale.services import dispute_open, dispute_reject, statement_issue, undisputed_amount
-from wholesale.settlement import settlement_run
+from wholesale.services import dispute_open, dispute_reject, undisputed_amount
 
 pytestmark = pytest.mark.django_db
-
-
-def this_month():
-    return timezone.localdate().replace(day=1)
-
-
-def issued_statement(w, *, month=None, services=1, issued_on=None, **card_fields) -> Statement:
-    """Provider `w`'s statement of a closed month (default: last month), issued (default: today): `services`
-    services live from the month's first day, each an access line and an activation fee (100.00 a month and
-    50.00 at the provider's card, made on the first call)."""
-    month = month or add_months(this_month(), -1)
-    if not RateCard.objects.filter(provider=w.provider).exists():
-        card(w.provider, monthly="100.00", fee="50.00", **card_fields)
-    address = w.address
-    for _ in range(services):
-        service_with_periods(w, [(local(month), None, None, None)])
-    w.address = address
-    settlement_run(month=month, provider=w.provider)
-    statement = Statement.objects.get(provider=w.provider, month=month)
-    return statement_issue(statement_id=statement.pk, today=issued_on or timezone.localdate())
-
-
-def draft_statement(w) -> Statement:
-    """This month's statement of `w`, still a draft (the month is not over)."""
-    settlement_run(month=this_month(), provider=w.provider)
-    return Statement.objects.get(provider=w.provider, month=this_month(), status=StatementStatus.DRAFT)
-
-
-def dispute_of(statement, amount="10.00", **fields) -> StatementDispute:
-    line = statement.lines.order_by("pk").first()
-    return dispute_open(
-        statement_id=statement.pk,
-        provider=statement.provider,
-        lines=[{"line": line.pk, "amount": amount}],
-        reason_code=fields.pop("reason_code", "not_live"),
-        **fields,
-    )
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from marketplace.models import Participation
 from tests.marketplace.api.conftest import provider_client
 from tests.marketplace.factories import world
-from tests.wholesale.test_api import dispute_of, issued_statement
+from tests.wholesale.factories import dispute_of, issued_statement
 from wholesale.models import Statement
 from wholesale.pdf import render_statement_pdf
 

@@ -37,7 +37,7 @@ from tests.marketplace.factories import (
     days_from_today,
     world,
 )
-from tests.wholesale.test_api import dispute_of, draft_statement, issued_statement
+from tests.wholesale.factories import dispute_of, draft_statement, issued_statement
 from wholesale.choices import StatementStatus
 from wholesale.models import RateCard, Statement, StatementDispute
 
