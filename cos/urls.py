@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("cos.ops")),  # /ops/: the operator console
     path("", include("workorders.urls")),
     path("", include("billing.urls")),
+    path("", include("wholesale.urls")),  # /ops/settlement/: the operator's month of settlement
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("marketplace.urls")),
