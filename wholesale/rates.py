@@ -124,6 +124,16 @@ def rate_card_end(card: RateCard, *, on: date) -> RateCard:
     the variance check shows the difference (a rate mismatch), credited or charged on a later statement."""
     if on <= card.valid_from:
         raise ApplicationError("A card ends after it starts.", code="invalid_validity")
+    scope = _scope(
+        RateCard.objects.exclude(pk=card.pk),
+        operator_id=card.operator_id,
+        provider_id=card.provider_id,
+        marketplace_id=card.marketplace_id,
+        area_id=card.area_id,
+    )
+    later = _overlapping(scope, card.valid_from, on).order_by("valid_from").first()
+    if later is not None:
+        raise Conflict(f"{later} starts before {on}: versions of a scope never overlap.", code="rate_card_overlap")
     RateCard.objects.filter(pk=card.pk).update(valid_to=on)
     card.valid_to = on
     return card

@@ -192,7 +192,8 @@ def variance_check(
 
 def settlement_variance(*, provider: Organization, month, operator: Organization | None = None) -> dict:
     """|expected − actual| ÷ expected for the provider's month, from its statement and the last variance check:
-    actual is what the statement charges for days; expected adds back the variance of network and rates."""
+    actual is what the statement charges for days; expected adds back the variance of network and rates. None
+    where nothing is expected yet something is charged."""
     period = month_of(month)
     operator = operator or network_operator()
     actual = StatementLine.objects.filter(
@@ -203,5 +204,6 @@ def settlement_variance(*, provider: Organization, month, operator: Organization
         operator=operator, provider=provider, month=period.start, kind__in=network_kinds
     ).aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
     expected = money(actual + gap)
-    ratio = abs(expected - actual) / expected if expected else Decimal("0")
+    # Nothing expected: 0 when nothing is charged either, else no ratio (None): a charge the network does not back.
+    ratio = abs(expected - actual) / expected if expected else (Decimal("0") if not actual else None)
     return {"expected": expected, "actual": money(actual), "ratio": ratio}

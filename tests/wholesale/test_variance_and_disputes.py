@@ -331,3 +331,26 @@ def test_a_draft_is_not_disputable():
     assert refused.value.code == "not_disputable"
     assert Statement.objects.get().status == StatementStatus.DRAFT
     assert timezone.now()
+
+
+def test_a_card_version_cannot_be_ended_later_over_the_next_one():
+    from wholesale.rates import rate_card_end
+
+    first = card(monthly="100.00", valid_from=date(2026, 1, 1))
+    card(monthly="120.00", valid_from=date(2026, 6, 1))
+    first.refresh_from_db()
+    with pytest.raises(Conflict) as refused:
+        rate_card_end(first, on=date(2026, 7, 1))
+    assert refused.value.code == "rate_card_overlap"
+    assert rate_card_end(first, on=date(2026, 5, 1)).valid_to == date(2026, 5, 1)
+
+
+def test_a_charge_where_the_network_expected_nothing_has_no_ratio_but_shows():
+    w = world()
+    card(monthly="300.00")
+    service = service_with_periods(w, [(local(date(2026, 10, 1)), None, None, None)])
+    _issued()
+    ServicePeriod.objects.filter(service=service).update(ended_at=local(date(2026, 10, 20)), end_cause="deactivate")
+    variance_check(month="2026-11")
+    figure = settlement_variance(provider=w.provider, month="2026-11")
+    assert (figure["expected"], figure["actual"], figure["ratio"]) == (Decimal("0.00"), Decimal("300.00"), None)
