@@ -39,7 +39,16 @@ def seed() -> list[str]:
             name="Ljusnet access",
             currency="SEK",
             valid_from=start,
-            rates=[*_rates("169.00", "1200.00"), RateInput("internet", Decimal("199.00"), profile="HSI_1000_1000")],
+            rates=[
+                *_rates("169.00", "1200.00"),
+                RateInput(
+                    "internet",
+                    Decimal("199.00"),
+                    profile="HSI_1000_1000",
+                    activation_fee=Decimal("1200.00"),
+                    suspended_rate=Decimal("25.00"),
+                ),
+            ],
         )
     return []
 
