@@ -110,7 +110,12 @@ def undisputed_amount(statement: Statement) -> Decimal:
     questioned = DisputedLine.objects.filter(
         dispute__statement=statement, dispute__status__in=OPEN_DISPUTE_STATUSES
     ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
-    return money(statement.total - questioned * (1 + statement.tax_rate))
+    return undisputed_of(statement.total, questioned, statement.tax_rate)
+
+
+def undisputed_of(total: Decimal, questioned: Decimal, tax_rate: Decimal) -> Decimal:
+    """A statement's total less the net amount its open disputes question, with that amount's tax."""
+    return money(total - questioned * (1 + tax_rate))
 
 
 @transaction.atomic

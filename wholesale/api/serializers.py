@@ -7,12 +7,11 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing.engine import money
 from cos.api.filters import LARGEST_ID
 from cos.api.serializers import InputSerializer
 from wholesale.choices import DisputeReason
 from wholesale.models import DisputedLine, Rate, RateCard, Statement, StatementDispute, StatementLine
-from wholesale.services import escalation_level
+from wholesale.services import escalation_level, undisputed_of
 
 # A calendar month as the API writes and reads it (years 1000 to 9999).
 MONTH_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
@@ -66,7 +65,7 @@ class StatementSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=2))
     def get_undisputed_amount(self, statement) -> str:
         # wholesale.services.undisputed_amount's figure, from the queryset's `questioned` (a page in one query)
-        return str(money(statement.total - statement.questioned * (1 + statement.tax_rate)))
+        return str(undisputed_of(statement.total, statement.questioned, statement.tax_rate))
 
 
 class StatementLineSerializer(serializers.ModelSerializer):
