@@ -106,22 +106,44 @@ def _spans_sql(d: _Dialect) -> str:
     """
 
 
-def _slice_join(alias: str, spans: str) -> str:
-    """The slice of the run in force for a span's scope: its area's own, else the scope's general one."""
+def _inputs_sql(d: _Dialect, spans_filter: str = "", *, statements: bool = True) -> str:
+    """The WITH clause of a provider's lines (placed after an INSERT's column list: Python's sqlite3 counts no rows
+    for a statement that starts with WITH). `s`: the provider's spans, each computed once from its periods; `sc`:
+    the run's slices of the provider, with their card's draft statement (`statements`; else every slice, with
+    none); `own`: the areas of each marketplace that have slices of their own. Materialized apart on PostgreSQL:
+    joined inline, the planner took a run's new slices for a row or two and read every subscription again for each
+    slice."""
+    materialized = "MATERIALIZED " if d.pg else ""
     return f"""
-        JOIN wholesale_rateslice {alias} ON {alias}.run_id = %(run)s AND {alias}.provider_id = {spans}.provider_id
-             AND {alias}.marketplace_id = {spans}.marketplace_id
-             AND ({alias}.area_id = {spans}.area_id OR ({alias}.area_id IS NULL AND NOT EXISTS (
-                  SELECT 1 FROM wholesale_rateslice x WHERE x.run_id = {alias}.run_id
-                  AND x.provider_id = {spans}.provider_id AND x.marketplace_id = {spans}.marketplace_id
-                  AND x.area_id = {spans}.area_id)))
+        WITH s AS {materialized}({_spans_sql(d)} {spans_filter}),
+        sc AS {materialized}(
+            SELECT sl.marketplace_id, COALESCE(sl.area_id, 0) AS area_key, sl.first_day, sl.until, sl.card_id,
+                   {"st.id" if statements else "NULL"} AS statement_id
+            FROM wholesale_rateslice sl
+            {_STATEMENT_JOIN if statements else ""}
+            WHERE sl.run_id = %(run)s AND sl.provider_id = %(provider)s
+        ),
+        own AS {materialized}(
+            SELECT DISTINCT marketplace_id, area_id FROM wholesale_rateslice
+            WHERE run_id = %(run)s AND provider_id = %(provider)s AND area_id IS NOT NULL
+        )
     """
 
 
-_RATE_JOINS = """
-    JOIN wholesale_ratecard c ON c.id = pc.card_id
-    JOIN wholesale_statement st ON st.operator_id = c.operator_id AND st.provider_id = pc.provider_id
+_STATEMENT_JOIN = """
+    JOIN wholesale_ratecard c ON c.id = sl.card_id
+    JOIN wholesale_statement st ON st.operator_id = c.operator_id AND st.provider_id = sl.provider_id
          AND st.currency = c.currency AND st.month = %(month)s AND st.status = 'draft'
+"""
+
+# The slices in force for a span's scope: its area's own where it has some, else the scope's general ones.
+_SLICE_JOIN = """
+    FROM s
+    LEFT JOIN own ON own.marketplace_id = s.marketplace_id AND own.area_id = s.area_id
+    JOIN sc ON sc.marketplace_id = s.marketplace_id AND sc.area_key = COALESCE(own.area_id, 0)
+"""
+
+_RATE_JOINS = """
     LEFT JOIN wholesale_rate ex ON ex.card_id = pc.card_id AND ex.category = pc.category AND ex.profile = pc.profile
     LEFT JOIN wholesale_rate an ON an.card_id = pc.card_id AND an.category = pc.category AND an.profile = ''
 """
@@ -147,15 +169,15 @@ def day_lines_sql(d: _Dialect) -> str:
     cents = part_of_cents_sql(unit, days, "%(month_days)s")
     return f"""
         INSERT INTO wholesale_statementline ({_LINE_COLUMNS})
-        SELECT st.id, pc.kind, pc.period_id, pc.service_id, pc.subscription_id, pc.address_id, pc.marketplace_id,
-               pc.category, pc.profile, pc.card_id, COALESCE(ex.id, an.id), pc.day_from, pc.day_to, {days},
-               %(month_days)s, {unit}, {cents} / 100.0, ''
+        {_inputs_sql(d)}
+        SELECT pc.statement_id, pc.kind, pc.period_id, pc.service_id, pc.subscription_id, pc.address_id,
+               pc.marketplace_id, pc.category, pc.profile, pc.card_id, COALESCE(ex.id, an.id), pc.day_from,
+               pc.day_to, {days}, %(month_days)s, {unit}, {cents} / 100.0, ''
         FROM (
-            SELECT s.*, sl.card_id, {d.greatest("s.span_from", "sl.first_day")} AS day_from,
-                   {d.least("s.span_to", "sl.until")} AS day_to
-            FROM ({_spans_sql(d)}) s
-            {_slice_join("sl", "s")}
-             AND sl.first_day < s.span_to AND sl.until > s.span_from
+            SELECT s.*, sc.card_id, sc.statement_id, {d.greatest("s.span_from", "sc.first_day")} AS day_from,
+                   {d.least("s.span_to", "sc.until")} AS day_to
+            {_SLICE_JOIN}
+             AND sc.first_day < s.span_to AND sc.until > s.span_from
             WHERE s.span_from < s.span_to
         ) pc
         {_RATE_JOINS}
@@ -175,19 +197,18 @@ def expected_by_service_sql(d: _Dialect) -> str:
     days = d.days("pc.day_from", "pc.day_to")
     cents = part_of_cents_sql(unit, days, "%(month_days)s")
     return f"""
+        {_inputs_sql(d, statements=False)}
         SELECT pc.service_id, pc.subscription_id, SUM({days}),
                SUM(CASE WHEN COALESCE(ex.id, an.id) IS NULL THEN 0 ELSE {cents} END),
                SUM(CASE WHEN COALESCE(ex.id, an.id) IS NULL THEN 0 ELSE {days} END)
         FROM (
-            SELECT s.*, sl.card_id, {d.greatest("s.span_from", "sl.first_day")} AS day_from,
-                   {d.least("s.span_to", "sl.until")} AS day_to
-            FROM ({_spans_sql(d)}) s
-            {_slice_join("sl", "s")}
-             AND sl.first_day < s.span_to AND sl.until > s.span_from
+            SELECT s.*, sc.card_id, {d.greatest("s.span_from", "sc.first_day")} AS day_from,
+                   {d.least("s.span_to", "sc.until")} AS day_to
+            {_SLICE_JOIN}
+             AND sc.first_day < s.span_to AND sc.until > s.span_from
             WHERE s.span_from < s.span_to
         ) pc
-        LEFT JOIN wholesale_rate ex ON ex.card_id = pc.card_id AND ex.category = pc.category AND ex.profile = pc.profile
-        LEFT JOIN wholesale_rate an ON an.card_id = pc.card_id AND an.category = pc.category AND an.profile = ''
+        {_RATE_JOINS}
         GROUP BY pc.service_id, pc.subscription_id
     """
 
@@ -207,14 +228,14 @@ def activation_lines_sql(d: _Dialect) -> str:
     fee = _rate_of("activation_fee")
     return f"""
         INSERT INTO wholesale_statementline ({_LINE_COLUMNS})
-        SELECT st.id, 'activation', pc.period_id, pc.service_id, pc.subscription_id, pc.address_id,
+        {_inputs_sql(d, "AND p.cause IN ('activate', 'switch')")}
+        SELECT pc.statement_id, 'activation', pc.period_id, pc.service_id, pc.subscription_id, pc.address_id,
                pc.marketplace_id, pc.category, pc.profile, pc.card_id, COALESCE(ex.id, an.id), pc.span_from,
                NULL, 0, %(month_days)s, {fee}, {fee}, ''
         FROM (
-            SELECT s.*, sl.card_id
-            FROM ({_spans_sql(d)} AND p.cause IN ('activate', 'switch')) s
-            {_slice_join("sl", "s")}
-             AND sl.first_day <= s.span_from AND sl.until > s.span_from
+            SELECT s.*, sc.card_id, sc.statement_id
+            {_SLICE_JOIN}
+             AND sc.first_day <= s.span_from AND sc.until > s.span_from
             WHERE s.model <> 'access_only' AND s.span_from = s.start_day AND s.span_from < s.span_to
         ) pc
         {_RATE_JOINS}
@@ -298,8 +319,14 @@ def _run(period: Period, operator: Organization, provider: Organization | None, 
                 operator=operator, provider=who, currency=currency, month=period.start
             )
             if statement.status == StatementStatus.DRAFT:
-                # A draft is rebuilt from the ledger as it is now; its adjustments stay.
-                StatementLine.objects.filter(statement=statement, period__isnull=False).delete()
+                # A draft is rebuilt from the ledger as it is now; its adjustments stay. One DELETE: the ORM's
+                # would load every line of the month to see what protects it (a draft's lines are never
+                # disputed, and the database's foreign keys refuse what would be).
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "DELETE FROM wholesale_statementline WHERE statement_id = %s AND period_id IS NOT NULL",
+                        [statement.pk],
+                    )
         params = {
             "run": run.pk,
             "provider": who.pk,
