@@ -27,6 +27,7 @@ MODULES = {
     "activation": [],
     "first_invoice": [],
     "billing_run": ["--workers", "2"],
+    "wholesale_settlement": [],
 }
 VERDICT = re.compile(r"\b(PASS|MISS)\b")
 
@@ -104,9 +105,9 @@ def main(argv: list[str]) -> int:
         print("\ninterrupted: the running module cleaned up after itself", file=sys.stderr)
         results.append((name, "ERROR", 130, time.monotonic() - start))
     print(f"\n== summary ({machine()}) ==")
-    print(f"{'module':<18} {'result':<6} {'exit':>4} {'seconds':>8}")
+    print(f"{'module':<20} {'result':<6} {'exit':>4} {'seconds':>8}")
     for name, result, code, seconds in results:
-        print(f"{name:<18} {result:<6} {code:>4} {seconds:>8.0f}")
+        print(f"{name:<20} {result:<6} {code:>4} {seconds:>8.0f}")
     outcomes = {result for _, result, _, _ in results}
     return 2 if "ERROR" in outcomes else 1 if "MISS" in outcomes else 0
 
