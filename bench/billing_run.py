@@ -37,7 +37,6 @@ import gc
 import io
 import math
 import os
-import resource
 import sys
 import time
 from datetime import date
@@ -52,6 +51,8 @@ from bench.common import (  # noqa: E402
     celery_worker_stop,
     django_setup,
     env_int,
+    memory_mb,
+    peak_reset,
     redis_url_from_env,
     run,
     verdict,
@@ -66,31 +67,6 @@ TARGET_IN_PROCESS = 0.10
 TARGET_TWO_WORKERS = 0.20
 TARGET_MILLION_SECONDS = 120.0
 MILLION = 1_000_000
-
-
-# --- memory ------------------------------------------------------------------------------------
-
-
-def _peak_reset() -> bool:
-    """Reset the process's peak resident set (Linux); False where it cannot be reset."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _memory_mb(field: str) -> float:
-    """VmRSS (now) or VmHWM (peak since the last reset) in MB; getrusage's lifetime peak elsewhere."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --- the data set ------------------------------------------------------------------------------
@@ -353,8 +329,8 @@ def run_in_process(chunk_size: int, profile: bool = False) -> tuple[float, float
     from billing.runs import billing_run
 
     gc.collect()
-    reset = _peak_reset()
-    before = _memory_mb("VmRSS")
+    reset = peak_reset()
+    before = memory_mb("VmRSS")
     profiler = None
     if profile:
         import cProfile
@@ -373,7 +349,7 @@ def run_in_process(chunk_size: int, profile: bool = False) -> tuple[float, float
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     run.refresh_from_db()
     assert run.status == "done", run.status
-    return elapsed, before, _memory_mb("VmHWM" if reset else "ru_maxrss")
+    return elapsed, before, memory_mb("VmHWM" if reset else "ru_maxrss")
 
 
 def run_on_workers(chunk_size: int) -> float:

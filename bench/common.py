@@ -6,6 +6,7 @@ code (0 every target passed, 1 a target missed, 2 an error) that bench/run.py su
 import atexit
 import os
 import re
+import resource
 import secrets
 import signal
 import socket
@@ -331,3 +332,28 @@ def run(main: Callable) -> None:
         print("ERROR: the benchmark judged no target", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     sys.exit(0 if all(_verdicts) else EXIT_MISS)
+
+
+# --- memory -----------------------------------------------------------------------------------------------------
+
+
+def peak_reset() -> bool:
+    """Reset the process's peak resident set (Linux); False where it cannot be reset."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def memory_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak since the last reset) in MB; getrusage's lifetime peak elsewhere."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

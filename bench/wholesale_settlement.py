@@ -40,7 +40,6 @@ Exit status: 0 when every target passed, 1 when one was missed, 2 when the bench
 import argparse
 import gc
 import re
-import resource
 import statistics
 import sys
 import time
@@ -54,7 +53,7 @@ from zoneinfo import ZoneInfo
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import django_setup, env_int, run, verdict  # noqa: E402
+from bench.common import django_setup, env_int, memory_mb, peak_reset, run, verdict  # noqa: E402
 
 MONTH = "2026-11"
 MONTH_START, MONTH_END = date(2026, 11, 1), date(2026, 12, 1)
@@ -66,31 +65,6 @@ PERIODS_PER_SERVICE = 4
 TARGET_SECONDS = 1.0
 TARGET_RATIO = 8.0
 MEMORY_GROWTH = 3.0
-
-
-# --- memory (as bench.billing_run measures it) ----------------------------------------------------------------
-
-
-def peak_reset() -> bool:
-    """Reset the process's peak resident set (Linux); False where it cannot be reset."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def memory_mb(field: str) -> float:
-    """VmRSS (now) or VmHWM (peak since the last reset) in MB; getrusage's lifetime peak elsewhere."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --- the world: organisations, marketplaces, products, rate cards ---------------------------------------------
