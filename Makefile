@@ -7,6 +7,9 @@ ADDRESSES ?= 400
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SIMULATOR_STATE ?= simulator-state.json
+# The demo's history (make run): months of a network's life before today, simulated once on a new database.
+HISTORY_SUBSCRIBERS ?= 120
+HISTORY_MONTHS ?= 3
 
 # Local development defaults; production sets DEBUG=false and a SECRET_KEY (see README).
 export DEBUG ?= true
@@ -28,7 +31,8 @@ run: install
 	@trap 'kill 0' EXIT; \
 	$(PY) manage.py run_olt_simulator --port 8101 --auto-discover --state-file $(SIMULATOR_STATE) & \
 	$(PY) manage.py wait_for_simulator --port 8101 && \
-	$(PY) manage.py seed_demo --addresses $(ADDRESSES) && \
+	DEMO_HISTORY_SUBSCRIBERS=$(HISTORY_SUBSCRIBERS) DEMO_HISTORY_MONTHS=$(HISTORY_MONTHS) \
+		$(PY) manage.py seed_demo --addresses $(ADDRESSES) && \
 	echo && \
 	echo "COS is starting on http://$(HOST):$(PORT)/" && \
 	echo "  portal (address search)  http://$(HOST):$(PORT)/" && \

@@ -14,8 +14,17 @@ STREETS_BY_AREA = {
         "75",
         ["Solhöjdsvägen", "Granstigen", "Tallvägen", "Sjögatan", "Parkvägen", "Hagagatan", "Norra Långgatan"],
     ),
+    "BJK": (
+        "Västerås",
+        "72",
+        ["Björkhagsvägen", "Rönnstigen", "Hasselvägen", "Aspgatan", "Videvägen", "Almgatan", "Lindallén"],
+    ),
 }
-CENTERS = {"EKB": (Decimal("59.616"), Decimal("16.552")), "SOL": (Decimal("59.858"), Decimal("17.639"))}
+CENTERS = {
+    "EKB": (Decimal("59.616"), Decimal("16.552")),
+    "SOL": (Decimal("59.858"), Decimal("17.639")),
+    "BJK": (Decimal("59.598"), Decimal("16.498")),
+}
 
 
 def demo_addresses(area_code: str, count: int) -> list[dict]:

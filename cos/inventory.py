@@ -69,3 +69,23 @@ def ont_bind(*, serial: str, address: AddressObject) -> ONT:
         fields.append("pon_port")
     ont.save(update_fields=fields)
     return ont
+
+
+@transaction.atomic
+def ont_unbind(*, serial: str, reason: str) -> ONT:
+    """Take an ONT off its address (returned to the depot, say after a swap): it stays on its PON port, in stock.
+
+    What still runs on it is the contract sync's to find (a device no longer bound to its service's address
+    blocks that service's billing). Refused (ValidationError) for an unknown ONT or without a reason; an ONT bound
+    nowhere is left as it is."""
+    if not reason.strip():
+        raise ValidationError("Say why the ONT is taken off its address.")
+    ont = ONT.objects.select_for_update(of=("self",)).filter(serial=serial).first()
+    if ont is None:
+        raise ValidationError(f"ONT {serial} is not in the inventory.")
+    if ont.address_id is None:
+        return ont
+    ont.address = None
+    ont.bound_at = None
+    ont.save(update_fields=["address", "bound_at", "updated_at"])
+    return ont

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "provisioning",
     "billing",
     "wholesale",
+    "simulation",
 ]
 
 MIDDLEWARE = [
@@ -174,6 +175,9 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 SITE_TIME_ZONE = env.str("SITE_TIME_ZONE", default="Europe/Stockholm")
 # Wholesale: issue the month's statements as soon as the month-end run has built them (else finance issues them).
 WHOLESALE_ISSUE_AT_MONTH_END = env.bool("WHOLESALE_ISSUE_AT_MONTH_END", default=False)
+# seed_demo's history: months of simulated life before today (make run sets them; 0 subscribers: none).
+DEMO_HISTORY_SUBSCRIBERS = env.int("DEMO_HISTORY_SUBSCRIBERS", default=0)
+DEMO_HISTORY_MONTHS = env.int("DEMO_HISTORY_MONTHS", default=3)
 SITE_CONTACT_EMAIL = env.str("SITE_CONTACT_EMAIL", default="support@cos.local")
 SITE_CONTACT_PHONE = env.str("SITE_CONTACT_PHONE", default="+46 21 10 20 30")
 SITE_TERMS_URL = env.str("SITE_TERMS_URL", default="/terms/")

@@ -193,8 +193,10 @@ def _report(providers) -> list[str]:
                 f"  {user.username:<18} {held.prefix}... (issued earlier: "
                 f"'manage.py issue_api_token {user.username} --rotate' prints a new one)"
             )
-    connected = AddressObject.objects.filter(status="connected").order_by("external_id").first()
-    deploying = AddressObject.objects.filter(status="in_deployment").order_by("external_id").first()
+    demo_areas = {code for *_, codes, _ in MARKETPLACES for code in codes}  # not a simulated history's area
+    homes = AddressObject.objects.filter(area__code__in=demo_areas).order_by("external_id")
+    connected = homes.filter(status="connected").first()
+    deploying = homes.filter(status="in_deployment").first()
     if connected:
         lines.append(
             f"Try ordering at a connected address: search '{connected.street} {connected.house_number}' "

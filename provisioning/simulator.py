@@ -2,7 +2,7 @@
 
 It keeps ONT and service state like a real element manager and injects faults on request:
 timeouts, 5xx, rejection of an unknown serial, "applied but reads back differently", slow answers.
-Control endpoints (under /_sim/): register ONTs, set and clear faults, dump the state.
+Control endpoints (under /_sim/): register ONTs, set and clear faults, set the devices' clock, dump the state.
 Loopback only: it binds 127.0.0.1.
 """
 
@@ -37,6 +37,10 @@ class SimState:
     auto_discover: bool = False  # every well-formed serial is known, as if plugged in
     lock: threading.Lock = field(default_factory=threading.Lock)
     state_file: Path | None = None  # where the ONTs and their services are kept across restarts
+    clock: datetime | None = None  # the device clock when set (POST /_sim/clock); else the host's
+
+    def now(self) -> str:
+        return (self.clock or datetime.now(UTC)).isoformat()
 
     def load(self) -> None:
         """What the devices carried when the simulator last stopped (nothing when the file does not exist)."""
@@ -71,10 +75,6 @@ class SimState:
                             self.faults.remove(fault)
                     return fault
         return None
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -163,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
             values = {**values, "c_vlan": (values.get("c_vlan") or 0) + 1}
         with self.state.lock:
             previous = ont["services"].get(service_id)
-            activated = previous["activated_at"] if previous and previous["enabled"] else _now()
+            activated = previous["activated_at"] if previous and previous["enabled"] else self.state.now()
             ont["services"][service_id] = {**values, "enabled": True, "activated_at": activated}
             self.state.save()
         return True
@@ -200,6 +200,20 @@ class _Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.faults.clear()
             return self._json(204)
+        if path == "/_sim/clock" and method == "POST":  # set the devices' clock, as NTP would (a simulated month)
+            try:
+                clock = datetime.fromisoformat(self._body()["now"])
+            except (KeyError, TypeError, ValueError):
+                return self._json(400, {"error": "now is an ISO 8601 time with its offset"})
+            if clock.tzinfo is None:
+                return self._json(400, {"error": "now is an ISO 8601 time with its offset"})
+            with self.state.lock:
+                self.state.clock = clock
+            return self._json(200, {"now": self.state.now()})
+        if path == "/_sim/clock" and method == "DELETE":
+            with self.state.lock:
+                self.state.clock = None
+            return self._json(204)
         if path == "/_sim/state" and method == "GET":
             return self._json(200, {"onts": self.state.onts, "calls": self.state.calls})
         if path == "/_sim/reset" and method == "POST":
@@ -207,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.state.onts.clear()
                 self.state.faults.clear()
                 self.state.calls = 0
+                self.state.clock = None
                 self.state.save()
             return self._json(204)
         return self._json(404, {"error": "no such control"})

@@ -81,6 +81,7 @@ def _test_settings(settings, tmp_path):
     else:
         cache.clear()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.DEMO_HISTORY_SUBSCRIBERS = 0  # seed_demo without its simulated months (tests/simulation asks for them)
     # SMS are kept in cos.sms.outbox (as e-mail is in django.core.mail.outbox), emptied for each test.
     from cos import sms
 

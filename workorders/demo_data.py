@@ -3,6 +3,7 @@ that waits for the operator (a job to sign off, a rejected one, a skipped measur
 failed). Everything through the field services, as the phones and the admin call them. Idempotent."""
 
 import base64
+import functools
 import io
 
 from django.contrib.auth import get_user_model
@@ -279,7 +280,7 @@ def _attention_queue_items(*, ops, tech, contractor_tech, contractor) -> list[st
             if index == 0 and EvidenceKind.SPEED_TEST in task.evidence_required:
                 task_skip(task_id=task.pk, actor=worker, reason=SKIPPED_SPEED_TEST)
                 continue
-            _task_done(task, worker)
+            task_done_with_evidence(task, worker)
         if index == 1:
             entry = next(t for t in tasks if t.performed_by == CONTRACTOR and t.position == 2)
             work_order_reject(work_order_id=work_order.pk, actor=ops, reason=REJECTION, task_ids=[entry.pk])
@@ -293,7 +294,7 @@ def _attention_queue_items(*, ops, tech, contractor_tech, contractor) -> list[st
     ]
 
 
-def _task_done(task, worker) -> None:
+def task_done_with_evidence(task, worker) -> None:
     """Record the evidence a task asks for, as the technician's phone sends it, and close the task."""
     from cos import inventory
     from cos.models import ONT
@@ -321,6 +322,12 @@ def _task_done(task, worker) -> None:
 
 def _demo_image(caption: str, image_format: str) -> SimpleUploadedFile:
     """A small picture standing in for a photo from the phone (or, without a caption, a signature)."""
+    extension = "jpg" if image_format == "JPEG" else "png"
+    return SimpleUploadedFile(f"demo.{extension}", _picture(caption, image_format), content_type=f"image/{extension}")
+
+
+@functools.cache
+def _picture(caption: str, image_format: str) -> bytes:
     image = Image.new("RGB", (320, 240), (214, 221, 228) if caption else (255, 255, 255))
     draw = ImageDraw.Draw(image)
     if caption:
@@ -330,8 +337,7 @@ def _demo_image(caption: str, image_format: str) -> SimpleUploadedFile:
         draw.line([(30, 150), (90, 90), (140, 160), (200, 80), (290, 140)], fill=(20, 20, 120), width=5)
     buffer = io.BytesIO()
     image.save(buffer, format=image_format)
-    extension = "jpg" if image_format == "JPEG" else "png"
-    return SimpleUploadedFile(f"demo.{extension}", buffer.getvalue(), content_type=f"image/{extension}")
+    return buffer.getvalue()
 
 
 def _order_without_work_order() -> list[str]:

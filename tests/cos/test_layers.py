@@ -1,13 +1,14 @@
-"""The apps depend one way (DESIGN.md): cos <- marketplace <- workorders <- provisioning <- billing <- wholesale. A
-lower app never imports a higher one, not even inside a function; it publishes an event, or offers an extension
-point (cos.portal, provisioning.sync.sync_check), and the higher app registers into it."""
+"""The apps depend one way (DESIGN.md): cos <- marketplace <- workorders <- provisioning <- billing <- wholesale <-
+simulation (which drives them all). A lower app never imports a higher one, not even inside a function; it
+publishes an event, or offers an extension point (cos.portal, provisioning.sync.sync_check), and the higher app
+registers into it."""
 
 import ast
 from pathlib import Path
 
 import pytest
 
-LAYERS = ["cos", "marketplace", "workorders", "provisioning", "billing", "wholesale"]
+LAYERS = ["cos", "marketplace", "workorders", "provisioning", "billing", "wholesale", "simulation"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -81,6 +81,25 @@ def test_an_unbound_device_is_found_and_blocks_billing(live):
     assert service.billing_blocked
 
 
+def test_an_ont_taken_off_its_address_after_a_swap_is_found_and_blocks_billing(live):
+    from django.core.exceptions import ValidationError
+
+    from cos import inventory
+
+    w, ont, service = live
+    with pytest.raises(ValidationError, match="Say why"):
+        inventory.ont_unbind(serial=ont.serial, reason=" ")
+    with pytest.raises(ValidationError, match="not in the inventory"):
+        inventory.ont_unbind(serial="ADTN00000000", reason="swapped")
+    inventory.ont_unbind(serial=ont.serial, reason="swapped: back to the depot")
+    ont.refresh_from_db()
+    assert (ont.address_id, ont.bound_at, ont.pon_port_id is not None) == (None, None, True)  # in stock
+    contract_sync()
+    assert (ExceptionKind.DEVICE_UNBOUND, "red") in _open()
+    service.refresh_from_db()
+    assert service.billing_blocked
+
+
 def test_a_service_without_an_order_is_found(live):
     from dataclasses import replace
 

@@ -102,6 +102,10 @@ class Command(BaseCommand):
         for module in demo_modules:
             with transaction.atomic():
                 lines += module.seed() or []
+        # What happened before today (an app's `history()`): each of its steps commits on its own.
+        for module in demo_modules:
+            if hasattr(module, "history"):
+                lines += module.history() or []
         # Deployment publishes events whose handlers run after commit: each step in its own transaction.
         if areas["SOL"].status == AreaStatus.SURVEYED:
             services.area_start_deployment(area_id=areas["SOL"].pk, actor=None, reason="demo data")
@@ -117,7 +121,8 @@ class Command(BaseCommand):
 
     def _app_demo_modules(self):
         """Apps above the core add their demo data in `<app>.demo_data`: `seed()` before the demo area goes into
-        deployment, `finish()` after; both return lines to print. The core imports none of them."""
+        deployment, `history()` (months of the past) next, `finish()` after; all return lines to print. The core
+        imports none of them."""
         for app_config in apps.get_app_configs():
             if app_config.name == "cos" or importlib.util.find_spec(f"{app_config.name}.demo_data") is None:
                 continue
