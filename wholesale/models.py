@@ -230,29 +230,39 @@ class Statement(StatefulModel):
         self.settled_at = at
 
 
+COPIED = {"db_index": False, "db_constraint": False}
+
+
 class StatementLine(models.Model):
     """One line: a ledger period's days in the month at one card's rate (access or suspended), a one-off
     activation fee, or an adjustment (an upheld dispute credited, a correction of an earlier statement)."""
 
-    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="lines")
+    # Indexed by statement_line_kind (statement first) and period_days_once (period first). The ledger's periods
+    # are never deleted (their queryset refuses to): a database constraint to them would only lock each of a
+    # month's million periods while its lines are written.
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="lines", db_index=False)
     kind = models.CharField(max_length=16, choices=LineKind.choices)
     period = models.ForeignKey(
-        "provisioning.ServicePeriod", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "provisioning.ServicePeriod", **COPIED, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # What a line copies from its period, as it stood: read with its statement, never looked up by. No index and
+    # no database constraint (a month's run writes a million of them); the period's constraint holds the line.
     service = models.ForeignKey(
-        "provisioning.ServiceInstance", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "provisioning.ServiceInstance", **COPIED, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     subscription = models.ForeignKey(
-        "marketplace.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "marketplace.Subscription", **COPIED, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    address = models.ForeignKey("cos.AddressObject", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    address = models.ForeignKey(
+        "cos.AddressObject", **COPIED, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     marketplace = models.ForeignKey(
-        "marketplace.Marketplace", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "marketplace.Marketplace", **COPIED, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     category = models.CharField(max_length=16, choices=ProductCategory.choices, blank=True)
     profile = models.CharField(max_length=64, blank=True)
-    card = models.ForeignKey(RateCard, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    rate = models.ForeignKey(Rate, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    card = models.ForeignKey(RateCard, **COPIED, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    rate = models.ForeignKey(Rate, **COPIED, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     first_day = models.DateField(null=True, blank=True)
     until = models.DateField(null=True, blank=True, help_text="Exclusive.")
     days = models.PositiveSmallIntegerField(default=0)
@@ -261,7 +271,12 @@ class StatementLine(models.Model):
     amount = models.DecimalField(**MONEY)
     description = models.CharField(max_length=300, blank=True)
     dispute = models.ForeignKey(
-        "wholesale.StatementDispute", null=True, blank=True, on_delete=models.PROTECT, related_name="adjustments"
+        "wholesale.StatementDispute",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="adjustments",
+        db_index=False,  # statement_line_dispute: only the few lines that have one
     )
 
     class Meta:
@@ -275,7 +290,10 @@ class StatementLine(models.Model):
                 fields=["dispute"], condition=Q(kind=LineKind.ADJUSTMENT, dispute__isnull=False), name="upheld_once"
             ),
         ]
-        indexes = [models.Index(fields=["statement", "kind"], name="statement_line_kind")]
+        indexes = [
+            models.Index(fields=["statement", "kind"], name="statement_line_kind"),
+            models.Index(fields=["dispute"], condition=Q(dispute__isnull=False), name="statement_line_dispute"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.amount}"
