@@ -208,6 +208,18 @@ def _schedule(work_order, data, actor) -> str:
     return f"scheduled for {data['on']:%Y-%m-%d}."
 
 
+class RevisitForm(ActionForm):
+    reason = forms.CharField(label="What is wrong", widget=forms.Textarea(attrs={"rows": 3}))
+    charged = forms.BooleanField(required=False, label="The visit is charged (the customer or provider pays)")
+
+
+def _revisit(work_order, data, actor) -> str:
+    revisit = services.work_order_revisit(
+        work_order_id=work_order.pk, reason=data["reason"], charged=data["charged"], actor=actor
+    )
+    return f"revisit WO-{revisit.pk} made ({'charged' if revisit.charged else 'no charge'})."
+
+
 class AssignForm(ActionForm):
     organization = forms.ModelChoiceField(
         Organization.objects.filter(kind__in=["contractor", "network_operator"]), required=False
@@ -256,12 +268,14 @@ class WorkOrderAdmin(NeverDeletedMixin, admin.ModelAdmin):
         "completed_at",
         "accepted_at",
         "rejection_reason",
+        "reworks",
+        "charged",
     )
     # The orders show as customers (whom they are for); the day and window of the visit change by scheduling.
     fieldsets = (
         (None, {"fields": ("address", "template", "kind", "status", "customers")}),
         ("Visit", {"fields": ("scheduled_for", "visit_window", "due_date", "notes")}),
-        ("Outcome", {"fields": ("completed_at", "accepted_at", "rejection_reason")}),
+        ("Outcome", {"fields": ("completed_at", "accepted_at", "rejection_reason", "reworks", "charged")}),
     )
     show_full_result_count = False
     inlines = [TaskInline, TransitionLogInline]
@@ -270,6 +284,7 @@ class WorkOrderAdmin(NeverDeletedMixin, admin.ModelAdmin):
         form_action(form_class=ScheduleForm, description="Schedule (created work orders)", call=_schedule),
         "accept",
         "reject",
+        form_action(form_class=RevisitForm, description="Revisit (a repair of a finished job)", call=_revisit),
     ]
 
     def has_add_permission(self, request) -> bool:

@@ -6,6 +6,7 @@ from django.db import models
 class WorkOrderKind(models.TextChoices):
     INSTALLATION = "installation", "Installation (deployment)"
     CONNECTION = "connection", "Post-deployment connection"
+    REPAIR = "repair", "Repair or revisit"
 
 
 class TaskCategory(models.TextChoices):

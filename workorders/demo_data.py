@@ -168,6 +168,13 @@ TEMPLATES = [
         ["single_family", "multi_dwelling", "business"],
         [(1, *ONT[1:]), (2, *LIGHT[1:]), (3, *TRIGGER[1:]), (4, *SPEED[1:]), (5, *SIGN_OFF[1:])],
     ),
+    (
+        "repair",
+        "Repair or revisit",
+        WorkOrderKind.REPAIR,
+        ["single_family", "multi_dwelling", "business"],
+        [(1, *LIGHT[1:]), (2, *SPEED[1:]), (3, *SIGN_OFF[1:])],
+    ),
 ]
 
 

@@ -1,5 +1,7 @@
 """Orders, their lines (with snapshots), validation failures, subscriptions and interest registrations."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -134,6 +136,8 @@ class ValidationFailure(models.Model):
     """An order refused at submission, with its reason code (counted by the data-quality metric)."""
 
     code = models.CharField(max_length=32, choices=ValidationCode.choices, db_index=True)
+    # The refused request: its problems share it (the data-quality metric counts requests, not problems).
+    refusal = models.UUIDField(default=uuid.uuid4, db_index=True)
     message = models.TextField()
     channel = models.CharField(max_length=8, choices=Channel.choices)
     provider = models.ForeignKey("cos.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

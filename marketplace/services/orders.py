@@ -1,6 +1,8 @@
 """Use cases of orders that write: placing (with switches from another provider), accepting, rejecting,
 cancelling, and the order's own progress (fulfillment started, completed once every line is live or ended)."""
 
+import uuid
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -153,11 +155,13 @@ def _order_create(request: OrderRequest, validated) -> Order:
 
 
 def _validation_failures_record(request: OrderRequest, validated) -> None:
+    refusal = uuid.uuid4()  # one refused request, however many problems
     with transaction.atomic():
         ValidationFailure.objects.bulk_create(
             [
                 ValidationFailure(
                     code=problem.code,
+                    refusal=refusal,
                     message=problem.message,
                     channel=request.channel,
                     provider_id=request.provider_id if validated.marketplace else None,

@@ -39,6 +39,11 @@ class WorkOrder(StatefulModel):
     completed_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
+    # A repair or revisit: the job it reworks, and whether the visit is charged (no-charge rework is a board metric).
+    reworks = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="revisits", help_text="The job reworked."
+    )
+    charged = models.BooleanField(default=False, db_default=False, help_text="A revisit that is paid for.")
 
     class Meta:
         ordering = ["-id"]

@@ -15,6 +15,7 @@ from workorders.services.creation import (
     work_order_cancel_if_connected_elsewhere,
     work_order_create,
     work_order_for_accepted_order,
+    work_order_revisit,
     work_orders_cancel_for_order,
 )
 from workorders.services.recording import evidence_record, evidence_remove, ordered_speed
@@ -36,6 +37,7 @@ __all__ = [
     "work_order_create",
     "work_order_for_accepted_order",
     "work_order_reject",
+    "work_order_revisit",
     "work_order_schedule",
     "work_orders_cancel_for_order",
 ]

@@ -110,3 +110,26 @@ def work_order_cancel_if_connected_elsewhere(*, address_id: int) -> int:
         work_order.save(update_fields=["status", "updated_at"])
         cancelled += 1
     return cancelled
+
+
+@transaction.atomic
+def work_order_revisit(*, work_order_id: int, reason: str, charged: bool = False, actor=None) -> WorkOrder:
+    """Send someone back to a finished job (a fault at the installation, a redo): a repair work order at the same
+    address from the active repair template, linked to the job it reworks, charged or not. Its orders follow."""
+    from cos.errors import ApplicationError, Conflict
+
+    if not reason.strip():
+        raise ApplicationError("Say what is wrong: the technician reads it first.", code="reason_required")
+    job = WorkOrder.objects.select_for_update().get(pk=work_order_id)
+    if job.status not in (WorkOrderStatus.COMPLETED, WorkOrderStatus.ACCEPTED):
+        raise Conflict(
+            f"{job} is {job.get_status_display().lower()}: only a finished job is revisited.", code="not_finished"
+        )
+    template = WorkOrderTemplate.objects.filter(kind=WorkOrderKind.REPAIR, is_active=True).order_by("pk").first()
+    if template is None:
+        raise Conflict("No active repair work-order template: add one in the admin.", code="no_repair_template")
+    revisit = work_order_create(
+        address=job.address, template=template, reworks=job, charged=charged, notes=reason.strip()
+    )
+    revisit.orders.set(job.orders.all())
+    return revisit
