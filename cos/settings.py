@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "provisioning",
     "billing",
     "wholesale",
+    "assurance",
     "simulation",
 ]
 
@@ -175,6 +176,9 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 SITE_TIME_ZONE = env.str("SITE_TIME_ZONE", default="Europe/Stockholm")
 # Wholesale: issue the month's statements as soon as the month-end run has built them (else finance issues them).
 WHOLESALE_ISSUE_AT_MONTH_END = env.bool("WHOLESALE_ISSUE_AT_MONTH_END", default=False)
+# The board (/ops/board/): each metric's target and alert level, overriding the product's defaults (listed in
+# README): JSON such as {"active_unbilled": {"target": "0.005", "alert": "0.02"}} (ratios as fractions).
+BOARD_THRESHOLDS = env.json("BOARD_THRESHOLDS", default={})
 # seed_demo's history: months of simulated life before today (make run sets them; 0 subscribers: none).
 DEMO_HISTORY_SUBSCRIBERS = env.int("DEMO_HISTORY_SUBSCRIBERS", default=0)
 DEMO_HISTORY_MONTHS = env.int("DEMO_HISTORY_MONTHS", default=3)

@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("workorders.urls")),
     path("", include("billing.urls")),
     path("", include("wholesale.urls")),  # /ops/settlement/: the operator's month of settlement
+    path("", include("assurance.urls")),  # /ops/board/: the revenue-assurance board
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("marketplace.urls")),

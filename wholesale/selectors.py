@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Sum
 
 from billing.engine import money
@@ -24,6 +25,13 @@ NETWORK_KINDS = (VarianceKind.LIVE_NOT_ON_STATEMENT, VarianceKind.ON_STATEMENT_N
 # The board's target and alert for settlement variance.
 VARIANCE_TARGET = Decimal("0.005")
 VARIANCE_ALERT = Decimal("0.01")
+
+
+def variance_thresholds() -> tuple[Decimal, Decimal]:
+    """The settlement variance's target and alert level: the board's (BOARD_THRESHOLDS) where the operator set
+    them."""
+    own = settings.BOARD_THRESHOLDS.get("settlement_variance", {})
+    return Decimal(str(own.get("target", VARIANCE_TARGET))), Decimal(str(own.get("alert", VARIANCE_ALERT)))
 
 
 def last_closed_month(today: date) -> date:
@@ -56,9 +64,10 @@ class SettlementVariance:
         ratio = self.ratio
         if ratio is None:
             return "bad" if self.actual else "none"
-        if ratio <= VARIANCE_TARGET:
+        target, alert = variance_thresholds()
+        if ratio <= target:
             return "ok"
-        return "warn" if ratio <= VARIANCE_ALERT else "bad"
+        return "warn" if ratio <= alert else "bad"
 
 
 @dataclass(frozen=True)
@@ -182,3 +191,14 @@ def settlement_month(
     ).values_list("provider_id", "currency", "month", "total"):
         totals[(provider_id, currency)][statement_month] = total
     return SettlementMonth(month, operator, list(rows.values()), months, dict(totals))
+
+
+def month_variance(*, month: date, provider_id: int | None = None) -> tuple[Decimal, Decimal]:
+    """The month's expected and charged day amounts (every provider's, or one's), as the settlement page reckons
+    them: charged is what the statements' day lines charge; expected adds the network-side variance rows."""
+    lines = StatementLine.objects.filter(statement__month=month, kind__in=DAY_KINDS)
+    gaps = Variance.objects.filter(month=month, kind__in=NETWORK_KINDS)
+    if provider_id:
+        lines, gaps = lines.filter(statement__provider_id=provider_id), gaps.filter(provider_id=provider_id)
+    charged = money(lines.aggregate(s=Sum("amount"))["s"] or Decimal("0"))
+    return money(charged + (gaps.aggregate(s=Sum("amount"))["s"] or Decimal("0"))), charged

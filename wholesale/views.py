@@ -18,7 +18,7 @@ from cos.ops import console_reader
 from cos.periods import add_months
 from marketplace.selectors import local_day
 from wholesale.choices import OPEN_DISPUTE_STATUSES
-from wholesale.selectors import VARIANCE_ALERT, VARIANCE_TARGET, SettlementMonth, last_closed_month, settlement_month
+from wholesale.selectors import SettlementMonth, last_closed_month, settlement_month, variance_thresholds
 
 PALETTE = ("#0b6bcb", "#1a7f37", "#9a6700", "#8250df", "#b42318", "#0f766e", "#c2410c", "#5b6776")
 
@@ -192,8 +192,8 @@ def ops_settlement(request):
         "next": f"{add_months(month, 1):%Y-%m}",
         "rows": rows,
         "chart": chart,
-        "target_percent": VARIANCE_TARGET * 100,
-        "alert_percent": VARIANCE_ALERT * 100,
+        "target_percent": variance_thresholds()[0] * 100,
+        "alert_percent": variance_thresholds()[1] * 100,
         "total_disputes": sum(len(row.disputes) for row in data.providers),
     }
     return render(request, "wholesale/ops_settlement.html", context)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-LAYERS = ["cos", "marketplace", "workorders", "provisioning", "billing", "wholesale", "simulation"]
+LAYERS = ["cos", "marketplace", "workorders", "provisioning", "billing", "wholesale", "assurance", "simulation"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -1,6 +1,7 @@
 """Simulated months through the real chain: the demo's history (seed_demo with DEMO_HISTORY_SUBSCRIBERS) and the
 `simulate` command. One world per test: a simulation runs once on a database."""
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from assurance.metrics import METRICS, Scope, activation_lag
 from billing.choices import InvoiceKind, InvoiceReason
 from billing.models import Invoice, Payment, PricingOverride
 from cos.models import TransitionLog
@@ -70,9 +72,8 @@ def test_the_demo_has_two_closed_months_of_statements_one_dispute_upheld_one_rej
     (job,) = ProvisioningJob.objects.filter(pk__in=retried, service__in=history_services)
     assert (job.action, job.status, job.service.status) == (JobAction.ACTIVATE, JobStatus.SUCCEEDED, "active")
     # a manual price-match discount, audited with its reason code
-    assert PricingOverride.objects.filter(
-        reason_code__code="price-match", invoice__account__customer__email__endswith="@sim.example"
-    ).exists()
+    overrides = PricingOverride.objects.filter(invoice__account__customer__email__endswith="@sim.example")
+    assert overrides.filter(reason_code__code="price-match").exists()
     # an ONT taken off its address while its service runs: a contract exception, and the service's billing held
     unbound = ContractException.objects.get(kind=ExceptionKind.DEVICE_UNBOUND, service__in=history_services)
     assert unbound.service.billing_blocked
@@ -83,6 +84,20 @@ def test_the_demo_has_two_closed_months_of_statements_one_dispute_upheld_one_rej
     assert devices[lost.service.ont.serial]["services"][lost.service.device_service_id]["enabled"]
     # and the element manager's clock is its own again
     assert history.state.clock is None
+    # on the board: every live service unbilled today is explained by an open exception (the unbound ONT's)
+    now = timezone.now()
+    unbilled = METRICS["active_unbilled"][1](Scope(), now)
+    assert unbilled
+    assert all("open contract exception" in row.detail for row in unbilled)
+    assert any(row.url.endswith(f"/{unbound.service_id}/change/") for row in unbilled)
+    # each week's activations were invoiced within a minute (p99), the first invoice issued at activation
+    for week in range(14):
+        lag = activation_lag(Scope(), now - timedelta(weeks=week))
+        assert lag.value is None or lag.extra["p99_seconds"] < 60
+    # the manual discount is a pricing-policy exception of its invoice's week, reachable by drill-down
+    (override,) = overrides.filter(reason_code__code="price-match")
+    week_rows = METRICS["pricing_exceptions"][1](Scope(), override.invoice.finalized_at)
+    assert [row.label for row in week_rows] == [override.invoice.number]
 
 
 def test_a_database_is_simulated_once_and_bad_options_exit_non_zero():

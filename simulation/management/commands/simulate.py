@@ -4,8 +4,10 @@ import logging
 
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
+from django.utils import timezone
 from tqdm import tqdm
 
+from assurance.metrics import Scope, board
 from cos.errors import ApplicationError
 from simulation.engine import FAULTS, Plan, Simulation
 
@@ -57,6 +59,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name:<36} {count}")
         for note in outcome.notes:
             self.stdout.write(f"  fault {note}")
+        self.stdout.write(self.style.SUCCESS("The board (/ops/board/), the week ending now:"))
+        for reading in board(Scope(), timezone.now()):
+            figures = f"{reading.numerator}/{reading.denominator}" if reading.unit == "ratio" else ""
+            self.stdout.write(f"  {reading.name:<36} {reading.shown:>12}  {reading.colour:<5}  {figures}")
         if options["verbosity"] > 1:
             for refusal in simulation.refusals:
                 self.stdout.write(f"  refused: {refusal}")
