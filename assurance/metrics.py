@@ -604,18 +604,21 @@ def data_quality_rows(scope: Scope, at: datetime) -> list[Row]:
 # --- the control: activations without an order -------------------------------------------------------------
 
 
-def _without_order(scope: Scope):
+def _without_order(scope: Scope, at: datetime):
+    """Contract exceptions of a service no order asked for, open at `at`."""
     from provisioning.choices import ExceptionKind, ExceptionStatus
     from provisioning.models import ContractException
 
-    found = ContractException.objects.filter(kind=ExceptionKind.ACTIVATION_WITHOUT_ORDER, status=ExceptionStatus.OPEN)
+    found = ContractException.objects.filter(kind=ExceptionKind.ACTIVATION_WITHOUT_ORDER, created_at__lte=at).filter(
+        Q(status=ExceptionStatus.OPEN) | Q(updated_at__gt=at)
+    )
     if scope.marketplace_id or scope.provider_id:
         return found.none()  # a service without an order belongs to no marketplace or provider
     return found
 
 
 def activations_without_order(scope: Scope, at: datetime) -> Reading:
-    count = _without_order(scope).count()
+    count = _without_order(scope, at).count()
     return _reading(
         "activations_without_order", "Activations without an order", Decimal(count), "count", count, count or 1
     )
@@ -626,7 +629,7 @@ def activations_without_order_rows(scope: Scope, at: datetime) -> list[Row]:
 
     return [
         Row(f"{e.ont_serial} {e.device_service_id}", _admin(ContractException, e.pk), e.detail)
-        for e in _without_order(scope).order_by("pk")
+        for e in _without_order(scope, at).order_by("pk")
     ]
 
 

@@ -250,3 +250,24 @@ def test_operations_sends_a_revisit_from_the_admin_and_it_counts_as_rework(admin
     assert (revisit.kind, revisit.charged, revisit.notes) == ("repair", False, "No light after the storm")
     reading, rows = _reading_and_rows("rework")
     assert (reading.numerator, reading.denominator) == (1, 1)
+
+
+def test_an_activation_without_an_order_is_red_from_the_week_the_sync_found_it():
+    from provisioning.choices import ExceptionKind
+    from provisioning.sync import contract_exception_record
+
+    found = contract_exception_record(
+        ExceptionKind.ACTIVATION_WITHOUT_ORDER,
+        service=None,
+        ont_serial="ADTN00000042",
+        device_service_id="fieldtest-9",
+        detail="ADTN00000042 delivers fieldtest-9, which no order asked for.",
+    )
+    now, compute, rows_of = _now(), *METRICS["activations_without_order"]
+    assert (compute(Scope(), now).value, compute(Scope(), now).colour) == (1, "red")
+    assert [row.url for row in rows_of(Scope(), now)] == [
+        reverse("admin:provisioning_contractexception_change", args=[found.pk])
+    ]
+    a_week_before = now - timedelta(days=8)
+    assert (compute(Scope(), a_week_before).value, compute(Scope(), a_week_before).colour) == (0, "green")
+    assert rows_of(Scope(), a_week_before) == []
