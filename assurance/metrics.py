@@ -465,8 +465,13 @@ def settlement_variance(scope: Scope, at: datetime) -> Reading:
 
 def settlement_variance_rows(scope: Scope, at: datetime) -> list[Row]:
     from wholesale.models import Variance
+    from wholesale.selectors import NETWORK_KINDS
 
-    rows = Variance.objects.filter(month=_settled_month(at)).select_related("provider").order_by("provider_id", "pk")
+    rows = (
+        Variance.objects.filter(month=_settled_month(at), kind__in=NETWORK_KINDS)  # what the number counts
+        .select_related("provider")
+        .order_by("provider_id", "pk")
+    )
     if scope.provider_id:
         rows = rows.filter(provider_id=scope.provider_id)
     return [

@@ -271,3 +271,82 @@ def test_an_activation_without_an_order_is_red_from_the_week_the_sync_found_it()
     a_week_before = now - timedelta(days=8)
     assert (compute(Scope(), a_week_before).value, compute(Scope(), a_week_before).colour) == (0, "green")
     assert rows_of(Scope(), a_week_before) == []
+
+
+def test_credit_velocity_is_the_30_days_credit_notes_over_what_was_invoiced(goodwill):
+    from billing.models import Invoice
+    from billing.overrides import invoice_credit
+
+    # given: two first invoices this month, and a credit of 20.00 on one of them
+    w = world()
+    first, second = _live(w, billed=True), _live(w, billed=True)
+    invoices = list(
+        Invoice.objects.filter(lines__subscription__in=[first.subscription, second.subscription]).distinct()
+    )
+    finance = UserFactory(username="fia-credit", is_superuser=True, is_staff=True)
+    override = invoice_credit(invoice_id=invoices[0].pk, amount="20.00", reason_code=goodwill.code, actor=finance)
+    credited = -override.result.total  # 20.00 and its VAT, as the invoice states its prices without it
+    assert credited == Decimal("25.00")
+    billed = sum(i.total for i in invoices)
+    # when
+    reading, rows = _reading_and_rows("credit_velocity")
+    # then
+    assert (reading.numerator, reading.denominator) == (credited, billed)
+    assert reading.value == (credited / billed).quantize(Decimal("0.000001"))
+    assert reading.colour == colour_of("credit_velocity", reading.value)
+    (row,) = rows
+    assert row.label.startswith("CN-")
+
+
+def test_settlement_variance_is_last_months_gap_between_the_ledger_and_the_statements():
+    from datetime import date
+
+    from tests.billing.factories import at
+    from tests.wholesale.factories import card, local
+    from wholesale.services import statement_issue
+    from wholesale.settlement import settlement_run
+    from wholesale.variance import variance_check
+
+    # given: November charged for one service at 300; a second one, recorded after the statement, was live too
+    w = world()
+    card(monthly="300.00")
+    service_with_periods(w, [(local(date(2026, 10, 1)), None, None, None)])
+    with time_machine.travel(at(date(2026, 12, 1)), tick=False):
+        for statement in settlement_run(month="2026-11").statements:
+            statement_issue(statement_id=statement.pk)
+    late = service_with_periods(w, [(local(date(2026, 11, 16)), None, None, None)])
+    variance_check(month="2026-11")
+    # when: the board in December
+    with time_machine.travel(at(date(2026, 12, 10)), tick=False):
+        reading, rows = _reading_and_rows("settlement_variance")
+    # then: expected 300 + 150, charged 300: 150 / 450 = 33.33 %, red; the row is the late service's
+    assert (reading.numerator, reading.denominator) == (Decimal("150.00"), Decimal("450.00"))
+    assert reading.shown == "33.33 %"
+    assert reading.colour == "red"
+    assert reading.extra["month"] == "2026-11"
+    assert [row.detail.split()[-1] for row in rows] == [str(late.pk)]
+
+
+def test_dso_is_receivables_over_the_quarters_daily_billing_with_and_without_disputed_balances():
+    from billing.models import Invoice
+
+    # given: two first invoices this quarter, one of them paid
+    w = world()
+    first, second = _live(w, billed=True), _live(w, billed=True)
+    invoices = list(
+        Invoice.objects.filter(lines__subscription__in=[first.subscription, second.subscription]).distinct()
+    )
+    from billing.payments import payment_record
+
+    payment_record(
+        invoice_id=invoices[0].pk, amount=invoices[0].total, method_type="bank_transfer", external_reference="BG-1"
+    )
+    billed = sum(i.total for i in invoices)
+    # when
+    reading, rows = _reading_and_rows("dso")
+    # then: what is open (the second invoice) over a day's billing of the last 90 days
+    expected = (invoices[1].total / (billed / 90)).quantize(Decimal("0.01"))
+    assert reading.value == expected
+    assert reading.extra["excluding_disputed"] == str(expected)  # no card dispute holds any of it
+    assert reading.colour == "grey"  # no quarter before to compare with
+    assert [row.label for row in rows] == [invoices[1].number]
