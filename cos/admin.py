@@ -276,14 +276,14 @@ class MessageAdmin(NeverDeletedMixin, admin.ModelAdmin):
     """Every message to a subscriber and where its delivery stands: queued, sent, failed (tried again later), given
     up, or not sent (why). Written only by cos.notifications; "Send again" asks it for another try."""
 
-    list_display = ("created_at", "customer", "kind", "channel", "to", "status", "attempts", "sent_at")
+    list_display = ("created_at", "customer", "user", "kind", "channel", "to", "status", "attempts", "sent_at")
     list_filter = ("status", "kind", "channel", "language")
     search_fields = ("to", "subject", "key", "customer__email", "customer__last_name", "customer__company_name")
-    list_select_related = ("customer",)
+    list_select_related = ("customer", "user")
     date_hierarchy = "created_at"
     show_full_result_count = False
     fields = (
-        ("customer", "kind", "key"),
+        ("customer", "user", "kind", "key"),
         ("channel", "to", "language"),
         ("status", "attempts", "next_attempt_at", "sent_at"),
         "skip_reason",

@@ -95,3 +95,4 @@ class MessageKind(models.TextChoices):
     DUNNING_REMINDER = "dunning_reminder", "Reminder: invoice past due"
     DUNNING_SUSPENDED = "dunning_suspended", "Service suspended for non-payment"
     DUNNING_RESTORED = "dunning_restored", "Service restored after payment"
+    BOARD_ALERT = "board_alert", "A board metric turned red (to the operator's staff)"

@@ -189,6 +189,43 @@ def notify(
     return written
 
 
+def staff_notify(*, users, kind: str, key: str, context: dict) -> list[Message]:
+    """Tell members of the operator's staff about `kind` for the cause `key`, by e-mail in the default language (as
+    `notify` does for a subscriber: once per cause, sent after the caller's transaction commits)."""
+    language = settings.COS_DEFAULT_LANGUAGE
+    due = timezone.now() + timedelta(seconds=settings.EVENTS_DISPATCH_GRACE_SECONDS)
+    written = []
+    for user in users:
+        if Message.objects.filter(user=user, kind=kind, key=key, channel=MessageChannel.EMAIL).exists():
+            continue
+        subject, body = message_render(
+            kind=kind, language=language, channel=MessageChannel.EMAIL, context={"user": user, **context}
+        )
+        to = (user.email or "").strip()
+        message = Message(
+            user=user,
+            kind=kind,
+            key=key,
+            channel=MessageChannel.EMAIL,
+            to=to,
+            language=language,
+            subject=subject,
+            body=body,
+            next_attempt_at=due,
+        )
+        if not to:
+            transition_apply(message, "skip", why="no e-mail address", reason="no e-mail address")
+        try:
+            with transaction.atomic():
+                message.save()
+                if message.status == MessageStatus.QUEUED:
+                    events.publish(QUEUED, message_id=message.pk)
+        except IntegrityError:
+            continue
+        written.append(message)
+    return written
+
+
 def messages_send(message_ids: list[int]) -> None:
     """Hand messages to Celery to be sent (after commit). A lost hand-over loses nothing: the retry job sends them."""
     from cos.tasks import message_deliver_task
@@ -300,13 +337,13 @@ def message_requeue(*, message_id: int, actor=None) -> Message:
     customer (it may have been corrected); so is the e-mail address, unless the message went to another address
     than the customer's (an invoice e-mail address)."""
     with transaction.atomic():
-        message = Message.objects.select_for_update().select_related("customer").get(pk=message_id)
-        customer = message.customer
+        message = Message.objects.select_for_update().select_related("customer", "user").get(pk=message_id)
+        recipient = message.customer or message.user  # a subscriber, or a member of the staff (e-mail only)
         transition_apply(message, "requeue", at=timezone.now(), by=actor, reason="sent again by an operator")
         if message.channel == MessageChannel.SMS:
-            message.to = phone_e164(customer.phone, country=customer.billing_country) or ""
+            message.to = phone_e164(recipient.phone, country=recipient.billing_country) or ""
         elif not message.to or message.skip_reason:
-            message.to = customer.email
+            message.to = recipient.email
         message.skip_reason = ""
         message.save()
         events.publish(QUEUED, message_id=message.pk)

@@ -257,6 +257,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cos.tasks.messages_retry_due_task",
         "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
     },
+    "board-check": {
+        "task": "assurance.tasks.board_check_task",
+        "schedule": env.float("BOARD_CHECK_SECONDS", default=3600.0),
+    },
     "lifecycle-due": {
         "task": "marketplace.tasks.lifecycle_due_task",
         "schedule": env.float("LIFECYCLE_SWEEP_SECONDS", default=900.0),

@@ -148,8 +148,8 @@ class Simulation:
         days = [start + timedelta(days=n) for n in range((today - start).days + 1)]
         self._arrival_schedule(days)
         jobs = periodic_jobs()
-        for job in jobs:  # the read-back of every device, daily here (hourly in production): HTTP per ONT
-            if job.name == "contract-sync":
+        for job in jobs:  # daily here, hourly in production: the read-back of every device, the board's check
+            if job.name in ("contract-sync", "board-check"):
                 job.schedule = maybe_schedule(timedelta(days=1))
         logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         first = datetime.combine(start, STEPS[0], self.zone) - timedelta(hours=1)

@@ -1,5 +1,6 @@
 """Messages for service providers and for subscribers, each a delivery record kept until it is delivered."""
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django_fsm import FSMField, transition
@@ -35,7 +36,13 @@ class Message(StatefulModel):
     (cos.notifications.notify); sent after commit; a failed try is tried again after a growing wait and given up
     (dead) after EVENTS_MAX_ATTEMPTS tries, when an operator can send it again."""
 
-    customer = models.ForeignKey("cos.Customer", on_delete=models.PROTECT, related_name="messages")
+    customer = models.ForeignKey(
+        "cos.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    # Or one to a member of the operator's staff (cos.notifications.staff_notify): an alert of the board.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="staff_messages"
+    )
     kind = models.CharField(max_length=40, choices=MessageKind.choices, db_index=True)
     key = models.CharField(max_length=200, help_text="What the message is about (its cause): sent once.")
     channel = models.CharField(max_length=8, choices=MessageChannel.choices)
@@ -63,6 +70,16 @@ class Message(StatefulModel):
         constraints = [
             # A cause delivered twice (an event's handler run again) finds its message and sends nothing more.
             models.UniqueConstraint(fields=["customer", "kind", "key", "channel"], name="message_once_per_cause"),
+            models.UniqueConstraint(
+                fields=["user", "kind", "key", "channel"],
+                condition=models.Q(user__isnull=False),
+                name="staff_message_once_per_cause",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(customer__isnull=False, user__isnull=True)
+                | models.Q(customer__isnull=True, user__isnull=False),
+                name="message_to_a_customer_or_a_staff_member",
+            ),
         ]
         indexes = [
             models.Index(
@@ -74,7 +91,7 @@ class Message(StatefulModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} to {self.to or self.customer_id} ({self.channel})"
+        return f"{self.get_kind_display()} to {self.to or self.customer_id or self.user_id} ({self.channel})"
 
     @transition(field=status, source=UNSENT_MESSAGE_STATUSES, target=MessageStatus.SENT)
     def mark_sent(self, *, at, provider_message_id: str = "", by=None, reason: str = "") -> None:

@@ -350,3 +350,53 @@ def test_dso_is_receivables_over_the_quarters_daily_billing_with_and_without_dis
     assert reading.extra["excluding_disputed"] == str(expected)  # no card dispute holds any of it
     assert reading.colour == "grey"  # no quarter before to compare with
     assert [row.label for row in rows] == [invoices[1].number]
+
+
+def test_a_metric_turning_red_tells_the_staff_once_per_crossing(mailoutbox, django_capture_on_commit_callbacks):
+    from assurance.alerts import board_check
+    from assurance.models import BoardAlert
+    from cos.models import Message
+
+    # given: the operator's finance and operations staff; one of two live services unbilled (red)
+    ops = UserFactory(username="olle-alert", email="olle@operator.example", is_staff=True)
+    membership_grant(user=ops, organization=operator(), role=Role.OPERATIONS)
+    fia = UserFactory(username="fia-alert", email="fia@operator.example", is_staff=True)
+    membership_grant(user=fia, organization=operator(), role=Role.FINANCE)
+    w = world()
+    _live(w, billed=True)
+    unbilled = _live(w, billed=False)
+    # when: the check runs twice
+    with django_capture_on_commit_callbacks(execute=True):
+        first = board_check()
+    with django_capture_on_commit_callbacks(execute=True):
+        second = board_check()
+    # then: one alert per red scope (the network, the marketplace, the provider), each told to both once
+    network = BoardAlert.objects.get(metric="active_unbilled", scope="network", closed_at__isnull=True)
+    assert network.notified == 2
+    assert second["opened"] == 0
+    assert first["opened"] == BoardAlert.objects.count()
+    told = Message.objects.filter(user__in=[ops, fia], key=f"board-alert-{network.pk}")
+    assert sorted(told.values_list("to", flat=True)) == ["fia@operator.example", "olle@operator.example"]
+    sent = [m for m in mailoutbox if "Active-but-unbilled rate" in m.subject and m.to == ["olle@operator.example"]]
+    assert any("/ops/board/active_unbilled/" in m.body for m in sent)
+    # and once billed again it leaves red: the alert closes, a new crossing will tell them again
+    activate(unbilled.subscription, timezone.localdate())
+    assert board_check()["closed"] >= 1
+    network.refresh_from_db()
+    assert network.closed_at is not None
+
+
+def test_the_board_costs_the_same_queries_for_two_services_as_for_eight(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _staff(client)
+    w = world()
+    counts = []
+    for more in (2, 6):
+        for index in range(more):
+            _live(w, billed=index % 2 == 0)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("ops-board")).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
