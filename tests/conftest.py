@@ -106,6 +106,27 @@ def celery_worker(transactional_db):
     from django.db import connections
 
     connections.close_all()
+    _worker_connections_settle()
+
+
+def _worker_connections_settle(timeout: float = 15.0) -> None:
+    """Wait until no other session is working in the test database: a task the stopped worker was still finishing
+    would otherwise hold its locks while the test's tables are emptied (a deadlock with TRUNCATE)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')"
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+    connection.close()
 
 
 @pytest.fixture
