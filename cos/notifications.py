@@ -337,7 +337,7 @@ def message_requeue(*, message_id: int, actor=None) -> Message:
     customer (it may have been corrected); so is the e-mail address, unless the message went to another address
     than the customer's (an invoice e-mail address)."""
     with transaction.atomic():
-        message = Message.objects.select_for_update().select_related("customer", "user").get(pk=message_id)
+        message = Message.objects.select_for_update(of=("self",)).select_related("customer", "user").get(pk=message_id)
         recipient = message.customer or message.user  # a subscriber, or a member of the staff (e-mail only)
         transition_apply(message, "requeue", at=timezone.now(), by=actor, reason="sent again by an operator")
         if message.channel == MessageChannel.SMS:
