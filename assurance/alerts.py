@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from assurance.metrics import RED, Scope, board
 from assurance.models import BoardAlert
+from assurance.trends import WEEKS, closed_weeks
 from cos.choices import MessageKind, OrganizationKind
 from cos.models import Membership
 from cos.notifications import staff_notify
@@ -19,13 +20,11 @@ def _scopes() -> list[tuple[str, Scope]]:
     from cos.models import Organization
     from marketplace.models import Marketplace
 
-    scopes = [("network", Scope())]
-    scopes += [
-        (f"marketplace:{pk}", Scope(marketplace_id=pk)) for pk in Marketplace.objects.values_list("pk", flat=True)
-    ]
+    scopes = [Scope()]
+    scopes += [Scope(marketplace_id=pk) for pk in Marketplace.objects.values_list("pk", flat=True)]
     providers = Organization.objects.filter(kind=OrganizationKind.SERVICE_PROVIDER).values_list("pk", flat=True)
-    scopes += [(f"provider:{pk}", Scope(provider_id=pk)) for pk in providers]
-    return scopes
+    scopes += [Scope(provider_id=pk) for pk in providers]
+    return [(scope.key, scope) for scope in scopes]
 
 
 def _staff():
@@ -39,12 +38,14 @@ def _staff():
 
 def board_check(*, now=None) -> dict[str, int]:
     """Open an alert for each metric of each scope that is red now and had none open (telling the staff), close the
-    open alerts of metrics no longer red. Safe to run again: an open alert is never opened twice."""
+    open alerts of metrics no longer red. Safe to run again: an open alert is never opened twice. Each scope's
+    closed weeks not kept yet are computed and kept, so the board's trends are read, not computed."""
     now = now or timezone.now()
     opened = closed = 0
     staff = None
     open_alerts = {(a.metric, a.scope): a for a in BoardAlert.objects.filter(closed_at__isnull=True)}
     for scope_key, scope in _scopes():
+        closed_weeks(scope, now, WEEKS)
         for reading in board(scope, now):
             alert = open_alerts.get((reading.key, scope_key))
             if reading.colour == RED and alert is None:

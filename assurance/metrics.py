@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, F, Max, Min, OuterRef, Q, Sum
 from django.urls import reverse
 
 WEEK = timedelta(days=7)
@@ -24,6 +24,13 @@ GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
 class Scope:
     marketplace_id: int | None = None
     provider_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        """How an alert or a kept reading names the scope: network, marketplace:<id>, provider:<id> or both."""
+        parts = [f"marketplace:{self.marketplace_id}"] if self.marketplace_id else []
+        parts += [f"provider:{self.provider_id}"] if self.provider_id else []
+        return ",".join(parts) or "network"
 
     def label(self) -> str:
         from cos.models import Organization
@@ -48,6 +55,7 @@ class Reading:
     colour: str = GREY
     target: str = ""
     extra: dict = field(default_factory=dict)
+    judged: Decimal | None = None  # what the colour is judged on: the value, or (DSO) its quarter's rise
 
     @property
     def shown(self) -> str:
@@ -85,6 +93,7 @@ DEFAULTS = {
     "dso": {"target": Decimal("0"), "alert": Decimal("0.10"), "inclusive": True},  # on the QoQ rise
     "data_quality": {"target": Decimal("0.01"), "alert": Decimal("0.02")},
     "activations_without_order": {"target": Decimal("1"), "alert": Decimal("1")},
+    "faults": {"target": Decimal("1"), "alert": Decimal("10")},  # a count: none green, ten or more red
 }
 
 
@@ -111,6 +120,8 @@ def target_text(key: str) -> str:
         return f"alert on a quarter-over-quarter rise > {t['alert'] * 100:.0f} %"
     if key == "activations_without_order":
         return "target 0"
+    if key == "faults":
+        return f"target 0, alert ≥ {t['alert']:f}"
     pct = lambda v: f"{(v * 100).normalize():f} %"  # noqa: E731
     if t.get("inclusive"):
         return f"target ≤ {pct(t['target'])}, alert > {pct(t['alert'])}"
@@ -135,6 +146,7 @@ def _reading(key: str, name: str, value, unit: str, numerator=0, denominator=0, 
         colour=colour_of(key, colour_value),
         target=target_text(key),
         extra=extra,
+        judged=colour_value,
     )
 
 
@@ -156,36 +168,41 @@ def _live_periods(scope: Scope, at: datetime):
     return live
 
 
-def _billed_today(at: datetime):
-    """The net coverage of the day of `at` for the subscription on invoices finalized by `at` (an invoice line counts
-    +1, the credit note that gives the day back -1): billed when above zero."""
+def _covering(at: datetime):
+    """The invoice lines that bill (+1) or give back (-1, a credit note) the local day of `at`, on invoices finalized
+    by `at`."""
     from billing.choices import InvoiceStatus
     from billing.models import InvoiceLine
 
     day = at.astimezone(_zone()).date()
+    return InvoiceLine.objects.filter(
+        subscription_id__isnull=False,
+        voided=False,
+        period_start__lte=day,
+        period_end__gte=day,
+        invoice__finalized_at__lte=at,
+    ).exclude(invoice__status__in=(InvoiceStatus.DRAFT, InvoiceStatus.VOID))
+
+
+def _credited_back(at: datetime):
+    """The subscriptions whose day was billed and then given back (net coverage of the day not above zero): only
+    those with a credit line for the day are added up."""
+    covering = _covering(at)
     return (
-        InvoiceLine.objects.filter(
-            subscription_id=OuterRef("subscription_id"),
-            voided=False,
-            period_start__lte=day,
-            period_end__gte=day,
-            invoice__finalized_at__lte=at,
-        )
-        .exclude(invoice__status__in=(InvoiceStatus.DRAFT, InvoiceStatus.VOID))
+        covering.filter(subscription_id__in=covering.filter(coverage__lt=0).values("subscription_id"))
         .values("subscription_id")
         .annotate(net=Sum("coverage"))
-        .values("net")
+        .filter(net__lte=0)
+        .values("subscription_id")
     )
 
 
-def _unbilled(scope: Scope, at: datetime):
-    return (
-        _live_periods(scope, at)
-        .annotate(net=Subquery(_billed_today(at)))
-        .filter(Q(net__isnull=True) | Q(net__lte=0))
-        .select_related("service", "subscription__product", "address")
-        .order_by("started_at", "pk")
-    )
+def _unbilled(scope: Scope, at: datetime) -> tuple:
+    """The live periods whose day is billed to no one: those no line bills (one anti-join), and those whose billed
+    day a credit note gave back. Two querysets (an OR of the two would lose the anti-join)."""
+    billing = _covering(at).filter(subscription_id=OuterRef("subscription_id"), coverage__gt=0)
+    live = _live_periods(scope, at)
+    return live.filter(~Exists(billing)), live.filter(Exists(billing), subscription_id__in=_credited_back(at))
 
 
 def _live_off_ledger(scope: Scope, at: datetime):
@@ -207,9 +224,12 @@ def _live_off_ledger(scope: Scope, at: datetime):
 
 
 def active_unbilled(scope: Scope, at: datetime) -> Reading:
+    """Live services (the ledger keeps one live period per service at any moment, so periods are counted) and those
+    of them unbilled today, with the services live on the network after their subscription ended."""
     off_ledger = _live_off_ledger(scope, at).values("service_id").distinct().count()
-    live = _live_periods(scope, at).values("service_id").distinct().count() + off_ledger
-    unbilled = _unbilled(scope, at).values("service_id").distinct().count() + off_ledger
+    never, given_back = _unbilled(scope, at)
+    live = _live_periods(scope, at).count() + off_ledger
+    unbilled = never.count() + given_back.count() + off_ledger
     return _reading(
         "active_unbilled",
         "Active-but-unbilled rate",
@@ -225,7 +245,11 @@ def active_unbilled_rows(scope: Scope, at: datetime) -> list[Row]:
     from provisioning.models import ContractException, ServiceInstance
 
     rows = []
-    periods = list(_unbilled(scope, at))
+    related = ("service", "subscription__product", "address")
+    periods = sorted(
+        (p for periods in _unbilled(scope, at) for p in periods.select_related(*related)),
+        key=lambda p: (p.started_at, p.pk),
+    )
     explained = set(
         ContractException.objects.filter(
             service_id__in=[p.service_id for p in periods], status=ExceptionStatus.OPEN
@@ -263,20 +287,10 @@ def active_unbilled_rows(scope: Scope, at: datetime) -> list[Row]:
 
 
 def _activations(scope: Scope, at: datetime):
-    """The week's verified activations (the first period of each subscription) with their first invoice's time."""
-    from billing.choices import InvoiceKind, InvoiceStatus
-    from billing.models import Invoice
+    """The week's verified activations: the first period of each subscription begun in the week."""
     from provisioning.choices import PeriodCause
     from provisioning.models import ServicePeriod
 
-    first_invoice = (
-        Invoice.objects.filter(
-            lines__subscription_id=OuterRef("subscription_id"), kind=InvoiceKind.INVOICE, finalized_at__isnull=False
-        )
-        .exclude(status=InvoiceStatus.VOID)
-        .order_by("finalized_at")
-        .values("finalized_at")[:1]
-    )
     earlier = ServicePeriod.objects.filter(
         subscription_id=OuterRef("subscription_id"), started_at__lt=OuterRef("started_at")
     )
@@ -287,16 +301,34 @@ def _activations(scope: Scope, at: datetime):
         periods = periods.filter(subscription__marketplace_id=scope.marketplace_id)
     if scope.provider_id:
         periods = periods.filter(provider_id=scope.provider_id)
-    return (
-        periods.annotate(had_earlier=Exists(earlier), invoiced_at=Subquery(first_invoice))
-        .filter(had_earlier=False)
-        .select_related("subscription__product", "address")
-        .order_by("started_at", "pk")
+    return periods.filter(~Exists(earlier)).order_by("started_at", "pk")
+
+
+def _first_invoices(activations) -> dict[int, datetime]:
+    """Each activated subscription's first invoice's finalization (one grouped query)."""
+    from billing.choices import InvoiceKind, InvoiceStatus
+    from billing.models import InvoiceLine
+
+    return dict(
+        InvoiceLine.objects.filter(
+            subscription_id__in=activations.values("subscription_id"),
+            invoice__kind=InvoiceKind.INVOICE,
+            invoice__finalized_at__isnull=False,
+        )
+        .exclude(invoice__status=InvoiceStatus.VOID)
+        .values("subscription_id")
+        .annotate(first=Min("invoice__finalized_at"))
+        .values_list("subscription_id", "first")
     )
 
 
 def activation_lag(scope: Scope, at: datetime) -> Reading:
-    rows = list(_activations(scope, at).values_list("started_at", "invoiced_at"))
+    activations = _activations(scope, at)
+    first = _first_invoices(activations)
+    rows = [
+        (started, first.get(subscription))
+        for subscription, started in activations.values_list("subscription_id", "started_at")
+    ]
     lags = [max((invoiced - started).total_seconds(), 0.0) for started, invoiced in rows if invoiced and invoiced <= at]
     waiting = len(rows) - len(lags)
     if not lags:
@@ -320,10 +352,12 @@ def activation_lag_rows(scope: Scope, at: datetime) -> list[Row]:
     from marketplace.models import Subscription
 
     rows = []
-    for period in _activations(scope, at):
-        lag = "not invoiced yet"
-        if period.invoiced_at and period.invoiced_at <= at:
-            lag = f"invoiced after {max((period.invoiced_at - period.started_at).total_seconds(), 0):.0f} s"
+    activations = _activations(scope, at)
+    first = _first_invoices(activations)
+    for period in activations.select_related("subscription__product", "address"):
+        lag, invoiced_at = "not invoiced yet", first.get(period.subscription_id)
+        if invoiced_at and invoiced_at <= at:
+            lag = f"invoiced after {max((invoiced_at - period.started_at).total_seconds(), 0):.0f} s"
         rows.append(
             Row(
                 f"{period.subscription.product.name} at {period.address.label}",
@@ -341,7 +375,8 @@ def _invoices(scope: Scope, start: datetime, end: datetime, *, kind="invoice"):
     from billing.choices import InvoiceStatus
     from billing.models import Invoice
 
-    invoices = Invoice.objects.filter(kind=kind, finalized_at__gt=start, finalized_at__lte=end).exclude(
+    kinds = (kind,) if isinstance(kind, str) else kind
+    invoices = Invoice.objects.filter(kind__in=kinds, finalized_at__gt=start, finalized_at__lte=end).exclude(
         status=InvoiceStatus.VOID
     )
     if scope.marketplace_id:
@@ -384,8 +419,10 @@ def pricing_exceptions_rows(scope: Scope, at: datetime) -> list[Row]:
 def credit_velocity(scope: Scope, at: datetime) -> Reading:
     """Credits given (every credit note: a refund is paid out of one) over billed revenue, rolling 30 days."""
     start = at - timedelta(days=30)
-    billed = _invoices(scope, start, at).aggregate(s=Sum("total"))["s"] or Decimal("0")
-    credited = _invoices(scope, start, at, kind="credit_note").aggregate(s=Sum("total"))["s"] or Decimal("0")
+    sums = _invoices(scope, start, at, kind=("invoice", "credit_note")).aggregate(
+        billed=Sum("total", filter=Q(kind="invoice")), credited=Sum("total", filter=Q(kind="credit_note"))
+    )
+    billed, credited = sums["billed"] or Decimal("0"), sums["credited"] or Decimal("0")
     billed, credited = billed.quantize(CENT), abs(credited).quantize(CENT)
     return _reading("credit_velocity", "Credit and refund velocity", ratio(credited, billed), "ratio", credited, billed)
 
@@ -483,52 +520,88 @@ def settlement_variance_rows(scope: Scope, at: datetime) -> list[Row]:
 # --- 7. DSO, standard and excluding disputed balances -------------------------------------------------------
 
 
-def _receivables(scope: Scope, at: datetime) -> tuple[Decimal, Decimal]:
-    """What finalized invoices still ask at `at` (their total less what was paid by then), and of it what card
-    disputes (chargebacks) open at `at` hold."""
+def _receivables(scope: Scope, at: datetime) -> tuple[Decimal, Decimal, Decimal]:
+    """The last 90 days' billing; what finalized invoices still ask at `at` (their total less what was paid by
+    then); and of it what card disputes (chargebacks) open at `at` hold."""
     from billing.choices import InvoiceStatus, PaymentStatus
     from billing.models import Dispute, Invoice, Payment
 
-    paid_by = (
-        Payment.objects.filter(invoice_id=OuterRef("pk"), status=PaymentStatus.SUCCEEDED, updated_at__lte=at)
-        .values("invoice_id")
-        .annotate(s=Sum("amount"))
-        .values("s")
-    )
     invoices = Invoice.objects.filter(kind="invoice", finalized_at__lte=at).exclude(status=InvoiceStatus.VOID)
     if scope.marketplace_id:
         invoices = invoices.filter(marketplace_id=scope.marketplace_id)
     if scope.provider_id:
         invoices = invoices.filter(account__provider_id=scope.provider_id)
-    open_total = Decimal("0")
-    for total, paid, paid_at, status in invoices.annotate(p=Subquery(paid_by)).values_list(
-        "total", "p", "paid_at", "status"
-    ):
-        if paid_at is not None and paid_at <= at and status == InvoiceStatus.PAID:
-            continue
-        open_total += max(total - (paid or Decimal("0")), Decimal("0"))
+    # An invoice paid in full by `at` owes nothing; any other owes its total less what was paid on it by then
+    # (never less than nothing): the totals summed, less each part-paid invoice's payments up to its total.
+    unpaid_q = ~Q(status=InvoiceStatus.PAID, paid_at__lte=at)
+    sums = invoices.aggregate(
+        billed=Sum("total", filter=Q(finalized_at__gt=at - timedelta(days=90))), asked=Sum("total", filter=unpaid_q)
+    )
+    billed, asked = sums["billed"] or Decimal("0"), sums["asked"] or Decimal("0")
+    unpaid = invoices.filter(unpaid_q)
+    part_paid = (
+        Payment.objects.filter(invoice__in=unpaid, status=PaymentStatus.SUCCEEDED, updated_at__lte=at)
+        .values("invoice_id")
+        .annotate(paid=Sum("amount"), total=Max("invoice__total"))
+        .values_list("paid", "total")
+    )
+    open_total = asked - sum((min(paid, total) for paid, total in part_paid), Decimal("0"))
     disputed = Dispute.objects.filter(created_at__lte=at).filter(Q(closed_at__isnull=True) | Q(closed_at__gt=at))
     if scope.marketplace_id:
         disputed = disputed.filter(payment__invoice__marketplace_id=scope.marketplace_id)
     if scope.provider_id:
         disputed = disputed.filter(payment__account__provider_id=scope.provider_id)
-    return open_total, disputed.aggregate(s=Sum("amount"))["s"] or Decimal("0")
+    return billed, open_total, disputed.aggregate(s=Sum("amount"))["s"] or Decimal("0")
 
 
 def _dso(scope: Scope, at: datetime) -> tuple[Decimal | None, Decimal | None]:
-    billed = _invoices(scope, at - timedelta(days=90), at).aggregate(s=Sum("total"))["s"] or Decimal("0")
+    billed, receivable, disputed = _receivables(scope, at)
     if not billed:
         return None, None
-    receivable, disputed = _receivables(scope, at)
     per_day = billed / 90
     return (receivable / per_day).quantize(Decimal("0.01")), (max(receivable - disputed, 0) / per_day).quantize(
         Decimal("0.01")
     )
 
 
+def _dso_quarter_ago(scope: Scope, at: datetime) -> Decimal | None:
+    """The standard DSO a quarter before `at`: at the end of the local Sunday on or before 91 days earlier (a closed
+    week's end, so the figure is computed once and kept)."""
+    from datetime import time
+
+    from django.utils import timezone
+
+    from assurance.models import WeekReading
+
+    day = (at - timedelta(days=91)).astimezone(_zone()).date()
+    end = datetime.combine(day - timedelta(days=(day.weekday() + 1) % 7), time.max, tzinfo=_zone())
+    kept = WeekReading.objects.filter(metric="dso_standard", scope=scope.key, week_end=end).first()
+    if kept is not None:
+        return kept.value
+    value, _ = _dso(scope, end)
+    WeekReading.objects.bulk_create(
+        [
+            WeekReading(
+                metric="dso_standard",
+                scope=scope.key,
+                week_end=end,
+                name="DSO (standard), a quarter before",
+                unit="days",
+                value=value,
+                judged=value,
+                numerator=value or 0,
+                denominator=90,
+                computed_at=timezone.now(),
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return value
+
+
 def dso(scope: Scope, at: datetime) -> Reading:
     standard, undisputed = _dso(scope, at)
-    before, _ = _dso(scope, at - timedelta(days=91))
+    before = _dso_quarter_ago(scope, at)
     rise = ratio(standard - before, before) if standard is not None and before else None
     return _reading(
         "dso",
@@ -638,6 +711,122 @@ def activations_without_order_rows(scope: Scope, at: datetime) -> list[Row]:
     ]
 
 
+# --- the control: faults caught this week ------------------------------------------------------------------
+
+
+def _week_logs(model, at: datetime):
+    from django.contrib.contenttypes.models import ContentType
+
+    from cos.models import TransitionLog
+
+    return TransitionLog.objects.filter(
+        content_type=ContentType.objects.get_for_model(model), created_at__gt=at - WEEK, created_at__lte=at
+    )
+
+
+def _faults(scope: Scope, at: datetime) -> dict:
+    """What went wrong in the week and what the controls caught: provisioning jobs that died, jobs taken over after
+    their worker was lost, bank debits whose webhook never came (their outcome found by looking it up), the
+    contract sync's exceptions, and the providers' statement disputes. Each a queryset of the rows behind it."""
+    from billing.choices import DELAYED_METHOD_TYPES
+    from billing.models import Payment
+    from provisioning.jobs import LOST_WORKER
+    from provisioning.models import ContractException, ProvisioningJob
+    from wholesale.models import StatementDispute
+
+    jobs, payments = ProvisioningJob.objects.all(), Payment.objects.filter(method_type__in=DELAYED_METHOD_TYPES)
+    exceptions = ContractException.objects.filter(created_at__gt=at - WEEK, created_at__lte=at)
+    disputes = StatementDispute.objects.filter(created_at__gt=at - WEEK, created_at__lte=at)
+    if scope.marketplace_id:
+        jobs = jobs.filter(service__subscription__marketplace_id=scope.marketplace_id)
+        payments = payments.filter(invoice__marketplace_id=scope.marketplace_id)
+        exceptions = exceptions.filter(service__subscription__marketplace_id=scope.marketplace_id)
+        disputes = disputes.none()  # a statement is the provider's, across marketplaces
+    if scope.provider_id:
+        jobs = jobs.filter(service__provider_id=scope.provider_id)
+        payments = payments.filter(account__provider_id=scope.provider_id)
+        exceptions = exceptions.filter(service__provider_id=scope.provider_id)
+        disputes = disputes.filter(statement__provider_id=scope.provider_id)
+    if scope.marketplace_id or scope.provider_id:
+        job_logs = _week_logs(ProvisioningJob, at).filter(object_id__in=jobs.values("pk"))
+        payment_logs = _week_logs(Payment, at).filter(object_id__in=payments.values("pk"))
+    else:
+        job_logs = _week_logs(ProvisioningJob, at)
+        payment_logs = _week_logs(Payment, at).filter(object_id__in=payments.values("pk"))
+    return {
+        "died": job_logs.filter(target="dead"),
+        "worker_lost": job_logs.filter(reason=LOST_WORKER),
+        "webhook_lost": payment_logs.filter(source="processing", reason__startswith="gateway:").filter(
+            reason__endswith="(status)"
+        ),
+        "exceptions": exceptions,
+        "disputes": disputes,
+    }
+
+
+def faults(scope: Scope, at: datetime) -> Reading:
+    found = {kind: rows.count() for kind, rows in _faults(scope, at).items()}
+    count = sum(found.values())
+    return _reading("faults", "Faults caught this week", Decimal(count), "count", count, count or 1, **found)
+
+
+def faults_rows(scope: Scope, at: datetime) -> list[Row]:
+    from billing.models import Payment
+    from provisioning.models import ContractException, ProvisioningJob
+    from wholesale.models import StatementDispute
+
+    found = _faults(scope, at)
+    rows = []
+    jobs = ProvisioningJob.objects.in_bulk([log.object_id for kind in ("died", "worker_lost") for log in found[kind]])
+
+    def now_(job_id) -> str:
+        job = jobs.get(job_id)
+        return f"{job.get_action_display().lower()}, now {job.get_status_display().lower()}" if job else "gone"
+
+    for log in found["died"].order_by("created_at", "pk"):
+        rows.append(
+            Row(
+                f"Provisioning job {log.object_id} died",
+                _admin(ProvisioningJob, log.object_id),
+                f"{log.created_at:%Y-%m-%d %H:%M}: {log.reason} ({now_(log.object_id)})",
+            )
+        )
+    for log in found["worker_lost"].order_by("created_at", "pk"):
+        rows.append(
+            Row(
+                f"Provisioning job {log.object_id} taken over: its worker was lost mid-job",
+                _admin(ProvisioningJob, log.object_id),
+                f"{log.created_at:%Y-%m-%d %H:%M} ({now_(log.object_id)})",
+            )
+        )
+    for log in found["webhook_lost"].order_by("created_at", "pk"):
+        rows.append(
+            Row(
+                f"Payment {log.object_id}: the bank's webhook never came",
+                _admin(Payment, log.object_id),
+                f"{log.created_at:%Y-%m-%d %H:%M}: {log.target}, found by looking the debit up",
+            )
+        )
+    for exception in found["exceptions"].order_by("created_at", "pk"):
+        rows.append(
+            Row(
+                f"Contract exception: {exception.get_kind_display()}",
+                _admin(ContractException, exception.pk),
+                f"{exception.created_at:%Y-%m-%d %H:%M} ({exception.get_status_display().lower()}): {exception.detail}",
+            )
+        )
+    for dispute in found["disputes"].select_related("statement__provider").order_by("created_at", "pk"):
+        rows.append(
+            Row(
+                f"{dispute.statement.provider} disputed {dispute.amount} on {dispute.statement.number}",
+                _admin(StatementDispute, dispute.pk),
+                f"{dispute.created_at:%Y-%m-%d %H:%M}: {dispute.get_reason_code_display()} "
+                f"({dispute.get_status_display().lower()})",
+            )
+        )
+    return rows
+
+
 METRICS = {
     "active_unbilled": (active_unbilled, active_unbilled_rows),
     "activation_lag": (activation_lag, activation_lag_rows),
@@ -648,6 +837,7 @@ METRICS = {
     "dso": (dso, dso_rows),
     "data_quality": (data_quality, data_quality_rows),
     "activations_without_order": (activations_without_order, activations_without_order_rows),
+    "faults": (faults, faults_rows),
 }
 
 

@@ -4,7 +4,7 @@ admin; /ops/board.json for BI tools (an operator staff member's API token, or th
 
 import csv
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse
@@ -15,13 +15,13 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assurance.metrics import METRICS, WEEK, Reading, Scope, board
+from assurance.metrics import METRICS, Reading, Scope
+from assurance.trends import readings_over_weeks
 from cos.api.authentication import ApiTokenAuthentication
 from cos.models import Organization
 from cos.ops import console_reader
 from marketplace.models import Marketplace
 
-WEEKS = 12
 COLOURS = {"green": "#1a7f37", "amber": "#9a6700", "red": "#b42318", "grey": "#8c959f"}
 
 
@@ -65,16 +65,6 @@ def trend_of(readings: list[Reading]) -> Trend:
         trend.points.append((round(x, 1), round(y, 1), COLOURS[reading.colour], f"{week}: {reading.shown}", week))
     trend.path = "M" + " L".join(f"{x},{y}" for x, y, *_ in trend.points)
     return trend
-
-
-def readings_over_weeks(scope: Scope, now: datetime) -> dict[str, list[Reading]]:
-    weeks: dict[str, list[Reading]] = {key: [] for key in METRICS}
-    for back in range(WEEKS - 1, -1, -1):
-        at = now - back * WEEK
-        for reading in board(scope, at):
-            reading.extra["week"] = f"{timezone.localtime(at):%Y-%m-%d}"
-            weeks[reading.key].append(reading)
-    return weeks
 
 
 def _forbidden(request):
@@ -182,11 +172,10 @@ class BoardJson(APIView):
         weeks = _int(request.query_params.get("weeks", "1")) or 1
         if not 1 <= weeks <= 52:
             return Response({"code": "invalid_weeks", "detail": "weeks is 1 to 52."}, status=400)
-        series = {key: [] for key in METRICS}
-        for back in range(weeks - 1, -1, -1):
-            at = now - timedelta(weeks=back)
-            for reading in board(scope, at):
-                series[reading.key].append({"at": at.isoformat(), **_json(reading)})
+        series = {
+            key: [{"at": r.extra["at"].isoformat(), **_json(r)} for r in readings]
+            for key, readings in readings_over_weeks(scope, now, weeks).items()
+        }
         return Response(
             {
                 "scope": {"marketplace": scope.marketplace_id, "provider": scope.provider_id, "label": scope.label()},
@@ -208,5 +197,5 @@ def _json(reading: Reading) -> dict:
         "target": reading.target,
         "numerator": str(reading.numerator),
         "denominator": str(reading.denominator),
-        **{k: v for k, v in reading.extra.items() if k != "week"},
+        **{k: v for k, v in reading.extra.items() if k not in ("week", "at")},
     }

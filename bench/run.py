@@ -28,6 +28,7 @@ MODULES = {
     "first_invoice": [],
     "billing_run": ["--workers", "2"],
     "wholesale_settlement": [],
+    "board": [],
 }
 VERDICT = re.compile(r"\b(PASS|MISS)\b")
 

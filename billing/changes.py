@@ -6,7 +6,7 @@ Every path reconciles: the engine compares the days already billed with the days
 difference as credit and charge lines, so each billable day is billed exactly once, net of credits.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -53,6 +53,35 @@ def _day(at, schedule: BillingSchedule) -> date:
     if isinstance(at, datetime):
         return local_date(at, schedule.subscription.marketplace.time_zone)
     return at
+
+
+def billing_stops_overdue(*, now=None) -> int:
+    """Daily: a subscription that ended more than BILLING_STOP_WAIT_SECONDS ago without its deactivation being
+    verified (the element manager refused it, the job died) stops billing at its termination, as the deactivation
+    would have: the subscriber is not billed for the network's failure to turn the service off. The service stays
+    live until operations turns it off; the contract sync's exception and the board show it live and unbilled. A
+    deactivation verified later changes nothing more (billing stopped already). Returns how many stopped."""
+    import logging
+
+    from django.conf import settings
+
+    from marketplace.choices import SubscriptionStatus
+
+    now = now or timezone.now()
+    waited = now - timedelta(seconds=settings.BILLING_STOP_WAIT_SECONDS)
+    due = BillingSchedule.objects.filter(
+        ends_on__isnull=True,
+        subscription__status=SubscriptionStatus.TERMINATED,
+        subscription__terminated_at__lte=waited,
+    ).values_list("subscription_id", "subscription__terminated_at")
+    stopped = 0
+    for subscription_id, terminated_at in due.order_by("subscription_id"):
+        try:
+            billing_stop(subscription_id=subscription_id, deactivated_at=terminated_at)
+            stopped += 1
+        except ApplicationError as refused:
+            logging.getLogger(__name__).warning("billing of subscription %s not stopped: %s", subscription_id, refused)
+    return stopped
 
 
 def billing_stop(*, subscription_id: int, deactivated_at) -> Invoice | None:

@@ -17,13 +17,15 @@ def billing_chunk_task(run_id: int, account_ids: list[int], as_of: str) -> None:
 
 @shared_task(ignore_result=True)
 def billing_daily_task(as_of: str | None = None) -> None:
-    """Daily (Celery beat): the cycle bills what has come due, late invoices, and services suspended for invoices
-    unpaid too long."""
+    """Daily (Celery beat): billing stops for subscriptions ended without a verified deactivation, the cycle bills
+    what has come due, late invoices, and services suspended for invoices unpaid too long."""
+    from billing.changes import billing_stops_overdue
     from billing.dunning import dunning_suspend_due
     from billing.runs import billing_run
     from billing.services import invoices_mark_late
 
     day = date.fromisoformat(as_of) if as_of else timezone.localdate()
+    billing_stops_overdue()
     billing_run(as_of=day)
     invoices_mark_late(today=day)
     dunning_suspend_due(today=day)

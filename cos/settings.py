@@ -388,6 +388,8 @@ OFFLINE_WEBHOOK_SECRET = env.str("OFFLINE_WEBHOOK_SECRET", default="offline-webh
 PAYMENTS_RESUBMIT_AFTER_SECONDS = env.int("PAYMENTS_RESUBMIT_AFTER_SECONDS", default=60)
 PAYMENTS_SYNC_AFTER_SECONDS = env.int("PAYMENTS_SYNC_AFTER_SECONDS", default=3600)
 PAYMENTS_MAX_SUBMIT_ERRORS = env.int("PAYMENTS_MAX_SUBMIT_ERRORS", default=10)
+# A subscription ended this long ago without a verified deactivation (refused, lost) stops billing at its end anyway.
+BILLING_STOP_WAIT_SECONDS = env.int("BILLING_STOP_WAIT_SECONDS", default=86400)
 
 # --- Messages to subscribers (cos.notifications) ---------------------------------------------
 # Where messages are e-mailed, e.g. smtp+tls://user:password@smtp.example.net:587 (default: printed).

@@ -35,6 +35,9 @@ class JobRefused(Exception):
     """A precondition that no retry can fix (e.g. the ONT is not bound to the service's address)."""
 
 
+LOST_WORKER = "the worker running it was lost"  # the reason logged when a job is taken over after its lease
+
+
 def enqueue(job_ids: list[int], countdown: float | None = None) -> None:
     """Hand jobs to Celery (after commit: callers use transaction.on_commit)."""
     from provisioning.tasks import provisioning_job_run_task
@@ -76,7 +79,7 @@ def _claim(job_id: int) -> ProvisioningJob | None:
             # worker died, the sweep delivers the job again once the lease is over.
             if job.started_at and job.started_at > now - lease:
                 return None
-            transition_apply(job, "fail", retry_at=now, reason="the worker running it was lost")
+            transition_apply(job, "fail", retry_at=now, reason=LOST_WORKER)
         service = (
             ServiceInstance.objects.select_for_update(of=("self",))
             .select_related("subscription")

@@ -264,6 +264,10 @@ class ServicePeriod(models.Model):
         indexes = [
             models.Index(fields=["provider", "started_at"], name="period_provider_started"),
             models.Index(fields=["subscription", "started_at"], name="period_subscription"),
+            # the board's activations of a week
+            models.Index(
+                fields=["started_at"], condition=Q(cause__in=["activate", "switch"]), name="period_activation_started"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ injected once each, where they would happen. The same seed gives the same world.
 import logging
 import random
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -36,6 +37,8 @@ FAULTS = {
     "device-unbound": "an ONT is taken off its address after a swap while its service runs: billing held",
     "lost-deactivation": "one ended service's deactivation is refused and never retried: still live on the network",
     "disputed-line": "two providers dispute a statement line: one upheld (credited next month), one rejected",
+    "lost-webhook": "the bank's confirmation of one direct debit never arrives: the payments sweep looks it up",
+    "worker-crash": "the worker running one activation dies after the device applied it: the job is taken over",
 }
 # When in the local day things happen: the periodic jobs run at every step.
 STEPS = (time(6, 0), time(10, 0), time(14, 0), time(18, 0))
@@ -48,16 +51,63 @@ INTERNET = [  # product, weight
 ]
 ADD_ONS = {"ljusnet": "Ljusnet TV Bas", "fiberly": "Fiberly Telefoni", "sveaconnect": "Svea Säkerhetspaket"}
 PAYERS = [  # how a subscriber pays, weight
-    ("card", 60),
+    ("card", 52),
+    ("debit", 8),
     ("transfer", 24),
     ("late", 10),
     ("never", 3),
     ("card_nsf", 3),
 ]
 PAYS_AFTER_DUE = {"transfer": timedelta(days=-2), "late": timedelta(days=8)}  # a bank transfer's day
-CARDS = {"card": "4242424242424242", "card_nsf": "4000000000009995"}
+CARD = {"type": "card", "exp_month": 12, "cvc": "123"}
+METHODS = {  # what the automatic payers save on their first invoice
+    "card": {**CARD, "number": "4242424242424242"},
+    "card_nsf": {**CARD, "number": "4000000000009995"},
+    "debit": {"type": "sepa_debit", "iban": "DE89370400440532013000"},
+}
 FIRST_NAMES = ["Anders", "Karin", "Lars", "Eva", "Per", "Maria", "Nils", "Sara", "Olof", "Elin", "Jonas", "Ida"]
 LAST_NAMES = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson"]
+
+
+class WorkerLost(BaseException):
+    """The worker process died mid-job: nothing after that point of the job ran (not an error a handler catches)."""
+
+
+@contextmanager
+def worker_dies_after_the_device(crash: bool):
+    """While open (when `crash`), the next provisioning job dies once the device has applied and read back its
+    change, before the outcome is recorded: the job stays running until its lease runs out and the sweep takes it
+    over, as after a worker killed mid-job."""
+    if not crash:
+        yield
+        return
+    from provisioning import jobs
+
+    recorded = jobs._succeeded
+
+    def dies(job, **_outcome):
+        jobs._succeeded = recorded
+        raise WorkerLost(f"the worker running provisioning job {job.pk} died after the device applied it")
+
+    jobs._succeeded = dies
+    try:
+        yield
+    finally:
+        jobs._succeeded = recorded
+
+
+def signed_event(kind: str, obj: dict, *, event_id: str) -> tuple[bytes, str]:
+    """A payment gateway's webhook event (the offline gateway's: Stripe's scheme) and its signature header."""
+    import hashlib
+    import hmac
+    import json
+
+    at = int(timezone.now().timestamp())
+    payload = json.dumps(
+        {"id": event_id, "object": "event", "type": kind, "created": at, "data": {"object": obj}}
+    ).encode()
+    digest = hmac.new(settings.OFFLINE_WEBHOOK_SECRET.encode(), f"{at}.".encode() + payload, hashlib.sha256)
+    return payload, f"t={at},v1={digest.hexdigest()}"
 
 
 @dataclass
@@ -131,6 +181,7 @@ class Simulation:
         self.notes: list[str] = []
         self.refusals: list[str] = []
         self.accounts_set_up: set[int] = set()
+        self.lost_webhooks: set[int] = set()  # payments whose bank webhook was lost
 
     # --- the run -------------------------------------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -153,7 +204,9 @@ class Simulation:
                 job.schedule = maybe_schedule(timedelta(days=1))
         logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         first = datetime.combine(start, STEPS[0], self.zone) - timedelta(hours=1)
+        self.jobs = jobs
         with Clock(first) as clock:
+            self.clock = clock
             self._world(start)
             for day in days if self.progress is None else self.progress(days):
                 for step in STEPS:
@@ -162,7 +215,9 @@ class Simulation:
                         break
                     clock.move_to(at)
                     self._jobs(jobs)
+                    self._guarded(self._bank_webhooks, day)
                     self._act(day, step)
+                    self._guarded(self._bank_webhooks, day)
                 close_old_connections()
         return Outcome(start=start, end=today, counts=self.counts, notes=self.notes)
 
@@ -224,6 +279,8 @@ class Simulation:
                 ("price-override", 0.45),
                 ("device-unbound", 0.5),
                 ("lost-deactivation", 0.6),
+                ("worker-crash", 0.35),
+                ("lost-webhook", 0.4),
             )
         }
 
@@ -366,14 +423,30 @@ class Simulation:
         if staff:
             tasks_assign(task_ids=staff, actor=people.ops, user=people.tech)
         for task in tasks:
+            crash = False
             if task.triggers_provisioning and self._fault_now("failed-provisioning", day):
                 self._device_fault(kind="reject", times=1)
                 self.notes.append(f"failed-provisioning: the activation at {job.address} was refused on {day}")
-            task_done_with_evidence(task, people.contractor_tech if task.pk in crew else people.tech)
+            elif task.triggers_provisioning and self._fault_now("worker-crash", day):
+                crash = True
+            with worker_dies_after_the_device(crash):
+                try:
+                    task_done_with_evidence(task, people.contractor_tech if task.pk in crew else people.tech)
+                except WorkerLost as lost:
+                    self.notes.append(f"worker-crash: {lost} at {job.address} on {day}")
+                    self._lease_runs_out()
         job.refresh_from_db()
         if job.status == WorkOrderStatus.COMPLETED:
             work_order_accept(work_order_id=job.pk, actor=people.ops)
         self.counts["field jobs worked"] += 1
+
+    def _lease_runs_out(self) -> None:
+        """Minutes pass, as they would after a lost worker: its job's lease runs out, and the beat schedule's sweep
+        takes the job over and delivers what the dead worker had not."""
+        sweep = settings.CELERY_BEAT_SCHEDULE["provisioning-jobs-sweep"]["schedule"]
+        lease = settings.PROVISIONING_JOB_LEASE_SECONDS + sweep
+        self.clock.move_to(timezone.now() + timedelta(seconds=lease))
+        self._jobs(self.jobs)
 
     def _dead_activations_retry(self, day: date) -> None:
         """Operations retries an activation that died, two days later (from the console)."""
@@ -412,9 +485,9 @@ class Simulation:
             payer = self.payers.get(invoice.account.customer_id, "transfer")
             if invoice.account_id not in self.accounts_set_up:
                 self._guarded(self._preferences, invoice.account)
-            if payer in CARDS:
+            if payer in METHODS:
                 if invoice.account.collection != Collection.AUTOMATIC:
-                    self._guarded(self._card_saved, invoice, CARDS[payer])
+                    self._guarded(self._method_saved, invoice, METHODS[payer])
             elif invoice.due_on and day >= invoice.due_on + PAYS_AFTER_DUE.get(payer, timedelta(days=9999)):
                 self._guarded(self._transfer, invoice, day)
 
@@ -433,32 +506,59 @@ class Simulation:
             )
             account.refresh_from_db()
 
-    def _card_saved(self, invoice, number: str) -> None:
+    def _method_saved(self, invoice, details: dict) -> None:
         from billing.choices import Collection
         from billing.payments import invoice_pay_now, payment_method_add
         from billing.preferences import billing_preferences_update
 
         account = invoice.account
-        method = payment_method_add(
-            account_id=account.pk,
-            details={
-                "type": "card",
-                "number": number,
-                "exp_month": 12,
-                "exp_year": timezone.now().year + 3,
-                "cvc": "123",
-            },
-        )
+        if details["type"] == "card":
+            details = {**details, "exp_year": timezone.now().year + 3}
+        method = payment_method_add(account_id=account.pk, details=details)
         billing_preferences_update(
             account_id=account.pk,
             collection=Collection.AUTOMATIC,
             delivery=account.delivery,
             invoice_email=account.invoice_email,
         )
-        self.counts["cards saved"] += 1
+        self.counts["cards saved" if details["type"] == "card" else "direct debits set up"] += 1
         invoice.refresh_from_db()
         if invoice.open_amount > 0 and not invoice.payments.filter(status__in=("processing", "pending")).exists():
             invoice_pay_now(invoice_id=invoice.pk, method_id=method.pk)
+
+    def _bank_webhooks(self, day: date) -> None:
+        """The bank settles each direct debit taken and the gateway tells COS by a signed webhook; the one whose
+        webhook is lost (the fault) is never told: the payments sweep finds its outcome by looking it up."""
+        from billing.choices import DELAYED_METHOD_TYPES, PaymentStatus
+        from billing.models import Payment
+        from billing.webhooks import webhook_receive
+
+        debits = Payment.objects.filter(
+            status=PaymentStatus.PROCESSING,
+            method_type__in=DELAYED_METHOD_TYPES,
+            account__customer__email__endswith="@sim.example",
+        ).order_by("pk")
+        for payment in debits:
+            if payment.pk in self.lost_webhooks:
+                continue
+            if self._fault_now("lost-webhook", day):
+                self.lost_webhooks.add(payment.pk)
+                self.notes.append(f"lost-webhook: the bank's confirmation of payment {payment.pk} never came ({day})")
+                continue
+            payload, signature = signed_event(
+                "payment_intent.succeeded",
+                {
+                    "id": payment.reference,
+                    "object": "payment_intent",
+                    "amount": int(payment.amount * 100),
+                    "currency": payment.currency.lower(),
+                    "status": "succeeded",
+                    "metadata": {"cos_payment": str(payment.pk)},
+                },
+                event_id=f"evt_sim_{payment.pk}",
+            )
+            webhook_receive(gateway_name="offline", payload=payload, signature=signature)
+            self.counts["bank debits confirmed by webhook"] += 1
 
     def _transfer(self, invoice, day: date) -> None:
         from billing.payments import payment_record

@@ -65,6 +65,21 @@ def test_active_but_unbilled_counts_live_services_no_invoice_covers_today_and_li
     assert "no open exception explains it" in rows[0].detail
 
 
+def test_a_day_billed_then_given_back_by_a_credit_note_counts_as_unbilled():
+    from billing.changes import billing_stop
+
+    # given: two live services billed for today; one's billing stopped today, its unused days credited back
+    w = world()
+    _live(w, billed=True)
+    credited = _live(w, billed=True)
+    billing_stop(subscription_id=credited.subscription_id, deactivated_at=_now() - timedelta(minutes=1))
+    # when
+    reading, rows = _reading_and_rows("active_unbilled")
+    # then: still live on the ledger, its day no longer billed: 1 of 2
+    assert (reading.numerator, reading.denominator) == (1, 2)
+    assert [row.url for row in rows] == [reverse("admin:provisioning_serviceinstance_change", args=[credited.pk])]
+
+
 def test_the_activation_to_invoice_lag_is_the_median_and_its_p99_of_the_weeks_activations():
     # given: two activations this week, invoiced 1 hour and 5 hours after the device reported them
     w = world()
@@ -392,6 +407,7 @@ def test_the_board_costs_the_same_queries_for_two_services_as_for_eight(client):
 
     _staff(client)
     w = world()
+    assert client.get(reverse("ops-board")).status_code == 200  # the closed weeks computed once, and kept
     counts = []
     for more in (2, 6):
         for index in range(more):
@@ -400,3 +416,47 @@ def test_the_board_costs_the_same_queries_for_two_services_as_for_eight(client):
             assert client.get(reverse("ops-board")).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_a_closed_weeks_reading_is_kept_then_read_and_judged_against_todays_thresholds(client, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assurance.models import WeekReading
+    from assurance.trends import week_ends
+
+    # given: a service live and never billed since three weeks ago
+    w = world()
+    service_with_periods(w, [(_now() - timedelta(days=21), None, PeriodCause.ACTIVATE, None)])
+    _staff(client)
+    # when the board is read twice
+    with CaptureQueriesContext(connection) as first:
+        page = client.get(reverse("ops-board"))
+    with CaptureQueriesContext(connection) as second:
+        again = client.get(reverse("ops-board"))
+    # then: the eleven closed weeks were computed once, as of each week's end (a local Sunday's last instant), kept
+    ends = week_ends(_now(), 12)
+    assert len(ends) == 11
+    assert all(end.weekday() == 6 and end < _now() for end in ends)
+    assert WeekReading.objects.filter(scope="network", metric__in=list(METRICS)).count() == 11 * len(METRICS)
+    assert len(second) < len(first) - 11  # read, not computed again
+    trend = {c["reading"].key: c["trend"] for c in again.context["cards"]}["active_unbilled"]
+    kept = WeekReading.objects.filter(metric="active_unbilled", value__isnull=False).order_by("week_end")
+    assert [p[3] for p in trend.points][: kept.count()] == [
+        f"{timezone.localtime(r.week_end):%Y-%m-%d}: 100.00 %" for r in kept
+    ]
+    assert kept.count() in (2, 3)
+    assert all(p[2] == "#b42318" for p in trend.points)
+    # a point's drill-down reads the very moment the kept reading was taken: the same numbers
+    week = f"{timezone.localtime(kept[0].week_end):%Y-%m-%d}"
+    rows = client.get(reverse("ops-board-rows", args=["active_unbilled"]) + f"?at={week}")
+    assert (rows.context["reading"].numerator, rows.context["reading"].denominator) == (
+        kept[0].numerator,
+        kept[0].denominator,
+    )
+    # the operator raises the alert level: the kept weeks are judged again (amber), their figures unchanged
+    settings.BOARD_THRESHOLDS = {"active_unbilled": {"target": "0.5", "alert": "2"}}
+    later = client.get(reverse("ops-board"))
+    trend = {c["reading"].key: c["trend"] for c in later.context["cards"]}["active_unbilled"]
+    assert {p[2] for p in trend.points} == {"#9a6700"}
+    assert page.status_code == again.status_code == later.status_code == 200

@@ -172,6 +172,42 @@ def test_after_termination_the_cycle_bills_nothing_more():
     assert billing_chunk(run_id=None, account_ids=[schedule.account_id], as_of=date(2026, 4, 1)) == (0, 0)
 
 
+def test_a_subscription_ended_without_a_verified_deactivation_stops_billing_at_its_termination(settings):
+    import time_machine
+
+    from marketplace.services import subscription_terminate
+
+    # given: March billed in full; the subscriber ends on 21 March, and the network's deactivation never comes
+    settings.BILLING_STOP_WAIT_SECONDS = 86400
+    sub = subscription()
+    activate(sub, date(2026, 3, 1))
+    ended = at(date(2026, 3, 21), hour=9)
+    with time_machine.travel(ended, tick=False):
+        subscription_terminate(subscription_id=sub.pk, reason="moved", waive_notice=True)
+    schedule = BillingSchedule.objects.get(subscription=sub)
+    # when the daily check runs within the wait: billing waits for the deactivation
+    assert changes.billing_stops_overdue(now=ended + timedelta(hours=23)) == 0
+    schedule.refresh_from_db()
+    assert schedule.ends_on is None
+    # after it: billing stops at the termination, and the unused days 21..31 March are refunded
+    assert changes.billing_stops_overdue(now=ended + timedelta(days=1, minutes=1)) == 1
+    credit = Invoice.objects.get(account__customer=sub.customer, kind=InvoiceKind.CREDIT_NOTE)
+    line = credit.lines.get(kind=LineKind.CREDIT)
+    assert (line.period_start, line.period_end, line.amount) == (
+        date(2026, 3, 21),
+        date(2026, 3, 31),
+        Decimal("-141.58"),
+    )
+    # April is not billed to the subscriber who left
+    from billing.runs import billing_chunk
+
+    assert billing_chunk(run_id=None, account_ids=[schedule.account_id], as_of=date(2026, 4, 1)) == (0, 0)
+    # the check again, and the deactivation verified days later, change nothing more
+    assert changes.billing_stops_overdue(now=ended + timedelta(days=2)) == 0
+    assert changes.billing_stop(subscription_id=sub.pk, deactivated_at=at(date(2026, 3, 25))) is None
+    assert Invoice.objects.filter(account__customer=sub.customer).count() == 2
+
+
 def test_termination_voids_the_drafts_of_the_subscription():
     # given: a review window, so the first invoice is still a draft
     sub = subscription()

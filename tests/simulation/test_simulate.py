@@ -1,7 +1,7 @@
 """Simulated months through the real chain: the demo's history (seed_demo with DEMO_HISTORY_SUBSCRIBERS) and the
 `simulate` command. One world per test: a simulation runs once on a database."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,11 +13,12 @@ from django.utils import timezone
 
 from assurance.metrics import METRICS, Scope, activation_lag
 from billing.choices import InvoiceKind, InvoiceReason
-from billing.models import Invoice, Payment, PricingOverride
+from billing.models import GatewayEvent, Invoice, InvoiceLine, Payment, PricingOverride
 from cos.models import TransitionLog
 from marketplace.choices import SubscriptionStatus
 from marketplace.models import Subscription
 from provisioning.choices import ExceptionKind, JobAction, JobStatus
+from provisioning.jobs import LOST_WORKER
 from provisioning.models import ContractException, ProvisioningJob, ServiceInstance
 from simulation.engine import months_back
 from tests.provisioning.conftest import running_simulator, simulator  # noqa: F401 - fixtures
@@ -90,14 +91,68 @@ def test_the_demo_has_two_closed_months_of_statements_one_dispute_upheld_one_rej
     assert unbilled
     assert all("open contract exception" in row.detail for row in unbilled)
     assert any(row.url.endswith(f"/{unbound.service_id}/change/") for row in unbilled)
-    # each week's activations were invoiced within a minute (p99), the first invoice issued at activation
+    # each week's activations were invoiced within a minute (p99), the first invoice issued at activation; but for
+    # the one whose worker died mid-job: invoiced when the sweep took its job over, once its lease ran out
+    lost_worker = TransitionLog.objects.get(
+        content_type=ContentType.objects.get_for_model(ProvisioningJob), reason=LOST_WORKER
+    )
+    crashed = ProvisioningJob.objects.get(pk=lost_worker.object_id, service__in=history_services)
+    lease = (
+        settings.PROVISIONING_JOB_LEASE_SECONDS + settings.CELERY_BEAT_SCHEDULE["provisioning-jobs-sweep"]["schedule"]
+    )
     for week in range(14):
-        lag = activation_lag(Scope(), now - timedelta(weeks=week))
-        assert lag.value is None or lag.extra["p99_seconds"] < 60
+        at = now - timedelta(weeks=week)
+        lag = activation_lag(Scope(), at)
+        if at - timedelta(weeks=1) < crashed.service.activated_at <= at:
+            assert 60 < lag.extra["p99_seconds"] <= lease + 60
+        else:
+            assert lag.value is None or lag.extra["p99_seconds"] < 60
     # the manual discount is a pricing-policy exception of its invoice's week, reachable by drill-down
     (override,) = overrides.filter(reason_code__code="price-match")
     week_rows = METRICS["pricing_exceptions"][1](Scope(), override.invoice.finalized_at)
     assert [row.label for row in week_rows] == [override.invoice.number]
+
+    # a worker lost mid-activation: the job was taken over after its lease and verified, the service is live
+    assert (crashed.status, crashed.service.status) == (JobStatus.SUCCEEDED, "active")
+    # a lost bank webhook: that debit's outcome was found by looking it up; the others came by signed webhook
+    looked_up = TransitionLog.objects.get(
+        content_type=ContentType.objects.get_for_model(Payment), source="processing", reason__endswith="(status)"
+    )
+    assert Payment.objects.get(pk=looked_up.object_id).status == "succeeded"
+    confirmed = GatewayEvent.objects.filter(type="payment_intent.succeeded", outcome="applied")
+    assert confirmed.exists()
+    assert not confirmed.filter(payload__data__object__metadata__cos_payment=str(looked_up.object_id)).exists()
+    # the lost deactivation: the subscriber is billed nothing after the end; the live service is unbilled, explained
+    ended = lost.service.subscription.terminated_at.astimezone(ZoneInfo(settings.SITE_TIME_ZONE)).date()
+    billed_after = InvoiceLine.objects.filter(subscription=lost.service.subscription, period_end__gt=ended)
+    assert sum(line.coverage for line in billed_after) <= 0
+    assert any(row.url.endswith(f"/{lost.service_id}/change/") for row in unbilled)
+    # every fault is on the board's faults of its week (the trend's point: the week's Sunday), by drill-down
+    live_on = ContractException.objects.get(kind=ExceptionKind.ACTIVE_UNBILLED, service=lost.service)
+    died = TransitionLog.objects.get(
+        content_type=ContentType.objects.get_for_model(ProvisioningJob), object_id=job.pk, target="dead"
+    )
+    for moment, label in (
+        (died.created_at, f"Provisioning job {job.pk} died"),
+        (lost_worker.created_at, f"Provisioning job {crashed.pk} taken over: its worker was lost mid-job"),
+        (looked_up.created_at, f"Payment {looked_up.object_id}: the bank's webhook never came"),
+        (unbound.created_at, f"Contract exception: {unbound.get_kind_display()}"),
+        (live_on.created_at, f"Contract exception: {live_on.get_kind_display()}"),
+        *(
+            (d.created_at, f"{d.statement.provider} disputed {d.amount} on {d.statement.number}")
+            for d in (upheld, rejected)
+        ),
+    ):
+        point = _week_point(moment)
+        assert label in [row.label for row in METRICS["faults"][1](Scope(), point)], (label, point)
+
+
+def _week_point(moment):
+    """The trend's point whose week holds `moment`: the end of the local Sunday on or after it (or now)."""
+    zone = ZoneInfo(settings.SITE_TIME_ZONE)
+    day = moment.astimezone(zone).date()
+    sunday = day + timedelta(days=(6 - day.weekday()))
+    return min(datetime.combine(sunday, time.max, tzinfo=zone), timezone.now())
 
 
 def test_a_database_is_simulated_once_and_bad_options_exit_non_zero():
