@@ -747,12 +747,10 @@ def _faults(scope: Scope, at: datetime) -> dict:
         payments = payments.filter(account__provider_id=scope.provider_id)
         exceptions = exceptions.filter(service__provider_id=scope.provider_id)
         disputes = disputes.filter(statement__provider_id=scope.provider_id)
+    job_logs = _week_logs(ProvisioningJob, at)
     if scope.marketplace_id or scope.provider_id:
-        job_logs = _week_logs(ProvisioningJob, at).filter(object_id__in=jobs.values("pk"))
-        payment_logs = _week_logs(Payment, at).filter(object_id__in=payments.values("pk"))
-    else:
-        job_logs = _week_logs(ProvisioningJob, at)
-        payment_logs = _week_logs(Payment, at).filter(object_id__in=payments.values("pk"))
+        job_logs = job_logs.filter(object_id__in=jobs.values("pk"))
+    payment_logs = _week_logs(Payment, at).filter(object_id__in=payments.values("pk"))
     return {
         "died": job_logs.filter(target="dead"),
         "worker_lost": job_logs.filter(reason=LOST_WORKER),

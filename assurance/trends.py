@@ -4,7 +4,6 @@ drill-down (?at=<that Sunday>) read the same moment."""
 
 from datetime import datetime, time, timedelta
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from assurance.metrics import METRICS, Reading, Scope, _zone, board, colour_of, target_text
@@ -56,11 +55,7 @@ def _kept(scope: Scope, end: datetime, readings: list[Reading]) -> None:
         )
         for r in readings
     ]
-    try:
-        with transaction.atomic():
-            WeekReading.objects.bulk_create(rows, ignore_conflicts=True)
-    except IntegrityError:  # another board or check kept them meanwhile
-        pass
+    WeekReading.objects.bulk_create(rows, ignore_conflicts=True)  # another board or check may have kept them
 
 
 def closed_weeks(scope: Scope, now: datetime, weeks: int) -> list[tuple[datetime, list[Reading]]]:

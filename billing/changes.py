@@ -6,8 +6,10 @@ Every path reconciles: the engine compares the days already billed with the days
 difference as credit and charge lines, so each billable day is billed exactly once, net of credits.
 """
 
+import logging
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -22,6 +24,8 @@ from cos.errors import ApplicationError
 from cos.fsm import transition_apply
 from provisioning.models import ServiceInstance
 from provisioning.requests import service_billing_unblock
+
+logger = logging.getLogger(__name__)
 
 
 def _reconcile(schedule: BillingSchedule, *, reason: str, extra: list[engine.Line] = ()) -> Invoice | None:
@@ -61,10 +65,6 @@ def billing_stops_overdue(*, now=None) -> int:
     would have: the subscriber is not billed for the network's failure to turn the service off. The service stays
     live until operations turns it off; the contract sync's exception and the board show it live and unbilled. A
     deactivation verified later changes nothing more (billing stopped already). Returns how many stopped."""
-    import logging
-
-    from django.conf import settings
-
     from marketplace.choices import SubscriptionStatus
 
     now = now or timezone.now()
@@ -80,7 +80,7 @@ def billing_stops_overdue(*, now=None) -> int:
             billing_stop(subscription_id=subscription_id, deactivated_at=terminated_at)
             stopped += 1
         except ApplicationError as refused:
-            logging.getLogger(__name__).warning("billing of subscription %s not stopped: %s", subscription_id, refused)
+            logger.warning("billing of subscription %s not stopped: %s", subscription_id, refused)
     return stopped
 
 
