@@ -6,6 +6,7 @@ from django.db.models import Count
 from cos import events, notifications, services
 from cos.admin_access import MembershipInline  # registers memberships, users, groups and API tokens too
 from cos.admin_tools import GuardedFieldsMixin, NeverDeletedMixin, TransitionLogInline, service_action
+from cos.admin_webhooks import ProviderNotificationAdmin  # noqa: F401 - registers the webhooks' admin too
 from cos.choices import HandlerRunStatus
 from cos.errors import ApplicationError
 from cos.models import (
@@ -19,7 +20,6 @@ from cos.models import (
     Message,
     Organization,
     PonPort,
-    ProviderNotification,
     TransitionLog,
 )
 from cos.selectors import address_search
@@ -249,22 +249,6 @@ class TransitionLogAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(ProviderNotification)
-class ProviderNotificationAdmin(admin.ModelAdmin):
-    """What each provider is told (infrastructure ready, a switch away from it, ...), kept until delivered."""
-
-    list_display = ("topic", "provider", "created_at", "delivered_at")
-    list_filter = ("topic", "provider", ("delivered_at", admin.EmptyFieldListFilter))
-    list_select_related = ("provider",)
-    readonly_fields = ("provider", "event", "topic", "payload", "delivered_at")
-
-    def has_add_permission(self, request) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:

@@ -96,3 +96,26 @@ class MessageKind(models.TextChoices):
     DUNNING_SUSPENDED = "dunning_suspended", "Service suspended for non-payment"
     DUNNING_RESTORED = "dunning_restored", "Service restored after payment"
     BOARD_ALERT = "board_alert", "A board metric turned red (to the operator's staff)"
+    WEBHOOK_DISABLED = "webhook_disabled", "A provider's webhook endpoint was disabled after failing"
+
+
+class WebhookEndpointStatus(models.TextChoices):
+    ENABLED = "enabled", "Enabled"
+    DISABLED = "disabled", "Disabled (failing)"
+    REMOVED = "removed", "Removed"
+
+
+class WebhookFormat(models.TextChoices):
+    COS = "cos", "COS events (/api/v1/)"
+    TMF = "tmf", "TM Forum events (a /tmf-api/ hub listener)"
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (tried again later)"
+    DEAD = "dead", "Given up"
+
+
+# A delivery that may still be sent: waiting, or failed and waiting for its next try.
+UNSENT_DELIVERY_STATUSES = (WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED)

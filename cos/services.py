@@ -31,6 +31,7 @@ from cos.models import (
 )
 from cos.models.tokens import KEY_PREFIX_LENGTH, api_token_hash
 from cos.roles import STAFF_ROLES, role_group, user_caches_clear
+from cos.webhooks import notifications_fan_out
 
 MOVABLE_TO_DEPLOYMENT = (AddressStatus.PLANNED, AddressStatus.SURVEYED)
 
@@ -332,15 +333,27 @@ def api_token_mark_used(*, token: ApiToken, now: datetime | None = None) -> None
 
 
 def providers_notify(*, provider_ids, event, topic: str, payload: dict | None = None) -> int:
-    """Record one notification per provider for this event and topic (a second delivery of the event adds none)."""
-    rows = ProviderNotification.objects.bulk_create(
+    """Record one notification per provider for this event and topic (a second delivery of the event adds none) and
+    put it on its way to each of the provider's webhook endpoints that wants it (cos.webhooks, after commit).
+    Returns how many notifications are new."""
+    wanted = set(provider_ids) - set(
+        ProviderNotification.objects.filter(event=event, topic=topic, provider_id__in=set(provider_ids)).values_list(
+            "provider_id", flat=True
+        )
+    )
+    if not wanted:
+        return 0
+    ProviderNotification.objects.bulk_create(
         [
             ProviderNotification(provider_id=pid, event=event, topic=topic, payload=payload or event.payload)
-            for pid in sorted(set(provider_ids))
+            for pid in sorted(wanted)
         ],
         ignore_conflicts=True,
     )
-    return len(rows)
+    notifications_fan_out(
+        list(ProviderNotification.objects.filter(event=event, topic=topic, provider_id__in=wanted).order_by("pk"))
+    )
+    return len(wanted)
 
 
 @transaction.atomic

@@ -253,6 +253,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provisioning.tasks.contract_sync_task",
         "schedule": env.float("CONTRACT_SYNC_SECONDS", default=3600.0),
     },
+    "webhooks-sweep": {
+        "task": "cos.tasks.webhooks_sweep_task",
+        "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
+    },
     "messages-retry": {
         "task": "cos.tasks.messages_retry_due_task",
         "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
@@ -274,6 +278,23 @@ EVENTS_DISPATCH_GRACE_SECONDS = env.int("EVENTS_DISPATCH_GRACE_SECONDS", default
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=8)
 EVENTS_RETRY_BASE_SECONDS = env.int("EVENTS_RETRY_BASE_SECONDS", default=10)
 EVENTS_RETRY_MAX_SECONDS = env.int("EVENTS_RETRY_MAX_SECONDS", default=3600)
+
+# --- Webhooks to providers (cos.webhooks) --------------------------------------------------------
+# A try waits this long for the receiver's answer.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# A failed try is tried again after base * 2**(tries - 1) seconds, at most the max, for this long after the first.
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600)
+WEBHOOK_RETRY_FOR_SECONDS = env.int("WEBHOOK_RETRY_FOR_SECONDS", default=3 * 86400)
+# An endpoint no try has got through to for this long is disabled (its provider and the operator are told).
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=3 * 86400)
+# After a rotation the old secret signs too for this long (the default; a rotation may ask for 0 up to the max).
+WEBHOOK_SECRET_OVERLAP_SECONDS = env.int("WEBHOOK_SECRET_OVERLAP_SECONDS", default=86400)
+WEBHOOK_SECRET_OVERLAP_MAX_SECONDS = env.int("WEBHOOK_SECRET_OVERLAP_MAX_SECONDS", default=7 * 86400)
+# At most this many notifications in one replay of a time range.
+WEBHOOK_REPLAY_MAX = env.int("WEBHOOK_REPLAY_MAX", default=10000)
+# Production: endpoints must be https to a public host. Development and tests also reach http and loopback.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
 
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -320,6 +341,8 @@ SPECTACULAR_SETTINGS = {
         "LifecycleReasonEnum": "marketplace.choices.LifecycleReason",
         "SubscriptionStatusEnum": "marketplace.choices.SubscriptionStatus",
         "PeriodCauseEnum": "provisioning.choices.PeriodCause",
+        "WebhookEndpointStatusEnum": "cos.choices.WebhookEndpointStatus",
+        "WebhookDeliveryStatusEnum": "cos.choices.WebhookDeliveryStatus",
     },
 }
 

@@ -33,3 +33,19 @@ def messages_retry_due_task() -> int:
     from cos.notifications import messages_retry_due
 
     return messages_retry_due()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhook_deliver_task(delivery_id: int) -> None:
+    """One try of one webhook delivery (idempotent: a delivery delivered, given up or being sent is left alone)."""
+    from cos.webhooks import webhook_deliver
+
+    webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(ignore_result=True)
+def webhooks_sweep_task() -> int:
+    """Periodic: send the webhook deliveries whose retry is due or whose hand-over was lost."""
+    from cos.webhooks import webhooks_sweep
+
+    return webhooks_sweep()

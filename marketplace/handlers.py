@@ -103,3 +103,16 @@ def tell_customer_terminated_at_once(event) -> None:
         cause=payload.get("cause", ""),
         cause_key="ended",
     )
+
+
+# --- what the provider is told (cos.services.providers_notify: its webhooks) ----------------------------------
+
+
+def order_tell_provider(event) -> None:
+    from marketplace.provider_notices import order_tell_provider as tell
+
+    tell(event=event)
+
+
+for _name in ("order.accepted", "order.rejected", "order.cancelled", "order.completed"):
+    events.handler(_name)(order_tell_provider)

@@ -85,3 +85,16 @@ def other_services_after_switch(event) -> None:
     from provisioning.requests import jobs_after_switch
 
     jobs_after_switch(switch_id=event.payload["switch_id"], event=event)
+
+
+# --- what the provider is told (cos.services.providers_notify: its webhooks) ----------------------------------
+
+
+def service_tell_provider(event) -> None:
+    from provisioning.provider_notices import service_tell_provider as tell
+
+    tell(event=event)
+
+
+for _name in ("service.activated", "service.modified", "service.suspended", "service.resumed", "service.deactivated"):
+    events.handler(_name)(service_tell_provider)

@@ -68,3 +68,10 @@ def tell_customers_installation_booked(event) -> None:
         rescheduled=payload.get("rescheduled", False),
         cause_key=f"booking:{event.pk}",
     )
+
+
+@events.handler("workorder.scheduled")
+def providers_told_installation_booked(event) -> None:
+    from workorders.provider_notices import installation_booked_tell_providers
+
+    installation_booked_tell_providers(event=event)

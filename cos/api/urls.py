@@ -13,6 +13,8 @@ from django.urls import include, path
 from django.utils.module_loading import module_has_submodule
 from rest_framework.routers import SimpleRouter
 
+from cos.api import webhooks as core_webhooks
+
 APP_MODULE = "api.urls"
 
 
@@ -36,6 +38,7 @@ def app_api_modules() -> list:
 
 
 router = provider_router()
+core_webhooks.register(router)  # the core's own: webhook endpoints, deliveries, events
 extra_patterns = []
 for module in app_api_modules():
     module.register(router)

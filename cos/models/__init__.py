@@ -5,6 +5,7 @@ from cos.models.network import OLT, ONT, PonPort
 from cos.models.notifications import Message, ProviderNotification
 from cos.models.parties import Customer, Membership, Organization
 from cos.models.tokens import ApiToken
+from cos.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookSecret
 
 __all__ = [
     "OLT",
@@ -24,4 +25,8 @@ __all__ = [
     "StatefulModel",
     "TimeStampedModel",
     "TransitionLog",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookSecret",
 ]

@@ -1,5 +1,7 @@
 """Messages for service providers and for subscribers, each a delivery record kept until it is delivered."""
 
+import uuid
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -9,20 +11,29 @@ from cos.choices import UNSENT_MESSAGE_STATUSES, MessageChannel, MessageKind, Me
 from cos.models.base import StatefulModel, TimeStampedModel
 
 
+def webhook_id_new() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
 class ProviderNotification(TimeStampedModel):
-    """A message for a provider about one event (infrastructure ready, a switch away from it, ...)."""
+    """A message for a provider about one event (an order accepted, its service live, a switch away from it, ...):
+    what its webhook endpoints receive (cos.webhooks: one WebhookDelivery per endpoint) and what it can list.
+
+    `webhook_id` is the message's id on the wire (the `webhook-id` header): the same on every try and every replay
+    to every endpoint, so a receiver that sees it twice knows it has it already."""
 
     provider = models.ForeignKey("cos.Organization", on_delete=models.CASCADE, related_name="notifications")
     event = models.ForeignKey("cos.Event", on_delete=models.CASCADE, related_name="+")
     topic = models.CharField(max_length=64)
     payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    webhook_id = models.CharField(max_length=40, unique=True, default=webhook_id_new, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["provider", "event", "topic"], name="provider_notification_once")
         ]
+        indexes = [models.Index(fields=["provider", "created_at"], name="provider_notification_when")]
 
     def __str__(self) -> str:
         return f"{self.topic} for {self.provider}"

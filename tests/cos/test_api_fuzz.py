@@ -28,7 +28,7 @@ from cos.wsgi import application
 from marketplace import services
 from tests.cos.factories import AddressFactory, UserFactory
 from tests.marketplace.api.conftest import order_body, provider_client
-from tests.marketplace.api.test_tenancy import settle_last_month
+from tests.marketplace.api.test_tenancy import seed_webhook_endpoint, settle_last_month
 from tests.marketplace.factories import PromotionFactory, world
 
 MAX_EXAMPLES = int(os.environ.get("COS_FUZZ_MAX_EXAMPLES", "10"))
@@ -127,6 +127,7 @@ def seeded(db, settings):
     settings.API_BAD_KEY_LIMIT = 0
     a, b = world(auto_accept=False), world()
     for w in (a, b):
+        seed_webhook_endpoint(w)
         PromotionFactory(product=w.internet, marketplace=w.marketplace)
         with TestCase.captureOnCommitCallbacks(execute=True):
             response = provider_client(w.provider).post(

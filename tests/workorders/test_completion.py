@@ -150,7 +150,7 @@ def test_each_provider_with_an_order_at_the_address_is_told_once(crew, deliver):
     # when: the event is delivered again
     deliver(handlers.providers_told_infrastructure_ready, event)
     # then
-    assert ProviderNotification.objects.count() == 2
+    assert ProviderNotification.objects.filter(topic="infrastructure.ready").count() == 2
 
 
 def test_a_failing_speed_test_holds_the_job_until_a_passing_one(crew, deliver):

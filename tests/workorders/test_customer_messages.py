@@ -9,7 +9,7 @@ from django.core import mail
 from django.utils import timezone
 
 from cos.choices import AddressStatus, MessageChannel, MessageKind, MessageStatus
-from cos.models import Message
+from cos.models import Message, ProviderNotification
 from marketplace import services as marketplace_services
 from marketplace.choices import CancellationReason, InstallSlot
 from marketplace.models import Subscription
@@ -110,6 +110,13 @@ def test_the_installation_day_is_told_when_booked_and_again_when_moved_never_twi
     assert "on Tuesday 5 March 2030." in booked.body
     assert moved.subject == "Your installation is moved to Thursday 7 March"
     assert "on Thursday 7 March 2030 between 12:00 and 16:00." in moved.body
+    # and the provider hears the booking and the move, with its order, once each (its webhooks carry them)
+    told = ProviderNotification.objects.filter(provider=w.provider, topic__startswith="installation.").order_by("pk")
+    assert [(n.topic, n.payload["on"], n.payload["window_start"]) for n in told] == [
+        ("installation.booked", "2030-03-05", None),
+        ("installation.rescheduled", "2030-03-07", "12:00:00"),
+    ]
+    assert all(n.payload["order_ids"] == list(job.orders.values_list("pk", flat=True)) for n in told)
 
 
 def test_the_fibre_ready_and_the_service_on_are_told_once_each(crew, deliver):

@@ -13,8 +13,17 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from cos.api import urls as api_urls
-from cos.models import Customer, Event, TransitionLog
+from cos.models import (
+    Customer,
+    Event,
+    ProviderNotification,
+    TransitionLog,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookSecret,
+)
 from cos.services import api_token_issue, membership_grant
+from cos.webhooks import webhook_endpoint_register
 from marketplace import services
 from marketplace.models import (
     ContractTerm,
@@ -58,6 +67,9 @@ OWNED = {
     "dispute": lambda provider: StatementDispute.objects.filter(statement__provider=provider),
     # the default cards (no provider) are every provider's: the walk's providers have only cards of their own
     "rate-card": lambda provider: RateCard.objects.filter(provider=provider),
+    "webhook": lambda provider: WebhookEndpoint.objects.filter(provider=provider),
+    "webhook-delivery": lambda provider: WebhookDelivery.objects.filter(endpoint__provider=provider),
+    "webhook-event": lambda provider: ProviderNotification.objects.filter(provider=provider),
 }
 
 # For each basename whose list route takes POST: a body that points at provider A's rows, and the field refused.
@@ -88,6 +100,7 @@ CREATE_WITH_OTHERS_ROWS = {
         "product",
     ),
     "order": None,  # placing an order with another provider's product: see test_orders (product_of_other_provider)
+    "webhook": None,  # an endpoint refers to nothing of another provider
 }
 
 # The provider API's one router: every app registers its viewsets into it.
@@ -111,6 +124,10 @@ def database_snapshot() -> dict:
         Customer,
         TransitionLog,
         Event,
+        ProviderNotification,
+        WebhookEndpoint,
+        WebhookSecret,
+        WebhookDelivery,
     ]
     return {model._meta.label: list(model.objects.order_by("pk").values()) for model in models}
 
@@ -125,11 +142,17 @@ def settle_last_month(w) -> None:
     participation.update(auto_accept_orders=w.participation.auto_accept_orders)
 
 
+def seed_webhook_endpoint(w) -> None:
+    """An endpoint of the provider's, so what it is told gets deliveries (to a closed port: they fail, and wait)."""
+    webhook_endpoint_register(provider=w.provider, url="http://127.0.0.1:9/hook")
+
+
 @pytest.fixture
 def tenants():
     """Providers A (accepts orders by hand: its order stays submitted) and B, each with rows of every kind."""
     a, b = world(auto_accept=False), world()
     for w in (a, b):
+        seed_webhook_endpoint(w)
         PromotionFactory(product=w.internet, marketplace=w.marketplace)
         client = provider_client(w.provider)
         with TestCase.captureOnCommitCallbacks(execute=True):
@@ -166,6 +189,12 @@ def test_provider_b_cannot_read_or_change_provider_a_rows(tenants, basename):
     checked = []
 
     for name, detail, methods in routes_of(basename):
+        if not detail and name != f"{basename}-list":
+            # a list of no rows (the event types a webhook can want): the same for every provider
+            assert methods == ["get"]
+            assert b_client.get(reverse(name)).json() == a_client.get(reverse(name)).json()
+            checked.append(("get", name))
+            continue
         if not detail:
             assert all(method in ("get", "post") for method in methods), f"{name}: extend the walk for {methods}"
             if "get" in methods:
