@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "provisioning",
     "billing",
     "wholesale",
+    "tmf",
     "assurance",
     "simulation",
 ]
@@ -329,6 +330,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # /api/docs/ documents both wire formats: this API, and each TM Forum API from its official specification
+    # (served by /tmf-api/specs/, with this server as its host), chosen in the page's top bar.
+    "SWAGGER_UI_SETTINGS": {
+        "urls": [
+            {"name": "COS provider API (/api/v1/)", "url": "/api/schema/"},
+            {"name": "TMF620 Product Catalog", "url": "/tmf-api/specs/TMF620-ProductCatalog-v4.1.0.swagger.json"},
+            {
+                "name": "TMF679 Product Offering Qualification",
+                "url": "/tmf-api/specs/TMF679-ProductOfferingQualification-v4.0.0.swagger.json",
+            },
+            {"name": "TMF622 Product Ordering", "url": "/tmf-api/specs/TMF622-ProductOrder-v4.0.0.swagger.json"},
+            {"name": "TMF638 Service Inventory", "url": "/tmf-api/specs/TMF638-ServiceInventory-v4.0.0.swagger.json"},
+            {"name": "TMF678 Customer Bill", "url": "/tmf-api/specs/TMF678-CustomerBill-v4.0.0.swagger.json"},
+        ],
+    },
     "ENUM_NAME_OVERRIDES": {
         "CustomerTypeEnum": "cos.choices.CustomerType",
         "AddressStatusEnum": "cos.choices.AddressStatus",

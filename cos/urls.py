@@ -30,6 +30,7 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("cos.api.urls")),
+    path("tmf-api/", include("tmf.urls")),  # the TM Forum Open APIs over the same services
     path("", include("cos.ops")),  # /ops/: the operator console
     path("", include("workorders.urls")),
     path("", include("billing.urls")),

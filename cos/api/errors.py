@@ -8,7 +8,7 @@ from django.views import defaults
 
 logger = logging.getLogger(__name__)
 
-MACHINE_PREFIXES = ("/api/", "/billing/stripe/")
+MACHINE_PREFIXES = ("/api/", "/tmf-api/", "/billing/stripe/")
 
 
 def _for_machines(request) -> bool:
@@ -30,6 +30,11 @@ def permission_denied(request, exception=None):
 
 
 def not_found(request, exception=None):
+    if request.path.startswith("/tmf-api/"):  # TM Forum's Error shape
+        return JsonResponse(
+            {"code": "not_found", "reason": f"No such resource: {request.path}", "status": "404", "@type": "Error"},
+            status=404,
+        )
     if _for_machines(request):
         return JsonResponse(
             {"code": "not_found", "message": f"No such endpoint or resource: {request.path}"}, status=404

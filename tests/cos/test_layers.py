@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-LAYERS = ["cos", "marketplace", "workorders", "provisioning", "billing", "wholesale", "assurance", "simulation"]
+LAYERS = ["cos", "marketplace", "workorders", "provisioning", "billing", "wholesale", "tmf", "assurance", "simulation"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
