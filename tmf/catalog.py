@@ -175,7 +175,7 @@ def _place(body: dict) -> AddressObject:
             city__iexact=str(place.get("city", "")).strip(),
         ).first()
     if found is None:
-        raise NotFound("No such address.", code="address_not_found")
+        raise TmfError("No such address.", code="address_not_found")
     return found
 
 

@@ -12,6 +12,7 @@ from cos.api.exceptions import exception_handler as cos_exception_handler
 from cos.api.parsers import SafeJSONParser
 from cos.api.providers import IsServiceProvider
 from cos.errors import ApplicationError
+from tmf.conformance import required_of
 
 BASES = {
     "productCatalogManagement": "/tmf-api/productCatalogManagement/v4",
@@ -96,10 +97,11 @@ def _int_param(request, name: str, default: int, most: int) -> int:
 
 
 def select_fields(item: dict, fields: str | None) -> dict:
-    """`fields=state,orderDate`: those, with id, href and @type always."""
+    """`fields=state,orderDate`: those, with id, href, @type and what the specification requires always."""
     if not fields:
         return item
     wanted = {f.strip() for f in fields.split(",") if f.strip()} | {"id", "href", "@type"}
+    wanted |= required_of(item.get("@type", ""))  # what the specification requires of the resource stays
     return {key: value for key, value in item.items() if key in wanted}
 
 

@@ -42,3 +42,13 @@ def problems(api: str, definition: str, instance) -> list[str]:
         f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
         for error in validator(api, definition).iter_errors(instance)
     ]
+
+
+@cache
+def required_of(type_name: str) -> frozenset[str]:
+    """The properties TM Forum requires of a resource type (kept by a `fields=` selection)."""
+    for api in FILES:
+        definition = spec(api)["definitions"].get(type_name)
+        if definition is not None:
+            return frozenset(definition.get("required", ()))
+    return frozenset()

@@ -243,7 +243,7 @@ def _customer(provider, parties, address) -> Customer:
     if str(party.get("id", "")).isdigit():
         known = Customer.objects.filter(pk=int(party["id"]), orders__provider=provider).first()
         if known is None:
-            raise NotFound("No customer of yours with that id.", code="customer_not_found")
+            raise TmfError("No customer of yours with that id.", code="customer_not_found")
         return known
     media = {
         m.get("mediumType"): m.get("characteristic") or {}
@@ -299,7 +299,7 @@ def _marketplace(provider, address_id: int, product_ids: list[int], customer_typ
 
     address = AddressObject.objects.filter(pk=address_id).first()
     if address is None:
-        raise NotFound("No such address.", code="address_not_found")
+        raise TmfError("No such address.", code="address_not_found")
     found = {
         c.marketplace.pk
         for c in candidates_at_address(address=address, customer_type=customer_type, provider_ids={provider.pk})
@@ -368,7 +368,7 @@ def product_order_create(*, provider, body, user, key: str = "") -> tuple[Produc
 
         address = AddressObject.objects.filter(pk=address_id).first()
         if address is None:
-            raise NotFound("No such address.", code="address_not_found")
+            raise TmfError("No such address.", code="address_not_found")
         customer = _customer(provider, body.get("relatedParty"), address)
         marketplace_id = _marketplace(provider, address_id, offerings, customer.customer_type, body.get("category"))
         lines = [LineRequest(pk, *_price(pk, marketplace_id)) for pk in offerings]
@@ -395,7 +395,7 @@ def product_order_create(*, provider, body, user, key: str = "") -> tuple[Produc
             (item.get("product") or {}).get("id"), f"Item {item['id']}: product.id (the subscription)"
         )
         if not Subscription.objects.filter(pk=subscription_id, provider=provider).exists():
-            raise NotFound(
+            raise TmfError(
                 f"Item {item['id']}: no subscription {subscription_id} of yours.", code="subscription_not_found"
             )
         if item["action"] == "modify":
@@ -488,7 +488,7 @@ class CancelList(TmfView):
         elif target.isdigit():
             record = ProductOrder.objects.filter(provider=request.provider, pk=int(target)).first()
         if record is None:
-            raise NotFound(f"No product order {target or '(none given)'} of yours.")
+            raise TmfError(f"No product order {target or '(none given)'} of yours.", code="product_order_not_found")
         state, error = "done", ""
         try:
             with transaction.atomic():
