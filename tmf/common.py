@@ -105,6 +105,30 @@ def select_fields(item: dict, fields: str | None) -> dict:
     return {key: value for key, value in item.items() if key in wanted}
 
 
+def tmf_pages(request, sources) -> Response:
+    """tmf_list over `sources` [(count, render(offset, limit) -> list of dicts)], one after the other, rendering only
+    the page asked for when no attribute filter is given (a long list is not built to show a hundred)."""
+    if any(name not in PAGING for name in request.query_params):
+        return tmf_list(request, [item for count, render in sources for item in render(0, count)])
+    offset = _int_param(request, "offset", 0, 10**9)
+    limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    total = sum(count for count, _ in sources)
+    page, skip = [], offset
+    for count, render in sources:
+        if skip >= count:
+            skip -= count
+            continue
+        page += render(skip, min(count - skip, limit - len(page)))
+        skip = 0
+        if len(page) >= limit:
+            break
+    page = [select_fields(item, request.query_params.get("fields")) for item in page]
+    response = Response(page, status=status.HTTP_200_OK)
+    response["X-Total-Count"] = str(total)
+    response["X-Result-Count"] = str(len(page))
+    return response
+
+
 def tmf_list(request, items: list[dict]) -> Response:
     """Filter by attribute (each query parameter but fields/offset/limit: its value, or one of comma-separated
     values), select fields, page; the counts in X-Total-Count and X-Result-Count."""

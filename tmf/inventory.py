@@ -1,10 +1,13 @@
 """TMF638 Service Inventory (your services on the network, their state and characteristics) and TMF678 Customer
-Bill (your wholesale statements from the network operator, once issued, as bills to you)."""
+Bill (your wholesale statements from the network operator, once issued, as bills to you; and the invoices COS issued
+to your subscribers on your billing accounts)."""
 
+from billing.choices import InvoiceStatus
+from billing.models import Invoice
 from cos.errors import NotFound
 from provisioning.choices import ServiceStatus
 from provisioning.models import ServiceInstance
-from tmf.common import TmfView, href, iso, money, tmf_list, tmf_one
+from tmf.common import TmfView, href, iso, money, tmf_list, tmf_one, tmf_pages
 from wholesale.choices import StatementStatus
 from wholesale.models import Statement
 
@@ -146,14 +149,94 @@ def bill_item(statement: Statement) -> dict:
     return item
 
 
+# The subscriber invoices COS issues for the provider's billing accounts, once finalized (a void one is withdrawn).
+INVOICE_STATES = {
+    InvoiceStatus.OPEN: "sent",
+    InvoiceStatus.LATE: "sent",
+    InvoiceStatus.PROCESSING: "sent",
+    InvoiceStatus.PAID: "settled",
+    InvoiceStatus.UNCOLLECTIBLE: "onHold",
+}
+
+
+def _invoices(provider):
+    return (
+        Invoice.objects.filter(account__provider=provider, status__in=list(INVOICE_STATES))
+        .select_related("account__customer", "issuer")
+        .order_by("-issued_on", "-pk")
+    )
+
+
+def invoice_item(invoice: Invoice) -> dict:
+    pk = f"invoice-{invoice.pk}"
+    open_amount = max(invoice.total - invoice.amount_paid, 0) if invoice.status != InvoiceStatus.PAID else 0
+    state = INVOICE_STATES[invoice.status]
+    if state == "sent" and invoice.amount_paid > 0:
+        state = "partiallyPaid"
+    customer = invoice.account.customer
+    item = {
+        "id": pk,
+        "href": href(BILLS, "customerBill", pk),
+        "billNo": invoice.number,
+        "category": "subscriber credit note" if invoice.kind == "credit_note" else "subscriber invoice",
+        "runType": "onCycle" if invoice.run_id else "offCycle",
+        "state": state,
+        "taxExcludedAmount": money(invoice.subtotal, invoice.currency),
+        "taxIncludedAmount": money(invoice.total, invoice.currency),
+        "amountDue": money(invoice.total, invoice.currency),
+        "remainingAmount": money(open_amount, invoice.currency),
+        "taxItem": [
+            {
+                "taxCategory": "VAT",
+                "taxRate": float(invoice.tax_rate),
+                "taxAmount": money(invoice.tax, invoice.currency),
+            }
+        ],
+        "billingAccount": {
+            "id": str(invoice.account_id),
+            "name": customer.display_name,
+            "@referredType": "BillingAccount",
+        },
+        "relatedParty": [
+            {"id": str(customer.pk), "name": customer.display_name, "role": "customer", "@referredType": "Individual"},
+            {
+                "id": str(invoice.issuer_id),
+                "name": invoice.issuer.name,
+                "role": "issuer",
+                "@referredType": "Organization",
+            },
+        ],
+        "@type": "CustomerBill",
+    }
+    if invoice.issued_on:
+        item["billDate"] = f"{invoice.issued_on.isoformat()}T00:00:00Z"
+    if invoice.due_on:
+        item["paymentDueDate"] = f"{invoice.due_on.isoformat()}T00:00:00Z"
+    return item
+
+
 class BillList(TmfView):
+    """The wholesale statements (the operator's bills to you), then the subscriber invoices of your accounts."""
+
     def get(self, request):
-        return tmf_list(request, [bill_item(s) for s in _statements(request.provider)])
+        statements, invoices = _statements(request.provider), _invoices(request.provider)
+        return tmf_pages(
+            request,
+            [
+                (statements.count(), lambda offset, limit: [bill_item(s) for s in statements[offset : offset + limit]]),
+                (invoices.count(), lambda offset, limit: [invoice_item(i) for i in invoices[offset : offset + limit]]),
+            ],
+        )
 
 
 class BillDetail(TmfView):
     def get(self, request, pk: str):
-        statement = _statements(request.provider).filter(pk=int(pk)).first() if str(pk).isdigit() else None
+        pk = str(pk)
+        if pk.startswith("invoice-") and pk[8:].isdigit():
+            invoice = _invoices(request.provider).filter(pk=int(pk[8:])).first()
+            if invoice is not None:
+                return tmf_one(request, invoice_item(invoice))
+        statement = _statements(request.provider).filter(pk=int(pk)).first() if pk.isdigit() else None
         if statement is None:
             raise NotFound(f"No bill {pk} of yours.")
         return tmf_one(request, bill_item(statement))

@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cos.models import WebhookEndpoint
+from billing.services import activation_invoice
 from marketplace import services as marketplace_services
 from marketplace.models import Subscription
 from tests.cos.factories import AddressFactory, CustomerFactory
@@ -68,6 +69,7 @@ def _seed(w) -> APIClient:
     with TestCase.captureOnCommitCallbacks(execute=True):
         subscription = Subscription.objects.get(address=live)
         marketplace_services.subscription_activate(subscription_id=subscription.pk, at=timezone.now())
+        activation_invoice(subscription_id=subscription.pk, activated_at=timezone.now())
     api.post(LISTS["productOfferingQualification"], {"place": [{"id": str(w.address.pk), "role": "x"}]}, format="json")
     first = response.json()["id"]
     api.post(
@@ -112,14 +114,29 @@ def test_lists_filter_by_attribute_select_fields_and_page(seeded):
     # fields: those asked for, with id, href, @type and what TM Forum requires of a product order (its items)
     (slim, *_) = conforming(api.get(LISTS["productOrder"], {"fields": "state"}), "productOrder", many=True)
     assert set(slim) == {"id", "href", "@type", "state", "productOrderItem"}
-    (bill,) = api.get(LISTS["customerBill"], {"fields": "billNo,amountDue"}).json()
-    assert set(bill) == {"id", "href", "@type", "billNo", "amountDue"}
+    bills = api.get(LISTS["customerBill"], {"fields": "billNo,amountDue"}).json()
+    assert [set(bill) for bill in bills] == [{"id", "href", "@type", "billNo", "amountDue"}] * len(bills)
     # offset and limit, with the counts
     page = api.get(LISTS["productOrder"], {"offset": 1, "limit": 1})
     assert page["X-Total-Count"] == str(len(everything))
     assert page["X-Result-Count"] == "1"
     assert page.json()[0]["id"] == everything[1]["id"]
     tmf_error(api.get(LISTS["productOrder"], {"limit": "many"}), 400, "invalid")
+
+
+def test_bills_are_the_statements_then_the_subscriber_invoices_of_your_accounts(seeded):
+    w, api = seeded
+    bills = conforming(api.get(LISTS["customerBill"]), "customerBill", many=True)
+    assert [b["category"] for b in bills] == ["wholesale statement", "subscriber invoice"]
+    invoice = bills[1]
+    assert invoice["id"].startswith("invoice-")
+    assert invoice["relatedParty"][0]["role"] == "customer"
+    # paged without building the whole list: the second page holds the invoice alone
+    page = api.get(LISTS["customerBill"], {"offset": 1, "limit": 5})
+    assert (page["X-Total-Count"], page["X-Result-Count"]) == ("2", "1")
+    assert page.json()[0]["id"] == invoice["id"]
+    # filtered by attribute
+    assert [b["id"] for b in api.get(LISTS["customerBill"], {"category": "subscriber invoice"}).json()] == [invoice["id"]]
 
 
 def test_errors_are_tmf_errors_with_the_codes_of_the_provider_api(seeded):
