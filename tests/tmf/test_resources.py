@@ -9,8 +9,8 @@ from django.test import TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cos.models import WebhookEndpoint
 from billing.services import activation_invoice
+from cos.models import WebhookEndpoint
 from marketplace import services as marketplace_services
 from marketplace.models import Subscription
 from tests.cos.factories import AddressFactory, CustomerFactory
@@ -136,7 +136,9 @@ def test_bills_are_the_statements_then_the_subscriber_invoices_of_your_accounts(
     assert (page["X-Total-Count"], page["X-Result-Count"]) == ("2", "1")
     assert page.json()[0]["id"] == invoice["id"]
     # filtered by attribute
-    assert [b["id"] for b in api.get(LISTS["customerBill"], {"category": "subscriber invoice"}).json()] == [invoice["id"]]
+    assert [b["id"] for b in api.get(LISTS["customerBill"], {"category": "subscriber invoice"}).json()] == [
+        invoice["id"]
+    ]
 
 
 def test_errors_are_tmf_errors_with_the_codes_of_the_provider_api(seeded):
