@@ -322,7 +322,14 @@ API_BAD_KEY_LIMIT = env.int("API_BAD_KEY_LIMIT", default=20)
 API_BAD_KEY_WINDOW_SECONDS = env.int("API_BAD_KEY_WINDOW_SECONDS", default=600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "COS provider API",
-    "DESCRIPTION": "Open-access fiber marketplace: the service provider's API.",
+    "DESCRIPTION": (
+        "Open-access fiber marketplace: the service provider's API, and webhooks (`/api/v1/webhooks/`).\n\n"
+        "The same domain speaks TM Forum's Open APIs v4 under `/tmf-api/`, each documented from its official "
+        "specification: [TMF620 Product Catalog](/tmf-api/docs/TMF620/), "
+        "[TMF679 Product Offering Qualification](/tmf-api/docs/TMF679/), "
+        "[TMF622 Product Ordering](/tmf-api/docs/TMF622/), [TMF638 Service Inventory](/tmf-api/docs/TMF638/), "
+        "[TMF678 Customer Bill](/tmf-api/docs/TMF678/)."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # Request bodies get their own components: read-only fields (id, created_at) are no input.
@@ -330,21 +337,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # /api/docs/ documents both wire formats: this API, and each TM Forum API from its official specification
-    # (served by /tmf-api/specs/, with this server as its host), chosen in the page's top bar.
-    "SWAGGER_UI_SETTINGS": {
-        "urls": [
-            {"name": "COS provider API (/api/v1/)", "url": "/api/schema/"},
-            {"name": "TMF620 Product Catalog", "url": "/tmf-api/specs/TMF620-ProductCatalog-v4.1.0.swagger.json"},
-            {
-                "name": "TMF679 Product Offering Qualification",
-                "url": "/tmf-api/specs/TMF679-ProductOfferingQualification-v4.0.0.swagger.json",
-            },
-            {"name": "TMF622 Product Ordering", "url": "/tmf-api/specs/TMF622-ProductOrder-v4.0.0.swagger.json"},
-            {"name": "TMF638 Service Inventory", "url": "/tmf-api/specs/TMF638-ServiceInventory-v4.0.0.swagger.json"},
-            {"name": "TMF678 Customer Bill", "url": "/tmf-api/specs/TMF678-CustomerBill-v4.0.0.swagger.json"},
-        ],
-    },
     "ENUM_NAME_OVERRIDES": {
         "CustomerTypeEnum": "cos.choices.CustomerType",
         "AddressStatusEnum": "cos.choices.AddressStatus",

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.urls import path
+from drf_spectacular.views import SpectacularSwaggerView
 
 from tmf import catalog, events, inventory, ordering
 from tmf.common import BASES
@@ -46,8 +47,14 @@ CATALOG, POQ, ORDERING, SERVICES, BILLS = (
     "customerBillManagement",
 )
 
+DOCS = {name.split("-")[0]: name for name in FILES.values()}  # TMF622 -> its specification's file
+
 urlpatterns = [
     path("specs/<str:name>", specification, name="tmf-spec"),
+    *(
+        path(f"docs/{number}/", SpectacularSwaggerView.as_view(url=f"/tmf-api/specs/{file}"), name=f"tmf-docs-{number}")
+        for number, file in DOCS.items()
+    ),
     path(f"{_base(CATALOG)}productOffering", catalog.OfferingList.as_view(api=CATALOG), name="tmf-offering-list"),
     path(
         f"{_base(CATALOG)}productOffering/<str:pk>",

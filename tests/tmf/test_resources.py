@@ -267,3 +267,21 @@ def test_a_customer_of_another_provider_is_not_reused_by_id(seeded):
     body = _order_body(w, AddressFactory(area=w.area, status=w.address.status))
     body["relatedParty"] = [{"role": "customer", "@referredType": "Individual", "id": str(stranger.pk)}]
     tmf_error(api.post(LISTS["productOrder"], body, format="json"), 400, "customer_not_found")
+
+
+def test_the_docs_show_each_tm_forum_specification_offline(client):
+    import codecs
+
+    from tmf.conformance import FILES
+
+    description = client.get("/api/schema/?format=json").json()["info"]["description"]
+    for number, file in {name.split("-")[0]: name for name in FILES.values()}.items():
+        assert f"/tmf-api/docs/{number}/" in description
+        page = client.get(f"/tmf-api/docs/{number}/")
+        assert page.status_code == 200
+        html = codecs.decode(page.content.decode(), "unicode_escape")  # the page's script escapes its URL
+        assert f"/tmf-api/specs/{file}" in html
+        assert "cdn" not in html.lower()
+        document = client.get(f"/tmf-api/specs/{file}").json()
+        assert document["basePath"].startswith("/tmf-api/")
+        assert document["paths"]
