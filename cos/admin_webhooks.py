@@ -66,7 +66,7 @@ class ProviderNotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class EndpointAddForm(forms.ModelForm):
     url = forms.URLField(max_length=500, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
-        choices=sorted(webhooks.EVENT_TYPES.items()),
+        choices=[(t, f"{t}: {d}") for t, d in sorted(webhooks.EVENT_TYPES.items())],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every event type.",
@@ -160,9 +160,14 @@ class WebhookEndpointAdmin(NeverDeletedMixin, admin.ModelAdmin):
             actor=request.user,
         )
         for field in WebhookEndpoint._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(endpoint, field.attname))
+            if field.attname != "status":  # an FSM field, set only by its transitions
+                setattr(obj, field.attname, getattr(endpoint, field.attname))
+        obj.__dict__["status"] = endpoint.status
         obj._state.adding = False
         self._issued = [(endpoint, secret)]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new endpoint has no history yet
 
     def save_related(self, request, form, formsets, change):
         """Inlines of a new endpoint: none (its history starts with it)."""
@@ -229,6 +234,7 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "delivered_at",
         "body",
     )
+    fields = readonly_fields
     inlines = [AttemptInline, TransitionLogInline]
     actions = [
         service_action(webhooks.webhook_delivery_replay, id_arg="delivery_id", description="Replay (send again now)")

@@ -368,3 +368,34 @@ def test_a_real_worker_delivers_through_redis(w, api, receiver, celery_worker, w
     (got,) = receiver.taken()
     assert got.verified
     assert got.webhook_id == notification.webhook_id
+
+
+def test_operations_staff_register_an_endpoint_in_the_admin_and_see_its_secret_once(w, receiver, client):
+    # given: a member of the operator's operations staff
+    ops = UserFactory()
+    membership_grant(user=ops, organization=operator(), role=Role.OPERATIONS)
+    client.force_login(ops)
+    # when: they add an endpoint for the provider, for accepted orders only
+    response = client.post(
+        "/admin/cos/webhookendpoint/add/",
+        {"provider": w.provider.pk, "url": receiver.url, "description": "ISP's CRM", "event_types": ["order.accepted"]},
+    )
+    # then: the page shows its secret; the endpoint is the provider's, with that type
+    assert response.status_code == 200, response.content[:300]
+    assert b"errorlist" not in response.content, response.content.decode()[-3000:]
+    (endpoint,) = WebhookEndpoint.objects.all()
+    (secret,) = endpoint.secrets.values_list("secret", flat=True)
+    assert secret in response.content.decode()
+    assert (endpoint.provider, endpoint.event_types) == (w.provider, ["order.accepted"])
+    # the test action sends a signed message the receiver verifies; the delivery log shows it
+    receiver.secrets.append(secret)
+    client.post("/admin/cos/webhookendpoint/", {"action": "send_test", "_selected_action": [endpoint.pk]}, follow=True)
+    (got,) = receiver.received
+    assert got.verified
+    log = client.get("/admin/cos/webhookdelivery/")
+    assert log.status_code == 200
+    assert "webhook.test" in log.content.decode()
+    # a bad URL is a form error, nothing is made
+    refused = client.post("/admin/cos/webhookendpoint/add/", {"provider": w.provider.pk, "url": "ftp://x.test/"})
+    assert refused.status_code == 200
+    assert WebhookEndpoint.objects.count() == 1
