@@ -202,7 +202,10 @@ def test_a_provider_qualifies_orders_follows_and_is_billed_through_tmf_alone(
     statement = issued_statement(w)
     dispute_of(statement)
     # then: it reads the bill, and its listener got the bill's creation and its change of state
-    (bill,) = a.call("get", f"{BILLS}/customerBill", "customerBillManagement", "CustomerBill", many=True)
+    bills = a.call("get", f"{BILLS}/customerBill", "customerBillManagement", "CustomerBill", many=True)
+    (bill,) = [b for b in bills if b["category"] == "wholesale statement"]
+    # and the subscriber's invoices billed on its account (the first one, from the verified activation)
+    assert [b["relatedParty"][0]["name"] for b in bills if b["category"] == "subscriber invoice"] == ["Anna Lind"]
     assert (bill["billNo"], bill["amountDue"]["value"]) == (statement.number, float(statement.total))
     (created,) = _events(receiver, "CustomerBillCreateEvent")
     assert created["event"]["customerBill"]["billNo"] == statement.number
