@@ -1,6 +1,7 @@
 """The simulated network's own ground: an area of its own (Björkhagen), its homes, an OLT with ONTs in stock, and
 the people who work it. The demo's other areas are left alone, so a simulation never touches the walk-throughs."""
 
+import math
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -13,6 +14,7 @@ from cos.models import OLT, ONT, AddressObject, Area, Organization, PonPort
 
 AREA_CODE, AREA_NAME = "BJK", "Björkhagen"
 OLT_NAME = "OLT-BJK-1"
+HOMES_PER_OLT = 16 * 128
 SERIAL_PREFIX = "ADTN"
 SERIAL_OFFSET = 0x10000  # past the demo OLTs' serials of the same vendor prefix
 FIRST_PHASE = 0.3  # share of the homes built and connected before the simulation starts
@@ -74,17 +76,27 @@ def area_build(homes: int) -> Area:
         batch_size=1000,
     )
     services.street_index_refresh()
-    olt, _ = OLT.objects.get_or_create(
-        name=OLT_NAME,
-        defaults={
-            "vendor": Vendor.ADTRAN,
-            "model": "SDX 6320-16",
-            "management_host": "olt-bjk-1.mgmt.fibranat.example",
-            "area": area,
-        },
-    )
-    ports = [PonPort.objects.get_or_create(olt=olt, shelf=1, slot=s, port=p)[0] for s in (1, 2) for p in range(1, 9)]
-    have = ONT.objects.filter(pon_port__olt=olt).count()
+    # One OLT per HOMES_PER_OLT homes (16 PON ports of 1:128): an OLT has 3,995 C-VLANs for its live services, so a
+    # large simulated area needs several, as a real one would.
+    olts = []
+    for number in range(1, max(1, math.ceil(homes / HOMES_PER_OLT)) + 1):
+        olt, _ = OLT.objects.get_or_create(
+            name=OLT_NAME if number == 1 else f"OLT-BJK-{number}",
+            defaults={
+                "vendor": Vendor.ADTRAN,
+                "model": "SDX 6320-16",
+                "management_host": f"olt-bjk-{number}.mgmt.fibranat.example",
+                "area": area,
+            },
+        )
+        olts.append(olt)
+    ports = [
+        PonPort.objects.get_or_create(olt=olt, shelf=1, slot=s, port=p)[0]
+        for olt in olts
+        for s in (1, 2)
+        for p in range(1, 9)
+    ]
+    have = ONT.objects.filter(pon_port__olt__in=olts).count()
     ONT.objects.bulk_create(
         [
             ONT(
