@@ -12,7 +12,6 @@ from cos.errors import NotFound
 from cos.models import Customer
 from marketplace import services as marketplace_services
 from marketplace.choices import ChangeStatus, Channel, OrderStatus, SubscriptionStatus
-from marketplace.errors import OrderInvalid
 from marketplace.models import Order, Price, Product, Subscription, SubscriptionChange
 from marketplace.selectors import candidates_at_address
 from marketplace.validation import LineRequest, OrderRequest
@@ -162,10 +161,11 @@ def tmf_id(order: Order | None, record: ProductOrder | None) -> str:
     return str(record.pk) if record is not None else f"order-{order.pk}"
 
 
-def product_order(*, order: Order | None = None, record: ProductOrder | None = None) -> dict:
+def product_order(*, order: Order | None = None, record: ProductOrder | None = None, lookup: bool = True) -> dict:
+    """The TMF representation; `lookup=False` when the caller knows the order has no ProductOrder of its own."""
     if record is not None and order is None and record.order_id:
         order = record.order
-    if order is not None and record is None:
+    if order is not None and record is None and lookup:
         record = ProductOrder.objects.filter(order=order).first()
     ids = {kept["offering"]: kept["id"] for kept in (record.items if record else []) if kept["action"] == "add"}
     items = (_add_items(order, ids) if order is not None else []) + _other_items(record)
@@ -213,7 +213,7 @@ def product_orders(provider) -> list[dict]:
         .prefetch_related("lines__product", "lines__subscription__product", "lines__subscription__address")
         .order_by("-pk")
     )
-    bodies = [product_order(order=order, record=records.get(order.pk)) for order in orders]
+    bodies = [product_order(order=order, record=records.get(order.pk), lookup=False) for order in orders]
     bodies += [product_order(record=r) for key, r in records.items() if key is None]
     return sorted(bodies, key=lambda body: body["orderDate"], reverse=True)
 
@@ -422,12 +422,7 @@ class ProductOrderList(TmfView):
 
     def post(self, request):
         key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()[:100]
-        try:
-            record, created = product_order_create(
-                provider=request.provider, body=request.data, user=request.user, key=key
-            )
-        except OrderInvalid:
-            raise
+        record, created = product_order_create(provider=request.provider, body=request.data, user=request.user, key=key)
         body = product_order(record=ProductOrder.objects.select_related("order").get(pk=record.pk))
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
